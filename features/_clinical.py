@@ -1,0 +1,540 @@
+"""Clinical table preprocessing: a scikit-learn transformer built from scikit-learn's own pieces."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning"]
+
+_MAX_NAMED = 5  # at most this many column names / values in a message
+_MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A categorical (or binary) column holds, at transform time, a value not seen in fit."""
+
+
+def _named(items: Sequence[object]) -> str:
+    items = list(items)
+    shown = ", ".join(repr(i) for i in items[:_MAX_NAMED])
+    return shown + (f" and {len(items) - _MAX_NAMED} more" if len(items) > _MAX_NAMED else "")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _category_label(value: object) -> str:
+    """Text of a category: integral numbers lose their '.0' so 1 and 1.0 are one category."""
+    if _is_number(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
+    """Impute, scale and one-hot encode a clinical table; keep track of the source columns.
+
+    Built on scikit-learn: a :class:`~sklearn.compose.ColumnTransformer` with
+    :class:`~sklearn.impute.SimpleImputer` + :class:`~sklearn.preprocessing.StandardScaler` for
+    numeric columns, ``SimpleImputer`` + :class:`~sklearn.preprocessing.MinMaxScaler` (to 0/1)
+    for binary columns, ``SimpleImputer`` + :class:`~sklearn.preprocessing.OneHotEncoder` for
+    categorical columns, and a :class:`~sklearn.impute.MissingIndicator` (the piece behind
+    ``SimpleImputer(add_indicator=True)``) for every column with missing values in ``fit``, kept
+    apart so the indicators stay 0/1 and are not one-hot encoded or scaled. The output has no NaN.
+
+    Column types are inferred, unless given by ``numeric``, ``binary`` and ``categorical``:
+
+    - ``category`` dtype and text columns -> categorical;
+    - ``bool`` columns and numeric columns with exactly two distinct values -> binary;
+    - other numeric columns (also object columns holding only numbers) -> numeric. Coded nominal
+      columns stored as numbers (e.g. 0 = GE, 1 = Siemens) are numeric unless listed in
+      ``categorical`` or given the ``category`` dtype.
+
+    Columns that cannot be used are reported by name:
+
+    - all values missing;
+    - identifier-like: no missing value, at least 10 rows, and every value distinct, where the
+      values are text or integers forming a run of consecutive numbers (1..n in any order). Such
+      a column cannot generalise to new patients. A numeric column given in ``numeric`` is never
+      called an identifier;
+    - mixed types: an object column holding numbers and text (or other objects) together, e.g.
+      ``[1.2, "n/a", 3]``. Give it in ``numeric`` (text becomes an error) or ``categorical``
+      (everything becomes text) to say what it is;
+    - unsupported dtypes (dates, durations). Complex numbers always raise.
+
+    With ``on_invalid="raise"`` (default) they raise a ValueError naming them; with ``"drop"``
+    they are dropped with a warning naming them, and listed in ``dropped_columns_``.
+
+    Parameters
+    ----------
+    numeric, binary, categorical : list of str, optional
+        Columns forced to a type (names of DataFrame columns, or ``"x0"``, ``"x1"``... for arrays).
+        A column may appear in one list only.
+    on_invalid : {"raise", "drop"}, default="raise"
+        What to do with all-missing, identifier-like, mixed-type and unsupported columns.
+    min_frequency : int or float, optional
+        Passed to ``OneHotEncoder``: rarer categories are grouped into one ``infrequent`` column
+        (and unseen categories go there too). Default: one column per category seen in ``fit``;
+        unseen categories become all zeros.
+    scale : bool, default=True
+        Standardise numeric columns (zero mean, unit variance, fitted in ``fit``).
+
+    Attributes
+    ----------
+    numeric_, binary_, categorical_ : list of str
+        Source columns of each type, as used.
+    dropped_columns_ : dict of str to str
+        Column -> reason, for columns dropped with ``on_invalid="drop"``.
+    categories_ : dict of str to list of str
+        Categories seen in ``fit`` for each categorical column (as text).
+    source_columns_ : dict of str to str
+        Output column -> the source column it comes from.
+    feature_groups_ : dict of str to list of str
+        Source column -> its output columns (one-hot columns and missing indicator together), in
+        the output order: one candidate block per source column.
+    column_transformer_ : sklearn.compose.ColumnTransformer
+        The fitted scikit-learn transformer doing the work.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit`` (DataFrame input only).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+
+    Notes
+    -----
+    Output names: a numeric or binary column keeps its name; a categorical column ``c`` gives
+    ``"c=<category>"`` (and ``"c=infrequent"`` with ``min_frequency``); a missing-value indicator
+    is ``"c:missing"``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from features import ClinicalPreprocessor
+    >>> df = pd.DataFrame({"age": [50.0, np.nan, 61.0, 45.0],
+    ...                    "menopause": ["pre", "post", "post", None],
+    ...                    "smoker": [0, 1, 1, 0]})
+    >>> pre = ClinicalPreprocessor().set_output(transform="pandas")
+    >>> list(pre.fit_transform(df).columns)
+    ['age', 'smoker', 'menopause=post', 'menopause=pre', 'age:missing', 'menopause:missing']
+    >>> pre.feature_groups_["menopause"]
+    ['menopause=post', 'menopause=pre', 'menopause:missing']
+    """
+
+    def __init__(
+        self,
+        numeric: Sequence[str] | None = None,
+        binary: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        on_invalid: str = "raise",
+        min_frequency: int | float | None = None,
+        scale: bool = True,
+    ):
+        self.numeric = numeric
+        self.binary = binary
+        self.categorical = categorical
+        self.on_invalid = on_invalid
+        self.min_frequency = min_frequency
+        self.scale = scale
+
+    # ------------------------------------------------------------------ input handling
+
+    def _as_frame(self, X) -> pd.DataFrame:
+        if sp.issparse(X):
+            raise TypeError(
+                "ClinicalPreprocessor got a sparse matrix, but sparse input is not supported; "
+                "pass a pandas DataFrame or a dense array."
+            )
+        if isinstance(X, pd.DataFrame):
+            frame = X
+        else:
+            array = np.asarray(X) if not isinstance(X, np.ndarray) else X
+            if array.ndim != 2:
+                raise ValueError(
+                    f"Expected 2D array, got {array.ndim}D array instead. Reshape your data, "
+                    "e.g. X.reshape(-1, 1) for a single feature."
+                )
+            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        if frame.shape[0] == 0 or frame.shape[1] == 0:
+            raise ValueError(
+                f"Found array with {frame.shape[0]} sample(s) and {frame.shape[1]} feature(s) "
+                f"(shape={frame.shape}) while a minimum of 1 is required."
+            )
+        if not all(isinstance(c, str) for c in frame.columns):
+            frame = frame.rename(columns=str)
+        if not frame.columns.is_unique:
+            dupes = frame.columns[frame.columns.duplicated()].unique()
+            raise ValueError(f"Duplicate column names in X: {_named(dupes)}.")
+        complex_cols = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c].dtype)]
+        if complex_cols:
+            raise ValueError(f"Complex data not supported (columns {_named(complex_cols)}).")
+        return frame
+
+    def _overrides(self, columns: pd.Index) -> dict[str, str]:
+        given: dict[str, str] = {}
+        for kind, names in (
+            ("numeric", self.numeric),
+            ("binary", self.binary),
+            ("categorical", self.categorical),
+        ):
+            if names is None:
+                continue
+            if isinstance(names, str):
+                raise TypeError(f"{kind} must be a list of column names, got the string {names!r}.")
+            for name in names:
+                if name in given:
+                    raise ValueError(
+                        f"Column {name!r} is given in both {given[name]!r} and {kind!r}; "
+                        "give each column one type."
+                    )
+                given[name] = kind
+        unknown = [n for n in given if n not in columns]
+        if unknown:
+            raise ValueError(
+                f"Columns given in numeric/binary/categorical are not in X: {_named(unknown)}."
+            )
+        return given
+
+    @staticmethod
+    def _infer(series: pd.Series, forced: str | None) -> tuple[str, str | None]:
+        """Return (kind, problem) for one column; kind in numeric/binary/categorical/invalid."""
+        values = series.dropna()
+        if values.empty:
+            return "invalid", "all values missing"
+        dtype = series.dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            return "invalid", f"unsupported dtype {dtype}"
+        if forced is not None:
+            return forced, None
+        if isinstance(dtype, pd.CategoricalDtype):
+            return "categorical", None
+        if pd.api.types.is_bool_dtype(dtype):
+            return "binary", None
+        if pd.api.types.is_numeric_dtype(dtype):
+            numbers_ = values.to_numpy(dtype=float)
+        else:
+            kinds = {
+                "number"
+                if _is_number(v)
+                else "text"
+                if isinstance(v, str)
+                else "bool"
+                if isinstance(v, bool | np.bool_)
+                else type(v).__name__
+                for v in values
+            }
+            if kinds == {"text"}:
+                n = len(series)
+                if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
+                    return "invalid", "identifier-like (a distinct text value in every row)"
+                return "categorical", None
+            if kinds == {"bool"}:
+                return "binary", None
+            if kinds != {"number"}:
+                return "invalid", f"mixed types ({', '.join(sorted(kinds))})"
+            numbers_ = values.to_numpy(dtype=float)
+        if not np.isfinite(numbers_).all():
+            return "invalid", "infinite values"
+        n = len(series)
+        if (
+            n >= _MIN_ROWS_IDENTIFIER
+            and len(numbers_) == n
+            and np.all(numbers_ == np.round(numbers_))
+            and len(np.unique(numbers_)) == n
+            and numbers_.max() - numbers_.min() == n - 1
+        ):
+            return "invalid", "identifier-like (consecutive distinct integers, one per row)"
+        if len(np.unique(numbers_)) == 2:
+            return "binary", None
+        return "numeric", None
+
+    def _prepare(self, frame: pd.DataFrame, fitting: bool) -> pd.DataFrame:
+        """Coerce the used columns to what the scikit-learn pieces expect."""
+        out = {}
+        for col in self.numeric_ + self.binary_:
+            series = frame[col]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                series = series.astype(object)
+            converted = pd.to_numeric(series, errors="coerce")
+            bad = series.notna() & converted.isna()
+            if bad.any():
+                raise ValueError(
+                    f"Column {col!r} is {'numeric' if col in self.numeric_ else 'binary'} but "
+                    f"holds non-numeric values: {_named(pd.unique(series[bad]))}."
+                )
+            converted = converted.astype(float)
+            if not np.isfinite(converted.dropna().to_numpy()).all():
+                raise ValueError(f"Column {col!r} holds infinite values.")
+            out[col] = converted
+        for col in self.categorical_:
+            series = frame[col]
+            labels = [np.nan if _is_missing(v) else _category_label(v) for v in series]
+            out[col] = pd.Series(labels, index=frame.index, dtype=object)
+        prepared = pd.DataFrame(out, index=frame.index)
+        if fitting:
+            for col in self.binary_:
+                levels = np.unique(prepared[col].dropna())
+                if len(levels) > 2:
+                    raise ValueError(
+                        f"Column {col!r} is binary but has {len(levels)} distinct values: "
+                        f"{_named(levels.tolist())}."
+                    )
+                self.binary_levels_[col] = levels.tolist()
+        else:
+            self._report_unseen(prepared)
+        return prepared[self._used]
+
+    def _report_unseen(self, prepared: pd.DataFrame) -> None:
+        unseen: dict[str, list[object]] = {}
+        for col in self.binary_:
+            known = set(self.binary_levels_[col])
+            values = prepared[col]
+            new = values.notna() & ~values.isin(known)
+            if new.any():
+                unseen[col] = pd.unique(values[new]).tolist()
+                prepared[col] = values.mask(new)  # imputed like a missing value
+        for col in self.categorical_:
+            values = prepared[col]
+            new = values.notna() & ~values.isin(set(self.categories_[col]))
+            if new.any():
+                unseen[col] = pd.unique(values[new]).tolist()
+        if unseen:
+            details = "; ".join(f"{c!r}: {_named(v)}" for c, v in list(unseen.items())[:_MAX_NAMED])
+            more = len(unseen) - _MAX_NAMED
+            handling = (
+                "encoded as all zeros"
+                if self.min_frequency is None
+                else "put in the infrequent category"
+            )
+            warnings.warn(
+                f"Values not seen in fit ({handling} for categorical columns, imputed for binary "
+                f"columns) in {len(unseen)} column(s): {details}"
+                + (f" and {more} more column(s)" if more > 0 else "")
+                + ".",
+                UnseenCategoryWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ fit / transform
+
+    def fit(self, X, y=None):
+        """Infer column types and fit imputers, scalers and encoders on ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            The clinical table (may hold NaN, text and categorical columns).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then transform ``X`` (see :meth:`fit` and :meth:`transform`)."""
+        prepared = self._fit(X)
+        return self.column_transformer_.transform(prepared).astype(float)
+
+    def _fit(self, X) -> pd.DataFrame:
+        if self.on_invalid not in ("raise", "drop"):
+            raise ValueError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}.")
+        frame = self._as_frame(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        forced = self._overrides(frame.columns)
+        kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
+        problems: dict[str, str] = {}
+        for col in frame.columns:
+            kind, problem = self._infer(frame[col], forced.get(col))
+            if problem is not None:
+                problems[col] = problem
+            else:
+                kinds[kind].append(col)
+        if problems:
+            listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:_MAX_NAMED])
+            more = len(problems) - _MAX_NAMED
+            listed += f"; and {more} more" if more > 0 else ""
+            if self.on_invalid == "raise":
+                raise ValueError(
+                    f"{len(problems)} column(s) cannot be used: {listed}. Remove them, give their "
+                    "type in numeric/binary/categorical, or pass on_invalid='drop'."
+                )
+            warnings.warn(
+                f"Dropping {len(problems)} column(s): {listed}.", UserWarning, stacklevel=3
+            )
+        self.dropped_columns_ = problems
+        self.numeric_, self.binary_, self.categorical_ = (
+            kinds["numeric"],
+            kinds["binary"],
+            kinds["categorical"],
+        )
+        self._used = self.numeric_ + self.binary_ + self.categorical_
+        if not self._used:
+            raise ValueError("No usable column left in X after dropping invalid columns.")
+        self.binary_levels_: dict[str, list[float]] = {}
+        prepared = self._prepare(frame, fitting=True)
+
+        steps = []
+        if self.numeric_:
+            numeric_steps = [SimpleImputer(strategy="median")]
+            if self.scale:
+                numeric_steps.append(StandardScaler())
+            steps.append(("numeric", make_pipeline(*numeric_steps), self.numeric_))
+        if self.binary_:
+            steps.append(
+                (
+                    "binary",
+                    make_pipeline(SimpleImputer(strategy="most_frequent"), MinMaxScaler()),
+                    self.binary_,
+                )
+            )
+        if self.categorical_:
+            encoder = OneHotEncoder(
+                handle_unknown="ignore" if self.min_frequency is None else "infrequent_if_exist",
+                min_frequency=self.min_frequency,
+                sparse_output=False,
+            )
+            steps.append(
+                (
+                    "categorical",
+                    make_pipeline(SimpleImputer(strategy="most_frequent"), encoder),
+                    self.categorical_,
+                )
+            )
+        with_missing = [c for c in self._used if prepared[c].isna().any()]
+        if with_missing:
+            indicator = MissingIndicator(features="all", error_on_new=False)
+            steps.append(("missing", indicator, with_missing))
+        self.column_transformer_ = ColumnTransformer(steps, remainder="drop")
+        self.column_transformer_.fit(prepared)
+        self.categories_ = {}
+        if self.categorical_:
+            fitted = self.column_transformer_.named_transformers_["categorical"][-1]
+            for col, cats in zip(self.categorical_, fitted.categories_, strict=True):
+                self.categories_[col] = [str(c) for c in cats]
+        self._build_names(with_missing)
+        return prepared
+
+    def _build_names(self, with_missing: list[str]) -> None:
+        names: list[str] = []
+        sources: list[str] = []
+        for col in self.numeric_ + self.binary_:
+            names.append(col)
+            sources.append(col)
+        if self.categorical_:
+            encoder = self.column_transformer_.named_transformers_["categorical"][-1]
+            positional = [f"c{i}" for i in range(len(self.categorical_))]
+            for name in encoder.get_feature_names_out(positional):
+                index, _, category = name.partition("_")
+                col = self.categorical_[int(index[1:])]
+                label = "infrequent" if category == "infrequent_sklearn" else category
+                names.append(f"{col}={label}")
+                sources.append(col)
+        for col in with_missing:
+            names.append(f"{col}:missing")
+            sources.append(col)
+        counts = pd.Series(names).value_counts()
+        clashes = counts[counts > 1].index.tolist()
+        if clashes:
+            raise ValueError(
+                f"Output column names clash: {_named(clashes)}; rename the input columns."
+            )
+        self._feature_names_out = np.asarray(names, dtype=object)
+        self.source_columns_ = dict(zip(names, sources, strict=True))
+        groups: dict[str, list[str]] = {col: [] for col in self._used}
+        for name, col in zip(names, sources, strict=True):
+            groups[col].append(name)
+        self.feature_groups_ = groups
+
+    def transform(self, X):
+        """Impute, scale and encode ``X`` with what was learned in :meth:`fit`.
+
+        Categories (and binary values) not seen in ``fit`` give an
+        :class:`UnseenCategoryWarning` naming the column and up to five values.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+            No NaN. A DataFrame with ``set_output(transform="pandas")``.
+        """
+        check_is_fitted(self, "column_transformer_")
+        frame = self._as_frame(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        prepared = self._prepare(frame, fitting=False)
+        return self.column_transformer_.transform(prepared).astype(float)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output column names (see Notes of the class)."""
+        check_is_fitted(self, "column_transformer_")
+        if input_features is not None:
+            expected = getattr(self, "feature_names_in_", None)
+            if expected is None:
+                expected = np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+            if len(input_features) != len(expected) or not np.array_equal(
+                np.asarray(input_features, dtype=object), expected
+            ):
+                raise ValueError("input_features is not equal to feature_names_in_")
+        return self._feature_names_out.copy()
+
+    def map_groups(self, groups: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Translate groups of source columns into groups of output columns.
+
+        Parameters
+        ----------
+        groups : dict of str to list of str
+            Group name -> source column names (e.g. ``load_duke(...).feature_groups``).
+
+        Returns
+        -------
+        dict of str to list of str
+            Group name -> output column names of those sources (dropped sources are skipped;
+            a group left empty is left out).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from features import ClinicalPreprocessor
+        >>> df = pd.DataFrame({"a": [1.0, 2.0, 4.0], "b": ["x", "y", "x"]})
+        >>> ClinicalPreprocessor().fit(df).map_groups({"both": ["a", "b"]})
+        {'both': ['a', 'b=x', 'b=y']}
+        """
+        check_is_fitted(self, "column_transformer_")
+        known = set(self.feature_groups_) | set(self.dropped_columns_)
+        unknown = [c for cols in groups.values() for c in cols if c not in known]
+        if unknown:
+            raise ValueError(f"Columns in groups are not columns of X: {_named(unknown)}.")
+        mapped = {
+            name: [out for c in cols for out in self.feature_groups_.get(c, [])]
+            for name, cols in groups.items()
+        }
+        return {name: cols for name, cols in mapped.items() if cols}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
