@@ -186,8 +186,9 @@ class GroupColumns:
 
     Called with the preprocessed DataFrame, it returns the output columns that came from the given
     input columns (a numeric column keeps its name; one-hot and indicator columns are recognised by
-    the ``=`` and ``__missing`` suffixes of :class:`TablePreprocessor` and by ``__``/``_`` prefixes
-    of other preprocessors).
+    ``=`` and ``__missing`` / ``:missing`` suffixes of :class:`TablePreprocessor` and of
+    ``features.ClinicalPreprocessor``, and by the ``<transformer>__`` prefixes of scikit-learn's
+    ``ColumnTransformer``).
 
     Examples
     --------
@@ -204,7 +205,7 @@ class GroupColumns:
         wanted = set(map(str, self.columns))
         out = []
         for c in map(str, X.columns):
-            base = c.split("=", 1)[0].removesuffix("__missing")
+            base = c.split("=", 1)[0].removesuffix("__missing").removesuffix(":missing")
             if c in wanted or base in wanted or c.split("__", 1)[-1] in wanted:
                 out.append(c)
         return out

@@ -221,7 +221,9 @@ def run_method(name, ds, y, splits, cfg, progress=True):
                     model.fit(ds.X.iloc[tr], y[tr])
                 res.fit_seconds.append(time.perf_counter() - t0)
                 est = final_estimator(model)
-                proba = _align_proba(est, model.predict_proba(ds.X.iloc[te]), n_classes)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", category=UserWarning)
+                    proba = _align_proba(est, model.predict_proba(ds.X.iloc[te]), n_classes)
                 oof[te] = proba
                 if np.unique(y[te]).size == n_classes:
                     res.fold_scores.append((r, f, compute_metrics(y[te], proba)["auroc"]))
@@ -230,7 +232,9 @@ def run_method(name, ds, y, splits, cfg, progress=True):
                 if hasattr(est, "selected_graphs_"):
                     res.selected.update({_graph_name(g) for g in est.selected_graphs_})
                 if hasattr(est, "staged_predict_proba") and name == "graphboost":
-                    Xt = model[:-1].transform(ds.X.iloc[te])
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", category=UserWarning)
+                        Xt = model[:-1].transform(ds.X.iloc[te])
                     curve = []
                     for p in est.staged_predict_proba(Xt):
                         p = _align_proba(est, np.asarray(p), n_classes)

@@ -1,0 +1,56 @@
+"""Scans folder -> embeddings table, through ``features.VolumeEmbedder``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ._data import InputError
+
+SCAN_SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz")
+
+
+def scan_files(folder):
+    """Patient ID -> scan path for every volume file (or DICOM series folder) in ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"Scans folder not found: '{folder}'.")
+    out = {}
+    for p in sorted(folder.iterdir()):
+        name = p.name
+        suffix = next((s for s in SCAN_SUFFIXES if name.lower().endswith(s)), None)
+        if suffix is not None and p.is_file():
+            out[name[: -len(suffix)]] = p
+        elif p.is_dir():
+            out[name] = p  # a DICOM series
+    if not out:
+        raise InputError(
+            f"No scans in '{folder}' (expected files ending in {', '.join(SCAN_SUFFIXES)} or "
+            "one DICOM folder per patient)."
+        )
+    return out
+
+
+def embed_folder(folder, encoder=None, device="auto", cache_dir=None, **kwargs):
+    """Embed every scan of ``folder``; a DataFrame indexed by patient ID (``emb_<i>`` columns)."""
+    try:
+        from features import VolumeEmbedder
+    except ImportError as exc:
+        raise InputError(
+            f"Embedding scans needs features.VolumeEmbedder and the imaging extra "
+            f"(pip install 'graphboost[imaging]'): {exc}"
+        ) from exc
+    files = scan_files(folder)
+    params = dict(kwargs)
+    if encoder is not None:
+        params["encoder"] = encoder
+    if cache_dir is not None:
+        params["cache_dir"] = cache_dir
+    params.setdefault("device", device)
+    embedder = VolumeEmbedder(**params)
+    emb = embedder.transform(list(files.values()))
+    frame = pd.DataFrame(emb)
+    frame.columns = [f"emb_{i}" for i in range(frame.shape[1])]
+    frame.index = pd.Index(list(files), name="patient_id")
+    return frame
