@@ -3,14 +3,44 @@
 Public API (implementations live in private modules and are re-exported here).
 """
 
+from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
 from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning
+from ._cohort import Cohort, read_table
 from ._data import shared_data_dir
 from ._duke import DukeDataset, load_duke
+from ._embedding import (
+    ENCODERS,
+    SmallCNN3D,
+    VolumeEmbedder,
+    build_encoder,
+    load_encoder_weights,
+)
+from ._pretrain import PretrainResult, fine_tune, load_encoder, pretrain_encoder, save_encoder
+from ._transforms import VolumePreprocessor
+from ._volumes import Volume, read_volume, shape_features
 
 __all__ = [
+    "ENCODERS",
+    "AdrenalMNIST3D",
     "ClinicalPreprocessor",
+    "Cohort",
     "DukeDataset",
+    "PretrainResult",
+    "SmallCNN3D",
     "UnseenCategoryWarning",
+    "Volume",
+    "VolumeEmbedder",
+    "VolumePreprocessor",
+    "build_encoder",
+    "fine_tune",
+    "load_adrenalmnist3d",
     "load_duke",
+    "load_encoder",
+    "load_encoder_weights",
+    "pretrain_encoder",
+    "read_table",
+    "read_volume",
+    "save_encoder",
+    "shape_features",
     "shared_data_dir",
 ]

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning"]
@@ -55,11 +55,12 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     Built on scikit-learn: a :class:`~sklearn.compose.ColumnTransformer` with
     :class:`~sklearn.impute.SimpleImputer` + :class:`~sklearn.preprocessing.StandardScaler` for
-    numeric columns, ``SimpleImputer`` + :class:`~sklearn.preprocessing.MinMaxScaler` (to 0/1)
-    for binary columns, ``SimpleImputer`` + :class:`~sklearn.preprocessing.OneHotEncoder` for
-    categorical columns, and a :class:`~sklearn.impute.MissingIndicator` (the piece behind
-    ``SimpleImputer(add_indicator=True)``) for every column with missing values in ``fit``, kept
-    apart so the indicators stay 0/1 and are not one-hot encoded or scaled. The output has no NaN.
+    numeric columns, ``SimpleImputer`` for binary columns (coded 0/1: a 0/1 column keeps its
+    values, any other two levels become 0 for the smaller and 1 for the larger), ``SimpleImputer``
+    + :class:`~sklearn.preprocessing.OneHotEncoder` for categorical columns, and a
+    :class:`~sklearn.impute.MissingIndicator` (behind ``SimpleImputer(add_indicator=True)``)
+    for every column with missing values in ``fit``, kept apart so the indicators stay 0/1 and
+    are not one-hot encoded or scaled. The output has no NaN.
 
     Column types are inferred, unless given by ``numeric``, ``binary`` and ``categorical``:
 
@@ -97,6 +98,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         unseen categories become all zeros.
     scale : bool, default=True
         Standardise numeric columns (zero mean, unit variance, fitted in ``fit``).
+    skip_indicator : list of str, optional
+        Columns that get no missing-value indicator (still imputed), e.g. the columns of an
+        embedding block whose missingness one ``"<block>:missing"`` column already carries.
 
     Attributes
     ----------
@@ -146,6 +150,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         on_invalid: str = "raise",
         min_frequency: int | float | None = None,
         scale: bool = True,
+        skip_indicator: Sequence[str] | None = None,
     ):
         self.numeric = numeric
         self.binary = binary
@@ -153,6 +158,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.on_invalid = on_invalid
         self.min_frequency = min_frequency
         self.scale = scale
+        self.skip_indicator = skip_indicator
 
     # ------------------------------------------------------------------ input handling
 
@@ -296,9 +302,16 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                         f"Column {col!r} is binary but has {len(levels)} distinct values: "
                         f"{_named(levels.tolist())}."
                     )
+                # 0/1 columns keep their values (both allowed later, even if one is absent in
+                # fit); any other two levels are coded 0 (smaller) and 1 (larger).
+                if set(levels.tolist()) <= {0.0, 1.0}:
+                    levels = np.array([0.0, 1.0])
                 self.binary_levels_[col] = levels.tolist()
         else:
             self._report_unseen(prepared)
+        for col in self.binary_:
+            codes = {level: float(i) for i, level in enumerate(self.binary_levels_[col])}
+            prepared[col] = prepared[col].map(codes)  # NaN (and unseen, masked above) stay NaN
         return prepared[self._used]
 
     def _report_unseen(self, prepared: pd.DataFrame) -> None:
@@ -361,6 +374,14 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         frame = self._as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         forced = self._overrides(frame.columns)
+        if isinstance(self.skip_indicator, str):
+            raise TypeError(
+                f"skip_indicator must be a list of column names, got the string "
+                f"{self.skip_indicator!r}."
+            )
+        unknown = [c for c in (self.skip_indicator or ()) if c not in frame.columns]
+        if unknown:
+            raise ValueError(f"Columns given in skip_indicator are not in X: {_named(unknown)}.")
         kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
         problems: dict[str, str] = {}
         for col in frame.columns:
@@ -403,7 +424,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             steps.append(
                 (
                     "binary",
-                    make_pipeline(SimpleImputer(strategy="most_frequent"), MinMaxScaler()),
+                    SimpleImputer(strategy="most_frequent"),
                     self.binary_,
                 )
             )
@@ -420,7 +441,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                     self.categorical_,
                 )
             )
-        with_missing = [c for c in self._used if prepared[c].isna().any()]
+        skip = set(self.skip_indicator or ())
+        with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
         if with_missing:
             indicator = MissingIndicator(features="all", error_on_new=False)
             steps.append(("missing", indicator, with_missing))

@@ -208,3 +208,25 @@ def test_in_pipeline_cross_validation(table):
     scores = cross_val_score(model, table, y.astype(int), cv=3)
     assert scores.mean() > 0.6
     assert clone(ClinicalPreprocessor(numeric=["age"])).get_params()["numeric"] == ["age"]
+
+
+def test_skip_indicator(table):
+    pre = ClinicalPreprocessor(skip_indicator=["lab"]).fit(table)
+    names = list(pre.get_feature_names_out())
+    assert "lab:missing" not in names and "age:missing" in names
+    assert not np.isnan(pre.transform(table)).any()
+    with pytest.raises(ValueError, match=r"skip_indicator are not in X: 'bmi'"):
+        ClinicalPreprocessor(skip_indicator=["bmi"]).fit(table)
+    with pytest.raises(TypeError, match=r"skip_indicator must be a list"):
+        ClinicalPreprocessor(skip_indicator="lab").fit(table)
+
+
+def test_binary_coding():
+    train = pd.DataFrame({"ind": [0.0] * 6, "sex": [1, 2, 2, 1, 1, 2], "x": np.arange(6.0) ** 2})
+    pre = ClinicalPreprocessor(binary=["ind"]).fit(train)
+    assert pre.binary_ == ["ind", "sex"]
+    test = pd.DataFrame({"ind": [1.0, 0.0], "sex": [2, 1], "x": [1.0, 2.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoryWarning)  # 1 in a 0/1 column is not new
+        out = pre.transform(test)
+    np.testing.assert_array_equal(out[:, 1:], [[1.0, 1.0], [0.0, 0.0]])  # x, ind, sex
