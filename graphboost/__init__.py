@@ -1,0 +1,29 @@
+"""graphboost: boosted graph learners over automatically chosen patient-similarity graphs.
+
+The estimator takes a numeric matrix and named column blocks; clinical preprocessing and imaging
+embeddings live in the separate ``features`` package.
+"""
+
+from ._boosting import GraphBoostClassifier
+from ._graphs import (
+    GraphSpec,
+    block_knn_graph,
+    column_knn_graph,
+    column_threshold_graph,
+    threshold_from_differences,
+)
+from ._persistence import load
+from ._version import __version__
+from ._weak import GraphWeakLearner
+
+__all__ = [
+    "GraphBoostClassifier",
+    "GraphSpec",
+    "GraphWeakLearner",
+    "__version__",
+    "block_knn_graph",
+    "column_knn_graph",
+    "column_threshold_graph",
+    "load",
+    "threshold_from_differences",
+]

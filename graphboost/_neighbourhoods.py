@@ -1,0 +1,311 @@
+"""Fitted patient-similarity graphs and the cheap screening of every candidate graph.
+
+A fitted graph holds what was learned on the training patients (their values, a block's scaling,
+the threshold ``tau``) and answers two questions: who are the neighbours of a training patient
+(itself left out), and who are the training neighbours of a new patient. New patients are linked
+only to training patients, so a prediction never depends on the other rows passed with it.
+
+Screening scores every candidate graph against the current boosting weights with the weighted
+neighbour vote, each patient left out of its own vote. On one column every neighbourhood is a
+contiguous range of the sorted values, so prefix sums score all columns and all neighbourhood
+sizes in one vectorised pass, O(N * n_columns) per round.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from ._graphs import (
+    GraphSpec,
+    _kth_distance_sorted,
+    _radius_ranges,
+    _window_neighbours,
+    block_neighbours,
+)
+
+# Tie-break of the neighbour vote: a tiny share of the overall class weights, so that an exact tie
+# goes to the heavier class rather than to the first class.
+_PRIOR_TIEBREAK = 1e-9
+
+
+class ColumnGraph:
+    """A graph on one column, fitted on the training values of that column."""
+
+    def __init__(self, spec: GraphSpec, column_index: int, x_train):
+        self.spec = spec
+        self.column_index = int(column_index)
+        self.x = np.asarray(x_train, dtype=np.float64)
+        self.order = np.argsort(self.x, kind="stable")
+        self.sorted_values = self.x[self.order]
+        self.rank = np.empty_like(self.order)
+        self.rank[self.order] = np.arange(self.order.shape[0])
+        self.mean = float(self.x.mean())
+        scale = float(self.x.std())
+        self.scale = scale if scale > 0 else 1.0
+
+    @property
+    def n_train(self):
+        return self.x.shape[0]
+
+    def _radius(self, values, train):
+        if self.spec.rule == "threshold":
+            return self.spec.threshold
+        k = self.spec.n_neighbors
+        if train:
+            return _kth_distance_sorted(self.sorted_values, k)
+        return _kth_distance_sorted(self.sorted_values, k, values)
+
+    def _ranges(self, values=None):
+        if values is None:
+            lo, hi = _radius_ranges(
+                self.sorted_values, self.sorted_values, self._radius(None, True)
+            )
+            return lo[self.rank], hi[self.rank]
+        return _radius_ranges(self.sorted_values, values, self._radius(values, False))
+
+    def query_values(self, X):
+        return np.asarray(X[:, self.column_index], dtype=np.float64)
+
+    def vote_train(self, wy):
+        """Leave-self-out weighted vote of the training patients, shape (n_train, n_classes)."""
+        lo, hi = self._ranges()
+        cs = _prefix(wy[self.order])
+        return cs[hi] - cs[lo] - wy
+
+    def vote_query(self, X, wy):
+        """Weighted vote of the training neighbours of new patients."""
+        lo, hi = self._ranges(self.query_values(X))
+        cs = _prefix(wy[self.order])
+        return cs[hi] - cs[lo]
+
+    def _max_neighbours(self, max_degree):
+        m = self.spec.n_neighbors if self.spec.rule == "knn" else max_degree
+        return min(m, self.n_train)
+
+    def neighbours_train(self, max_degree):
+        """Nearest other training patients of each training patient, -1 padded."""
+        values = self.sorted_values
+        positions = np.arange(self.n_train)
+        chosen = _window_neighbours(
+            values,
+            values,
+            positions,
+            self._radius(None, True),
+            self._max_neighbours(max_degree),
+            positions,
+        )
+        return self._to_index(chosen)[self.rank]
+
+    def neighbours_query(self, X, max_degree):
+        """Nearest training patients of each new patient, -1 padded."""
+        values = self.query_values(X)
+        positions = np.searchsorted(self.sorted_values, values)
+        chosen = _window_neighbours(
+            self.sorted_values,
+            values,
+            positions,
+            self._radius(values, False),
+            self._max_neighbours(max_degree),
+            None,
+        )
+        return self._to_index(chosen)
+
+    def _to_index(self, chosen):
+        return np.where(chosen >= 0, self.order[np.clip(chosen, 0, None)], -1)
+
+    def node_features_train(self):
+        return ((self.x - self.mean) / self.scale)[:, None]
+
+    def node_features_query(self, X):
+        return ((self.query_values(X) - self.mean) / self.scale)[:, None]
+
+    # -- persistence -------------------------------------------------------------------------
+    def state(self):
+        return {"column_index": self.column_index}, {"x": self.x}
+
+    @classmethod
+    def from_state(cls, spec, meta, arrays):
+        return cls(spec, meta["column_index"], arrays["x"])
+
+
+class BlockGraph:
+    """A k-nearest-neighbour graph on a block of columns, scaled on the training patients."""
+
+    def __init__(self, spec: GraphSpec, column_indices, Z, mean, scale):
+        self.spec = spec
+        self.column_indices = np.asarray(column_indices, dtype=np.int64)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.Z = np.asarray(Z, dtype=np.float64)
+        algorithm = "brute" if spec.metric == "cosine" else "auto"
+        self.index = NearestNeighbors(metric=spec.metric, algorithm=algorithm).fit(self.Z)
+        self._train_neighbours = None
+
+    @classmethod
+    def fit(cls, spec, column_indices, X_block):
+        """Standardise the block on the training patients and index it."""
+        X_block = np.asarray(X_block, dtype=np.float64)
+        mean = X_block.mean(axis=0)
+        scale = X_block.std(axis=0)
+        scale[scale == 0] = 1.0
+        return cls(spec, column_indices, (X_block - mean) / scale, mean, scale)
+
+    @property
+    def n_train(self):
+        return self.Z.shape[0]
+
+    def _scaled(self, X):
+        return (np.asarray(X[:, self.column_indices], dtype=np.float64) - self.mean) / self.scale
+
+    def neighbours_train(self, max_degree=None):
+        if self._train_neighbours is None:
+            self._train_neighbours = block_neighbours(
+                self.Z, self.spec.n_neighbors, self.spec.metric, index=self.index
+            )
+        return self._train_neighbours
+
+    def neighbours_query(self, X, max_degree=None):
+        return block_neighbours(
+            self.Z,
+            self.spec.n_neighbors,
+            self.spec.metric,
+            query=self._scaled(X),
+            index=self.index,
+        )
+
+    def vote_train(self, wy):
+        return wy[self.neighbours_train()].sum(axis=1)
+
+    def vote_query(self, X, wy):
+        return wy[self.neighbours_query(X)].sum(axis=1)
+
+    def node_features_train(self):
+        return self.Z
+
+    def node_features_query(self, X):
+        return self._scaled(X)
+
+    def state(self):
+        return (
+            {"column_indices": self.column_indices.tolist()},
+            {"Z": self.Z, "mean": self.mean, "scale": self.scale},
+        )
+
+    @classmethod
+    def from_state(cls, spec, meta, arrays):
+        return cls(spec, meta["column_indices"], arrays["Z"], arrays["mean"], arrays["scale"])
+
+
+def fit_graph(spec: GraphSpec, X, column_indices):
+    """Fit the graph described by ``spec`` on the training matrix ``X``."""
+    if spec.is_block:
+        return BlockGraph.fit(spec, column_indices, X[:, column_indices])
+    return ColumnGraph(spec, column_indices[0], X[:, column_indices[0]])
+
+
+def vote_predict(vote, prior):
+    """Class codes predicted by a weighted vote, exact ties going to the heavier class."""
+    return np.argmax(vote + _PRIOR_TIEBREAK * prior, axis=-1)
+
+
+def _prefix(a):
+    """Prefix sums along axis 0 with a leading zero row."""
+    out = np.zeros((a.shape[0] + 1,) + a.shape[1:], dtype=np.float64)
+    np.cumsum(a, axis=0, out=out[1:])
+    return out
+
+
+class CandidateScreen:
+    """Every candidate graph of a training set, scored in one pass per boosting round.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training matrix.
+    column_specs : list of (column_index, list of GraphSpec)
+        Candidate graphs of each single column.
+    block_specs : list of (column_indices, list of GraphSpec)
+        Candidate graphs of each block.
+    """
+
+    def __init__(self, X, column_specs, block_specs):
+        self.n_samples = X.shape[0]
+        self.specs = []
+        self.sources = []  # (kind, position in the kind's arrays)
+        # Single columns: one sorted order per column, one range array per (column, spec).
+        self.columns = np.array([c for c, _ in column_specs], dtype=np.int64)
+        n = self.n_samples
+        idx_dtype = np.int32 if n < 2**31 - 1 else np.int64
+        self.orders = np.empty((len(self.columns), n), dtype=idx_dtype)
+        self.column_ranges = []  # list over columns of list of (lo, hi) in sorted positions
+        for pos, (c, specs) in enumerate(column_specs):
+            x = X[:, c].astype(np.float64)
+            order = np.argsort(x, kind="stable")
+            self.orders[pos] = order
+            sorted_values = x[order]
+            ranges = []
+            for spec in specs:
+                if spec.rule == "knn":
+                    radius = _kth_distance_sorted(sorted_values, spec.n_neighbors)
+                else:
+                    radius = spec.threshold
+                lo, hi = _radius_ranges(sorted_values, sorted_values, radius)
+                ranges.append((lo.astype(idx_dtype), hi.astype(idx_dtype)))
+                self.specs.append(spec)
+                self.sources.append(("column", pos, len(ranges) - 1))
+            self.column_ranges.append(ranges)
+        # Blocks: one neighbour array per block, at the largest k asked for.
+        self.blocks = []
+        for columns, specs in block_specs:
+            k_max = max(s.n_neighbors for s in specs)
+            metric = specs[0].metric
+            graph = BlockGraph.fit(
+                GraphSpec(specs[0].name, specs[0].columns, "knn", k_max, metric=metric),
+                columns,
+                X[:, columns],
+            )
+            neighbours = graph.neighbours_train()
+            self.blocks.append(neighbours)
+            for spec in specs:
+                self.specs.append(spec)
+                self.sources.append(("block", len(self.blocks) - 1, spec.n_neighbors))
+        self._spec_columns = [s.columns for s in self.specs]
+
+    def __len__(self):
+        return len(self.specs)
+
+    def errors(self, sample_weight, y_codes, n_classes, active):
+        """Weighted leave-self-out vote error of every candidate; ``inf`` where inactive."""
+        n = self.n_samples
+        wy = np.zeros((n, n_classes))
+        wy[np.arange(n), y_codes] = sample_weight
+        prior = wy.sum(axis=0) / max(wy.sum(), 1e-300)
+        errors = np.full(len(self.specs), np.inf)
+        # Columns, in chunks that keep memory bounded at a few tens of MB.
+        positions = {}
+        for i, (kind, pos, sub) in enumerate(self.sources):
+            if kind == "column" and active[i]:
+                positions.setdefault(pos, []).append((sub, i))
+        todo = sorted(positions)
+        chunk = max(1, 2_000_000 // max(1, n * n_classes))
+        for start in range(0, len(todo), chunk):
+            cols = todo[start : start + chunk]
+            order = self.orders[cols]  # (c, n)
+            ws = wy[order]  # (c, n, K)
+            cs = np.zeros((len(cols), n + 1, n_classes))
+            np.cumsum(ws, axis=1, out=cs[:, 1:])
+            y_sorted = y_codes[order]
+            w_sorted = sample_weight[order]
+            for row, pos in enumerate(cols):
+                for sub, i in positions[pos]:
+                    lo, hi = self.column_ranges[pos][sub]
+                    vote = cs[row, hi] - cs[row, lo] - ws[row]
+                    wrong = vote_predict(vote, prior) != y_sorted[row]
+                    errors[i] = w_sorted[row] @ wrong
+        for i, (kind, pos, k) in enumerate(self.sources):
+            if kind == "block" and active[i]:
+                vote = wy[self.blocks[pos][:, :k]].sum(axis=1)
+                wrong = vote_predict(vote, prior) != y_codes
+                errors[i] = sample_weight @ wrong
+        return errors / max(sample_weight.sum(), 1e-300)
