@@ -521,8 +521,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             yield logits
 
     def _logits(self, X):
-        for logits in self._staged_logits(X):
-            pass
+        *_, logits = self._staged_logits(X)
         return logits
 
     def _decision(self, logits):

@@ -211,7 +211,7 @@ def vote_predict(vote, prior):
 
 def _prefix(a):
     """Prefix sums along axis 0 with a leading zero row."""
-    out = np.zeros((a.shape[0] + 1,) + a.shape[1:], dtype=np.float64)
+    out = np.zeros((a.shape[0] + 1, *a.shape[1:]), dtype=np.float64)
     np.cumsum(a, axis=0, out=out[1:])
     return out
 
