@@ -1,0 +1,402 @@
+"""Self-supervised pretraining (masked-volume reconstruction or SimCLR) and supervised fine-tuning
+of the 3D encoders, plus saving / loading their weights as plain state dicts."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._embedding import build_encoder, encoder_feature_map, load_encoder_weights
+
+__all__ = [
+    "PretrainResult",
+    "fine_tune",
+    "load_encoder",
+    "pretrain_encoder",
+    "save_encoder",
+]
+
+_OBJECTIVES = ("mae", "simclr")
+
+
+@dataclass
+class PretrainResult:
+    """Outcome of :func:`pretrain_encoder`.
+
+    Attributes
+    ----------
+    encoder : torch.nn.Module
+        The pretrained encoder (on the CPU, in eval mode).
+    history : list of float
+        Mean training loss of each epoch.
+    seconds : float
+        Wall-clock training time.
+    n_volumes : int
+    config : dict
+        Encoder name and keyword arguments, objective and hyper-parameters.
+    """
+
+    encoder: nn.Module
+    history: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    n_volumes: int = 0
+    config: dict = field(default_factory=dict)
+
+    def save(self, path) -> Path:
+        """Write the encoder weights (a state dict; load with ``VolumeEmbedder(pretrained=)``)."""
+        return save_encoder(self.encoder, path)
+
+
+def _device(device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _as_tensor(X, preprocessor=None) -> torch.Tensor:
+    """(n, C, D, H, W) float32 tensor from an array or a list of paths / arrays / Volumes."""
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        arr = np.asarray(X, dtype=np.float32)
+        if arr.ndim == 4:
+            arr = arr[:, None]
+        if arr.ndim != 5:
+            raise ValueError(f"X must be (n, D, H, W) or (n, C, D, H, W), got shape {X.shape}")
+    else:
+        from ._embedding import VolumeEmbedder
+
+        emb = VolumeEmbedder(preprocessor=preprocessor)
+        arr = emb._preprocess_all(X)
+    if arr.shape[0] < 2:
+        raise ValueError(f"X must hold at least 2 volumes, got {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("X contains NaN or infinite voxels")
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+class _MAEDecoder(nn.Module):
+    """Light decoder: feature map -> patch grid -> the voxels of every patch (pixel shuffle)."""
+
+    def __init__(self, in_channels: int, grid: int, patch: int, channels: int, hidden: int = 64):
+        super().__init__()
+        self.grid, self.patch, self.channels = grid, patch, channels
+        self.proj = nn.Conv3d(in_channels, hidden, 1)
+        self.mix = nn.Sequential(nn.GELU(), nn.Conv3d(hidden, hidden, 3, padding=1), nn.GELU())
+        self.head = nn.Conv3d(hidden, channels * patch**3, 1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        g, p, c = self.grid, self.patch, self.channels
+        x = self.proj(f)
+        if x.shape[-3:] != (g, g, g):
+            x = F.interpolate(x, size=(g, g, g), mode="trilinear", align_corners=False)
+        x = self.head(self.mix(x))  # (B, c*p^3, g, g, g)
+        b = x.shape[0]
+        x = x.view(b, c, p, p, p, g, g, g).permute(0, 1, 5, 2, 6, 3, 7, 4)
+        return x.reshape(b, c, g * p, g * p, g * p)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random 3D views for SimCLR: flips, crop-and-resize (70-100 %), intensity jitter."""
+    b, _, s, _, _ = x.shape
+    out = []
+    for i in range(b):
+        v = x[i : i + 1]
+        for axis in (2, 3, 4):
+            if torch.rand(1, generator=gen).item() < 0.5:
+                v = v.flip(axis)
+        frac = 0.7 + 0.3 * torch.rand(1, generator=gen).item()
+        c = max(2, round(s * frac))
+        lo = [int(torch.randint(0, s - c + 1, (1,), generator=gen)) for _ in range(3)]
+        v = v[..., lo[0] : lo[0] + c, lo[1] : lo[1] + c, lo[2] : lo[2] + c]
+        v = F.interpolate(v, size=(s, s, s), mode="trilinear", align_corners=False)
+        scale = 1.0 + 0.2 * (torch.rand(1, generator=gen).item() - 0.5)
+        v = v * scale + 0.05 * torch.randn(v.shape, generator=gen)
+        out.append(v)
+    return torch.cat(out)
+
+
+def _nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature
+    n = z1.shape[0]
+    sim.fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, target)
+
+
+def pretrain_encoder(
+    X,
+    *,
+    encoder: str = "small",
+    encoder_kwargs: dict | None = None,
+    objective: str = "mae",
+    epochs: int = 10,
+    batch_size: int = 16,
+    lr: float = 2e-3,
+    mask_ratio: float = 0.6,
+    patch_size: int = 8,
+    mask_value: float = 0.5,
+    temperature: float = 0.2,
+    preprocessor=None,
+    device: str = "auto",
+    max_seconds: float | None = None,
+    random_state: int = 0,
+    verbose: bool = False,
+) -> PretrainResult:
+    """Self-supervised pretraining of a 3D encoder on unlabelled volumes.
+
+    ``objective="mae"`` (masked-volume reconstruction, in the spirit of masked autoencoders for
+    CNNs): the volume is cut into ``patch_size``-cubed patches, a random ``mask_ratio`` share is
+    replaced by ``mask_value``, the encoder plus a light decoder (1x1 projection, one 3x3x3 conv,
+    pixel shuffle from the patch grid) reconstruct the volume, and the loss is the mean squared
+    error on the masked patches only. ``objective="simclr"``: two random 3D views (flips,
+    crop-and-resize, intensity jitter) of each volume, NT-Xent loss on a 2-layer projection head.
+    No label is used, so pretraining on all available volumes (including a test set's, as in
+    transductive use) leaks nothing about the outcome.
+
+    Parameters
+    ----------
+    X : array (n, D, H, W) / (n, C, D, H, W) or list of paths / arrays / Volumes
+        Arrays are used as given (already normalised); other inputs go through
+        ``preprocessor`` (default ``VolumePreprocessor()``: 64^3, min-max).
+    encoder, encoder_kwargs
+        See :func:`features.build_encoder`.
+    objective : {"mae", "simclr"}, default "mae"
+    epochs : int, default 10
+    batch_size : int, default 16
+    lr : float, default 2e-3
+        AdamW learning rate with a cosine schedule.
+    mask_ratio : float, default 0.6
+    patch_size : int, default 8
+        Edge of the masked cubes; must divide the volume size.
+    mask_value : float, default 0.5
+    temperature : float, default 0.2
+        SimCLR temperature.
+    device : str, default "auto"
+    max_seconds : float, optional
+        Stop after the epoch during which this wall-clock budget runs out.
+    random_state : int, default 0
+    verbose : bool, default False
+        Print one line per epoch.
+
+    Returns
+    -------
+    PretrainResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = (np.random.rand(8, 16, 16, 16) > 0.7).astype(np.float32)
+    >>> res = pretrain_encoder(X, encoder_kwargs={"channels": (4, 4, 8, 8)}, epochs=1,
+    ...                        batch_size=4, patch_size=4)
+    >>> len(res.history)
+    1
+    """
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}")
+    if int(epochs) < 1 or int(batch_size) < 2:
+        raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
+    data = _as_tensor(X, preprocessor)
+    n, c, s = data.shape[0], data.shape[1], data.shape[2]
+    if data.shape[2:] != (s, s, s):
+        raise ValueError(f"pretraining needs cubic volumes, got spatial shape {data.shape[2:]}")
+    if objective == "mae" and s % patch_size:
+        raise ValueError(f"patch_size={patch_size} must divide the volume size {s}")
+    dev = _device(device)
+    torch.manual_seed(int(random_state))
+    gen = torch.Generator().manual_seed(int(random_state))
+    enc = build_encoder(encoder, in_channels=c, **(encoder_kwargs or {})).to(dev)
+    if objective == "mae":
+        grid = s // patch_size
+        head: nn.Module = _MAEDecoder(enc.out_channels, grid, patch_size, c).to(dev)
+    else:
+        head = nn.Sequential(nn.Linear(enc.out_dim, 256), nn.GELU(), nn.Linear(256, 128)).to(dev)
+    params = list(enc.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    steps_per_epoch = math.ceil(n / int(batch_size))
+    total = steps_per_epoch * int(epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda k: (
+            min(1.0, (k + 1) / max(1, steps_per_epoch))
+            * 0.5
+            * (1 + math.cos(math.pi * min(k, total) / total))
+        ),
+    )
+    history: list[float] = []
+    start = time.perf_counter()
+    enc.train()
+    head.train()
+    for epoch in range(int(epochs)):
+        perm = torch.randperm(n, generator=gen)
+        losses = []
+        for b0 in range(0, n, int(batch_size)):
+            idx = perm[b0 : b0 + int(batch_size)]
+            if len(idx) < 2:
+                continue
+            xb = data[idx]
+            if objective == "mae":
+                grid = s // patch_size
+                keep = torch.rand((len(idx), 1, grid, grid, grid), generator=gen) >= mask_ratio
+                vmask = (~keep).float()
+                vmask = vmask.repeat_interleave(patch_size, 2)
+                vmask = vmask.repeat_interleave(patch_size, 3).repeat_interleave(patch_size, 4)
+                xb, vmask = xb.to(dev), vmask.to(dev)
+                inp = xb * (1 - vmask) + mask_value * vmask
+                rec = head(encoder_feature_map(enc, inp))
+                err = ((rec - xb) ** 2) * vmask
+                loss = err.sum() / (vmask.sum() * c).clamp_min(1.0)
+            else:
+                v1 = _augment(xb, gen).to(dev)
+                v2 = _augment(xb, gen).to(dev)
+                loss = _nt_xent(head(enc(v1)), head(enc(v2)), temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+        history.append(float(np.mean(losses)))
+        elapsed = time.perf_counter() - start
+        if verbose:
+            print(f"pretrain epoch {epoch + 1}/{epochs}: loss {history[-1]:.5f} ({elapsed:.0f} s)")
+        if max_seconds is not None and elapsed > max_seconds:
+            break
+    enc.eval()
+    return PretrainResult(
+        encoder=enc.cpu(),
+        history=history,
+        seconds=time.perf_counter() - start,
+        n_volumes=n,
+        config={
+            "encoder": encoder,
+            "encoder_kwargs": dict(encoder_kwargs or {}),
+            "objective": objective,
+            "epochs": len(history),
+            "batch_size": int(batch_size),
+            "lr": lr,
+            "mask_ratio": mask_ratio,
+            "patch_size": patch_size,
+        },
+    )
+
+
+def fine_tune(
+    encoder: nn.Module,
+    X,
+    y,
+    *,
+    epochs: int = 5,
+    lr: float = 1e-3,
+    batch_size: int = 16,
+    weight_decay: float = 1e-4,
+    device="auto",
+    random_state: int = 0,
+    verbose: bool = False,
+) -> nn.Module:
+    """Supervised fine-tuning of ``encoder`` (in place) with a linear head and cross-entropy.
+
+    Use it on the training fold only: evaluation data must not reach it. With
+    ``VolumeEmbedder(fine_tune_epochs=k)`` inside an sklearn ``Pipeline`` this is automatic
+    (``fit`` sees the training fold, ``transform`` of the test fold uses the tuned weights).
+    Classes are re-weighted to balance them; random flips augment the volumes.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Built by :func:`features.build_encoder`.
+    X : array (n, D, H, W) / (n, C, D, H, W) or list of paths / arrays
+    y : array-like of shape (n,)
+    epochs, lr, batch_size, weight_decay : training hyper-parameters
+    device : str or torch.device, default "auto"
+    random_state : int, default 0
+    verbose : bool, default False
+
+    Returns
+    -------
+    torch.nn.Module
+        The same encoder, tuned, in eval mode.
+    """
+    data = _as_tensor(X)
+    y = np.asarray(y)
+    if y.shape[0] != data.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} labels for {data.shape[0]} volumes")
+    classes, yi = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"fine_tune needs at least 2 classes in y, got {classes.tolist()}")
+    dev = _device(device) if not isinstance(device, torch.device) else device
+    torch.manual_seed(int(random_state))
+    gen = torch.Generator().manual_seed(int(random_state))
+    encoder.to(dev)
+    head = nn.Linear(encoder.out_dim, len(classes)).to(dev)
+    counts = np.bincount(yi, minlength=len(classes)).astype(np.float32)
+    weight = torch.tensor(len(yi) / (len(classes) * counts), device=dev)
+    target = torch.from_numpy(yi.astype(np.int64))
+    opt = torch.optim.AdamW(
+        list(encoder.parameters()) + list(head.parameters()), lr=lr, weight_decay=weight_decay
+    )
+    encoder.train()
+    n = data.shape[0]
+    for epoch in range(int(epochs)):
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for b0 in range(0, n, int(batch_size)):
+            idx = perm[b0 : b0 + int(batch_size)]
+            xb = data[idx]
+            for axis in (2, 3, 4):
+                if torch.rand(1, generator=gen).item() < 0.5:
+                    xb = xb.flip(axis)
+            logits = head(encoder(xb.to(dev)))
+            loss = F.cross_entropy(logits, target[idx].to(dev), weight=weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        if verbose:
+            print(f"fine-tune epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
+    encoder.eval()
+    return encoder
+
+
+def save_encoder(encoder: nn.Module, path) -> Path:
+    """Write ``encoder.state_dict()`` to ``path`` atomically (tensors only, CPU).
+
+    Reload with :func:`load_encoder` or ``VolumeEmbedder(pretrained=path)``; both use
+    ``torch.load(weights_only=True)``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_encoder(path, encoder: str = "small", encoder_kwargs: dict | None = None) -> nn.Module:
+    """Build the ``encoder`` architecture and load the weights at ``path`` (weights_only=True).
+
+    Raises
+    ------
+    ValueError
+        When the file does not fit the architecture (lists the mismatched keys).
+    """
+    enc = build_encoder(encoder, **(encoder_kwargs or {}))
+    load_encoder_weights(enc, path)
+    enc.eval()
+    return enc
