@@ -16,6 +16,7 @@ from ._embedding import (
     load_encoder_weights,
 )
 from ._pretrain import PretrainResult, fine_tune, load_encoder, pretrain_encoder, save_encoder
+from ._synthetic import SyntheticCohort, make_synthetic_cohort
 from ._transforms import VolumePreprocessor
 from ._volumes import Volume, read_volume, shape_features
 
@@ -27,6 +28,7 @@ __all__ = [
     "DukeDataset",
     "PretrainResult",
     "SmallCNN3D",
+    "SyntheticCohort",
     "UnseenCategoryWarning",
     "Volume",
     "VolumeEmbedder",
@@ -37,6 +39,7 @@ __all__ = [
     "load_duke",
     "load_encoder",
     "load_encoder_weights",
+    "make_synthetic_cohort",
     "pretrain_encoder",
     "read_table",
     "read_volume",

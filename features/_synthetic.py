@@ -1,0 +1,341 @@
+"""A synthetic cohort for demos and tests: NIfTI volumes with lesions plus a clinical table."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SyntheticCohort", "make_synthetic_cohort"]
+
+ID_COLUMN = "patient_id"
+LABEL_COLUMN = "label"
+
+
+@dataclass
+class SyntheticCohort:
+    """Where :func:`make_synthetic_cohort` wrote the cohort, and what it holds.
+
+    Attributes
+    ----------
+    output_dir : Path
+        The cohort folder.
+    scans_dir : Path
+        ``<output_dir>/scans``: one ``<patient_id>.nii.gz`` per patient who has a scan.
+    masks_dir : Path or None
+        ``<output_dir>/masks``: the lesion masks (same names), when written.
+    clinical_path : Path
+        ``<output_dir>/clinical.csv``: ``patient_id``, ``label`` and the clinical columns.
+    id_column, label_column : str
+        ``"patient_id"`` and ``"label"``.
+    patient_ids : list of str
+        All patients, in the order of the CSV.
+    scan_paths : dict of str to Path
+        Patient ID -> scan file, for the patients who have one.
+    missing_scans : list of str
+        Patients without a scan (they are in the CSV but not in ``scans/``).
+    clinical_columns : list of str
+        The feature columns of the CSV (not the ID or the label).
+    noise_columns : list of str
+        Columns unrelated to the label (for checking that a model ignores them).
+    spacing : tuple of float
+        Voxel size in mm (x, y, z), as in the NIfTI affine.
+    """
+
+    output_dir: Path
+    scans_dir: Path
+    masks_dir: Path | None
+    clinical_path: Path
+    id_column: str = ID_COLUMN
+    label_column: str = LABEL_COLUMN
+    patient_ids: list[str] = field(default_factory=list)
+    scan_paths: dict[str, Path] = field(default_factory=dict)
+    missing_scans: list[str] = field(default_factory=list)
+    clinical_columns: list[str] = field(default_factory=list)
+    noise_columns: list[str] = field(default_factory=list)
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def read_clinical(self) -> pd.DataFrame:
+        """The clinical table, with the patient ID read as text."""
+        return pd.read_csv(self.clinical_path, dtype={self.id_column: str})
+
+
+def _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing) -> tuple:
+    if not isinstance(n_patients, int | np.integer) or n_patients < 10:
+        raise ValueError(f"n_patients must be an integer >= 10, got {n_patients!r}.")
+    shape = tuple(shape)
+    if len(shape) != 3 or any(not isinstance(s, int | np.integer) or s < 8 for s in shape):
+        raise ValueError(f"shape must be three integers >= 8, got {shape!r}.")
+    for name, rate in (("missing_rate", missing_rate), ("scan_missing_rate", scan_missing_rate)):
+        if not 0 <= rate < 0.5:
+            raise ValueError(f"{name} must be in [0, 0.5), got {rate!r}.")
+    spacing = tuple(float(s) for s in spacing)
+    if len(spacing) != 3 or any(s <= 0 for s in spacing):
+        raise ValueError(f"spacing must be three positive numbers (mm), got {spacing!r}.")
+    return tuple(int(s) for s in shape), spacing
+
+
+def _clinical_table(rng: np.random.Generator, y: np.ndarray, missing_rate: float) -> pd.DataFrame:
+    """Clinical columns of realistic types; the label shifts some of them, not all."""
+    n = len(y)
+    age = np.clip(rng.normal(58.0 - 5.0 * y, 11.0), 25, 90).round(1)
+    post = rng.random(n) < 1 / (1 + np.exp(-(age - 51.0) / 3.0))
+    menopause = np.where(post, "post", "pre").astype(object)
+    family_history = (rng.random(n) < 0.12 + 0.20 * y).astype(int)
+    histology = np.array(
+        [
+            rng.choice(
+                ["ductal", "lobular", "mixed", "other"],
+                p=[0.62, 0.18, 0.12, 0.08] if yi == 0 else [0.72, 0.06, 0.12, 0.10],
+            )
+            for yi in y
+        ],
+        dtype=object,
+    )
+    crp = np.round(rng.lognormal(np.log(3.0) + 0.40 * y, 0.6), 2)  # a lab value, mg/L
+    # Carries signal in its similarity structure only: positives sit in two clusters at +-1.8
+    # (two thirds of them), negatives around 0; its mean hardly differs between the classes.
+    in_cluster = (y == 1) & (rng.random(n) < 0.6)
+    marker = np.where(
+        in_cluster,
+        rng.choice([-1.8, 1.8], n) + rng.normal(0, 0.45, n),
+        rng.normal(0, 0.9, n),
+    ).round(3)
+    table = pd.DataFrame(
+        {
+            "age": age,
+            "menopause": menopause,
+            "family_history": family_history,
+            "histology": histology,
+            "crp_mg_l": crp,
+            "marker_score": marker,
+            "bmi": np.round(rng.normal(27.0, 5.0, n), 1),
+            "systolic_bp": np.round(rng.normal(128.0, 15.0, n)).astype(int),
+            "scanner": rng.choice(["vendor_a", "vendor_b", "vendor_c"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    # Missing values: the lab value most often, a few menopause and BMI entries.
+    for column, rate in (
+        ("crp_mg_l", 2.0 * missing_rate),
+        ("menopause", 0.5 * missing_rate),
+        ("bmi", 0.5 * missing_rate),
+    ):
+        missing = rng.random(n) < rate
+        table[column] = table[column].astype(object if column == "menopause" else float)
+        table.loc[missing, column] = np.nan if column != "menopause" else None
+    return table
+
+
+class _Grid:
+    """Voxel coordinates of a volume, centred, reused for every patient."""
+
+    def __init__(self, shape: tuple[int, int, int]):
+        axes = [np.arange(s, dtype=np.float32) - (s - 1) / 2 for s in shape]
+        self.x, self.y, self.z = np.meshgrid(*axes, indexing="ij")
+        self.shape = shape
+        self.scale = min(shape) / 32.0  # lesion sizes are given for a 32^3 volume
+
+
+def _lesion_volume(
+    rng: np.random.Generator, grid: _Grid, label: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One volume and its lesion mask. The label shifts size, shape, margin and enhancement;
+    each effect has patient-level noise, so no single property gives the label away."""
+    from scipy import ndimage
+
+    s = grid.scale
+    # Position and size.
+    centre = rng.normal(0, 1.5 * s, 3)
+    radius = max(2.0 * s, rng.normal((4.6 + 1.0 * label) * s, 1.1 * s))
+    # Shape: elongation (less spherical) and lobulation of the surface.
+    elongation = np.clip(rng.normal(0.12 + 0.12 * label, 0.08), 0.0, 0.45)
+    axes = radius * np.array([1 + elongation, 1.0, 1 / (1 + elongation)])
+    rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    coords = np.stack([grid.x - centre[0], grid.y - centre[1], grid.z - centre[2]], axis=-1)
+    local = coords @ rotation
+    dist = np.sqrt(((local / axes) ** 2).sum(axis=-1))
+    r = np.linalg.norm(local, axis=-1) + 1e-6
+    theta = np.arccos(np.clip(local[..., 2] / r, -1, 1))
+    phi = np.arctan2(local[..., 1], local[..., 0])
+    lobulation = np.clip(rng.normal(0.05 + 0.10 * label, 0.05), 0.0, 0.3)
+    modulation = np.zeros_like(dist)
+    for _ in range(3):
+        k, m = rng.integers(2, 6, 2)
+        modulation += np.cos(k * theta + rng.uniform(0, 2 * np.pi)) * np.sin(
+            m * phi + rng.uniform(0, 2 * np.pi)
+        )
+    mask = dist < 1 + lobulation * modulation / 3
+    lesion = mask.astype(np.float32)
+    # Spiculation: thin lines radiating from the surface.
+    n_spicules = rng.poisson(0.6 + 2.4 * label)
+    for _ in range(n_spicules):
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        length = rng.uniform(0.6, 1.3) * radius
+        steps = np.arange(0.8 * radius, 0.8 * radius + length, 0.4)
+        points = centre + (np.asarray(grid.shape) - 1) / 2 + np.outer(steps, direction)
+        idx = np.round(points).astype(int)
+        inside = np.all((idx >= 0) & (idx < np.asarray(grid.shape)), axis=1)
+        idx = idx[inside]
+        lesion[idx[:, 0], idx[:, 1], idx[:, 2]] = np.maximum(
+            lesion[idx[:, 0], idx[:, 1], idx[:, 2]], 0.8
+        )
+    # Heterogeneous enhancement: a darker (necrotic) core, more often in positives.
+    if rng.random() < 0.15 + 0.30 * label:
+        lesion[dist < 0.45] *= 0.45
+    # Margin: blur (ill-defined margins are blurrier).
+    sigma = np.clip(rng.normal(0.7 + 0.35 * label, 0.25), 0.3, 1.8) * s
+    lesion = ndimage.gaussian_filter(lesion, sigma)
+    # Enhancement relative to the background tissue.
+    contrast = max(0.2, rng.normal(1.0 + 0.25 * label, 0.25))
+    # Background: smooth fibroglandular texture plus noise, MRI-like arbitrary units.
+    texture = ndimage.gaussian_filter(rng.normal(size=grid.shape).astype(np.float32), 2.0 * s)
+    texture *= 1.0 / (texture.std() + 1e-6)
+    volume = 100.0 + 12.0 * texture + 80.0 * contrast * lesion
+    volume += rng.normal(0, 6.0, grid.shape)
+    return volume.astype(np.float32), mask.astype(np.uint8)
+
+
+def _write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
+    import nibabel as nib
+
+    image = nib.Nifti1Image(data, affine)
+    image.header.set_xyzt_units("mm")
+    # gzip with a fixed timestamp: the same random_state writes byte-identical files, so caches
+    # keyed by file content stay valid when the cohort is regenerated.
+    path.write_bytes(gzip.compress(image.to_bytes(), compresslevel=1, mtime=0))
+
+
+def make_synthetic_cohort(
+    output_dir: str | Path,
+    n_patients: int = 120,
+    shape: tuple[int, int, int] = (32, 32, 32),
+    random_state: int = 0,
+    missing_rate: float = 0.1,
+    scan_missing_rate: float = 0.05,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.5),
+    positive_rate: float = 0.4,
+    write_masks: bool = True,
+) -> SyntheticCohort:
+    """Write a synthetic cohort: 3D scans with lesions and a clinical table, with a hidden label.
+
+    Each patient gets a binary label (``positive_rate`` positives). Their scan (NIfTI, float32,
+    affine with ``spacing`` in mm) shows one lesion in textured background tissue; the label
+    shifts the lesion's size, shape (elongation, lobulation), margin (blur, spiculation) and
+    enhancement (intensity, necrotic core), each with patient-level noise. The clinical table has
+    columns of realistic types: ``age`` (float), ``menopause`` ("pre"/"post", some missing),
+    ``family_history`` (0/1), ``histology`` (4 levels), ``crp_mg_l`` (a lab value, missing for
+    about ``2 * missing_rate`` of the patients), ``marker_score`` (its similarity structure carries
+    label signal: positives cluster at both ends, so a linear model gains little from it but a
+    nearest-neighbour graph does), and unrelated columns ``bmi``, ``systolic_bp``, ``scanner``.
+    About ``scan_missing_rate`` of the patients have no scan.
+
+    Files: ``<output_dir>/scans/<patient_id>.nii.gz``, ``<output_dir>/masks/<patient_id>.nii.gz``
+    (lesion masks, with ``write_masks``) and ``<output_dir>/clinical.csv`` (``patient_id``,
+    ``label``, then the clinical columns). The output is deterministic for a given
+    ``random_state`` (byte-identical files).
+
+    Parameters
+    ----------
+    output_dir : str or Path
+        Folder to write to (created; existing cohort files in it are overwritten).
+    n_patients : int, default=120
+        Number of patients (at least 10).
+    shape : tuple of 3 int, default=(32, 32, 32)
+        Volume shape in voxels (each at least 8); lesion sizes scale with it.
+    random_state : int, default=0
+        Seed.
+    missing_rate : float, default=0.1
+        Base rate of missing clinical values (the lab value gets twice this).
+    scan_missing_rate : float, default=0.05
+        Fraction of patients without a scan (at least one when positive and n_patients >= 20).
+    spacing : tuple of 3 float, default=(1.0, 1.0, 1.5)
+        Voxel size in mm, written in the affine.
+    positive_rate : float, default=0.4
+        Expected fraction of positive labels (at least 3 of each class are guaranteed).
+    write_masks : bool, default=True
+        Also write the lesion masks.
+
+    Returns
+    -------
+    SyntheticCohort
+
+    Examples
+    --------
+    >>> from features import make_synthetic_cohort
+    >>> cohort = make_synthetic_cohort("demo-data", n_patients=40)  # doctest: +SKIP
+    >>> table = cohort.read_clinical()  # doctest: +SKIP
+    >>> table.columns[:3].tolist()  # doctest: +SKIP
+    ['patient_id', 'label', 'age']
+    """
+    shape, spacing = _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing)
+    if not 0.05 <= positive_rate <= 0.95:
+        raise ValueError(f"positive_rate must be in [0.05, 0.95], got {positive_rate!r}.")
+    try:
+        import nibabel  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "make_synthetic_cohort writes NIfTI files and needs nibabel: "
+            "pip install 'graphboost[imaging]'"
+        ) from err
+
+    rng = np.random.default_rng(random_state)
+    n = int(n_patients)
+    y = (rng.random(n) < positive_rate).astype(int)
+    for cls in (0, 1):  # at least three of each class, so any CV split works
+        if (y == cls).sum() < 3:
+            y[rng.choice(np.flatnonzero(y != cls), 3 - (y == cls).sum(), replace=False)] = cls
+    width = max(4, len(str(n)))
+    ids = [f"SYN{i + 1:0{width}d}" for i in range(n)]
+    clinical = _clinical_table(rng, y, missing_rate)
+
+    n_missing = round(scan_missing_rate * n)
+    if scan_missing_rate > 0 and n >= 20:
+        n_missing = max(1, n_missing)
+    missing = sorted(rng.choice(n, n_missing, replace=False).tolist()) if n_missing else []
+
+    output_dir = Path(output_dir)
+    scans_dir = output_dir / "scans"
+    masks_dir = output_dir / "masks" if write_masks else None
+    scans_dir.mkdir(parents=True, exist_ok=True)
+    if masks_dir is not None:
+        masks_dir.mkdir(parents=True, exist_ok=True)
+    affine = np.diag([*spacing, 1.0])
+    affine[:3, 3] = -(np.asarray(shape) - 1) / 2 * np.asarray(spacing)  # origin at the centre
+    grid = _Grid(shape)
+    scan_paths: dict[str, Path] = {}
+    for i, pid in enumerate(ids):
+        # One child generator per patient: a patient's scan does not depend on the others'.
+        child = np.random.default_rng([random_state, i])
+        volume, mask = _lesion_volume(child, grid, int(y[i]))
+        stale = [scans_dir / f"{pid}.nii.gz"] + ([masks_dir / f"{pid}.nii.gz"] if masks_dir else [])
+        if i in missing:
+            for path in stale:
+                path.unlink(missing_ok=True)
+            continue
+        path = scans_dir / f"{pid}.nii.gz"
+        _write_nifti(path, volume, affine)
+        if masks_dir is not None:
+            _write_nifti(masks_dir / f"{pid}.nii.gz", mask, affine)
+        scan_paths[pid] = path
+
+    table = pd.concat(
+        [pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y}), clinical.reset_index(drop=True)], axis=1
+    )
+    clinical_path = output_dir / "clinical.csv"
+    table.to_csv(clinical_path, index=False)
+    return SyntheticCohort(
+        output_dir=output_dir,
+        scans_dir=scans_dir,
+        masks_dir=masks_dir,
+        clinical_path=clinical_path,
+        patient_ids=ids,
+        scan_paths=scan_paths,
+        missing_scans=[ids[i] for i in missing],
+        clinical_columns=list(clinical.columns),
+        noise_columns=["bmi", "systolic_bp", "scanner"],
+        spacing=spacing,
+    )
