@@ -92,7 +92,8 @@ class Cohort:
     """Join a clinical table and embedding blocks (e.g. from scans) by patient ID.
 
     The clinical table defines the cohort: every patient in it is kept, in its order. For each
-    block, patients of the clinical table that lack it keep NaN in all of the block's columns and
+    block, patients of the clinical table that lack it (absent from the block, or listed with only
+    NaN) keep NaN in all of the block's columns and
     get 1 in the indicator column ``"<block>:missing"`` (added when at least one patient lacks
     the block). Nothing is imputed here: imputation is learned from data and must be fitted
     inside the training folds (e.g. by :meth:`make_preprocessor` in a pipeline). Patients who are
@@ -127,7 +128,9 @@ class Cohort:
     missing_indicators : dict of str to str
         Block -> name of its ``"<block>:missing"`` column (only blocks that some patient lacks).
     unmatched_counts : dict of str to dict of str to int
-        Block -> ``{"not_in_block": n, "not_in_clinical": m}``.
+        Block -> ``{"not_in_block": n, "empty_rows": k, "not_in_clinical": m}``; ``empty_rows``
+        counts patients listed in the block with only NaN (e.g. a scan the embedder skipped),
+        who are treated as lacking the block.
     unmatched_ids : dict of str to dict of str to list of str
         The same, with the IDs themselves.
 
@@ -253,21 +256,27 @@ class Cohort:
             raise ValueError(f"Block {name!r} has no columns.")
         block = block.set_axis(block_ids, axis=0)
         block.columns = [f"{name}:{c}" for c in block.columns]
-        present = ids.isin(block_ids)
-        not_in_block = ids[~present].tolist()
+        joined = block.reindex(ids).astype(float)
+        listed = ids.isin(block_ids)
+        # A listed patient whose row is all NaN (e.g. a scan the embedder skipped) lacks the block.
+        empty = listed & joined.isna().all(axis=1).to_numpy()
+        present = listed & ~empty
+        not_in_block = ids[~listed].tolist()
+        empty_rows = ids[empty].tolist()
         not_in_clinical = block_ids[~block_ids.isin(ids)].tolist()
         self.unmatched_counts[name] = {
             "not_in_block": len(not_in_block),
+            "empty_rows": len(empty_rows),
             "not_in_clinical": len(not_in_clinical),
         }
         self.unmatched_ids[name] = {
             "not_in_block": not_in_block,
+            "empty_rows": empty_rows,
             "not_in_clinical": not_in_clinical,
         }
-        joined = block.reindex(ids).astype(float)
         self.feature_groups[name] = list(joined.columns)
         parts = []
-        if not_in_block:
+        if not present.all():
             indicator = f"{name}:missing"
             self.missing_indicators[name] = indicator
             parts.append(pd.DataFrame({indicator: (~present).astype(float)}, index=ids))
@@ -281,6 +290,11 @@ class Cohort:
                 lines.append(
                     f"{counts['not_in_block']} patient(s) of the clinical table lack block "
                     f"{name!r} (kept, with NaN and '{name}:missing' = 1)"
+                )
+            if counts["empty_rows"]:
+                lines.append(
+                    f"{counts['empty_rows']} patient(s) have an all-NaN row in block {name!r} "
+                    f"(treated as lacking it: '{name}:missing' = 1)"
                 )
             if counts["not_in_clinical"]:
                 lines.append(

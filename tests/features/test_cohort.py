@@ -54,7 +54,9 @@ def test_join_keeps_patients_lacking_a_block(clinical, mri):
     assert X["mri:missing"].tolist() == [1.0] * 3 + [0.0] * 27
     assert X.loc[["P000", "P001", "P002"], cohort.feature_groups["mri"]].isna().all().all()
     np.testing.assert_allclose(X.loc["P010", "mri:e2"], mri.loc["P010", "e2"])
-    assert cohort.unmatched_counts == {"mri": {"not_in_block": 3, "not_in_clinical": 2}}
+    assert cohort.unmatched_counts == {
+        "mri": {"not_in_block": 3, "empty_rows": 0, "not_in_clinical": 2}
+    }
     assert cohort.unmatched_ids["mri"]["not_in_clinical"] == ["X900", "X901"]
     assert cohort.y.tolist() == clinical["label"].tolist()
     assert cohort.y.index.equals(X.index)
@@ -179,3 +181,13 @@ def test_preprocessor_imputes_inside_folds(clinical, mri):
     assert pre.map_groups(cohort.feature_groups)["mri"] == cohort.feature_groups["mri"]
     model = make_pipeline(cohort.make_preprocessor(), LogisticRegression())
     assert cross_val_score(model, cohort.X, cohort.y, cv=3).shape == (3,)
+
+
+def test_all_nan_rows_count_as_lacking_the_block(clinical):
+    emb = pd.DataFrame(np.ones((30, 2)), index=clinical["patient_id"], columns=["a", "b"])
+    emb.iloc[4] = np.nan  # e.g. a scan that VolumeEmbedder(on_error="skip") could not read
+    emb.iloc[5, 0] = np.nan  # a single missing value is not a missing block
+    with pytest.warns(UserWarning, match=r"1 patient\(s\) have an all-NaN row in block 'ct'"):
+        cohort = Cohort(clinical, {"ct": emb})
+    assert cohort.X["ct:missing"].tolist() == [0.0] * 4 + [1.0] + [0.0] * 25
+    assert cohort.unmatched_ids["ct"]["empty_rows"] == ["P004"]
