@@ -66,6 +66,7 @@ def test_deterministic(tmp_path, small):
     assert other.clinical_path.read_bytes() != small.clinical_path.read_bytes()
 
 
+@pytest.mark.slow  # 160 patients written and read back: ~4 s, more on a loaded machine
 def test_label_signal_is_real_but_not_trivial(tmp_path):
     cohort = make_synthetic_cohort(tmp_path, n_patients=160, shape=(16, 16, 16), random_state=0)
     table = cohort.read_clinical()
