@@ -285,7 +285,9 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             )
         self.classes_ = classes
         self.n_classes_ = classes.shape[0]
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
         n_samples = X.shape[0]
         self._check_neighbours(n_samples)
         self.device_ = str(resolve_device(self.device)) if self.conv != "vote" else "cpu"
@@ -316,8 +318,8 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         if too_big.size:
             raise ValueError(
                 f"n_neighbors={int(too_big[0])} must be smaller than the number of training "
-                f"patients ({n_samples}): each patient needs that many neighbours other than "
-                "itself."
+                f"patients (n_samples={n_samples}): each patient needs that many neighbours "
+                "other than itself."
             )
         qs = np.asarray(self.threshold_quantiles, dtype=np.float64).ravel()
         if ((qs <= 0) | (qs >= 1)).any():
@@ -359,8 +361,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
                     missing.append(m)
             if missing:
                 raise ValueError(
-                    f"feature_groups[{group!r}] names columns that are not in X: "
-                    f"{format_names(missing)}."
+                    f"feature_groups[{group!r}] names columns not in X: {format_names(missing)}."
                 )
             groups[str(group)] = indices
         return groups
@@ -593,7 +594,8 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._logits(self._validate_predict(X)), axis=1)]
+        logits = self._logits(self._validate_predict(X))
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def explain(self, X, n_neighbors=5):
         """Why each patient got its score: the part of each selected graph, and the similar

@@ -420,5 +420,6 @@ def _check_n_neighbors(n_neighbors, n_samples):
     if n_neighbors >= n_samples:
         raise ValueError(
             f"n_neighbors={n_neighbors} must be smaller than the number of training patients "
-            f"({n_samples}): each patient needs {n_neighbors} neighbours other than itself."
+            f"(n_samples={n_samples}): each patient needs {n_neighbors} neighbours other than "
+            "itself."
         )

@@ -8,7 +8,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
 
 from ._gnn import CONVS, GraphNet, resolve_device, torch_threads
 from ._graphs import GraphSpec, _check_n_neighbors, neighbours_to_edge_index
@@ -171,10 +176,17 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
             tau = _tau(X[:, columns[0]], self.quantile, random_state=self.random_state)
             spec = GraphSpec(names[0], names, "threshold", quantile=self.quantile, threshold=tau)
         graph = fit_graph(spec, X, list(columns))
-        if sample_weight is None:
-            sample_weight = np.ones(X.shape[0])
-        self._fit_graph(graph, X, classes, y_codes, np.asarray(sample_weight, dtype=np.float64))
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        self._fit_graph(graph, X, classes, y_codes, sample_weight)
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A weak learner sees one column or block, not all of X.
+        tags.classifier_tags.poor_score = True
+        return tags
 
     def _fit_graph(self, graph, X, classes, y_codes, sample_weight):
         """Train on an already fitted graph (the boosting reuses graphs across rounds)."""
