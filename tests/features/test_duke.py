@@ -245,3 +245,20 @@ def test_no_single_column_gives_the_label_away(duke):
                 continue
             auc = roc_auc_score(data.y[known], values[known].astype(float))
             assert max(auc, 1 - auc) < 0.8, (task, column, auc)
+
+
+@pytest.mark.data
+@pytest.mark.slow  # parses the two Excel files (~6 s) once per worker
+@pytest.mark.parametrize("task", ["tnbc", "pcr"])
+def test_clinical_preprocessor_takes_every_task(duke, task):
+    from features import ClinicalPreprocessor
+
+    data = duke[task]
+    pre = ClinicalPreprocessor().set_output(transform="pandas")
+    out = pre.fit_transform(data.X)
+    assert not out.isna().any().any()
+    assert pre.dropped_columns_ == {}
+    assert "clin:Race and Ethnicity" in pre.categorical_  # category dtype -> one-hot
+    groups = pre.map_groups(data.feature_groups)
+    assert set(groups) == {"imaging", "clinical"}
+    assert sorted(c for cols in groups.values() for c in cols) == sorted(out.columns)
