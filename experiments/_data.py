@@ -146,7 +146,7 @@ def check_labels(y, n_splits, what="the label"):
         raise InputError(
             f"{what[0].upper()}{what[1:]} has a single class ({values[0]}): nothing to predict."
         )
-    small = [(v, int(c)) for v, c in zip(values, counts, strict=True) if c < n_splits]
+    small = [(str(v), int(c)) for v, c in zip(values, counts, strict=True) if c < n_splits]
     if small:
         desc = ", ".join(f"class {v!r} has {c}" for v, c in small)
         raise InputError(

@@ -210,7 +210,14 @@ def run_method(name, ds, y, splits, cfg, progress=True):
     )
     res = MethodResult(name, probas=[])
     total = sum(len(s) for s in splits)
-    with _progress(total, name, progress) as bar:
+    from threadpoolctl import threadpool_limits
+
+    # BLAS/OpenMP threads follow n_jobs: oversubscribed OpenMP pools (HistGradientBoosting)
+    # slow down by orders of magnitude on a busy machine.
+    with (
+        threadpool_limits(limits=int(cfg.get("n_jobs", 1))),
+        _progress(total, name, progress) as bar,
+    ):
         for r, folds in enumerate(splits):
             oof = np.full((y.size, n_classes), np.nan)
             for f, (tr, te) in enumerate(folds):

@@ -555,6 +555,7 @@ def main(argv=None):
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv
         return COMMANDS[args.command](args)
     except (InputError, FileNotFoundError, ValueError, ImportError, OSError) as exc:
         if debug:

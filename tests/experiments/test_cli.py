@@ -1,0 +1,256 @@
+"""The graphboost command line, run in-process on a tiny cohort."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from experiments.cli import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def model_dir(cohort_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "model"
+    code = main(
+        [
+            "fit",
+            "--data",
+            str(cohort_csv),
+            "--label",
+            "y",
+            "--id-column",
+            "pid",
+            "--group",
+            "lab=x1,x2",
+            "--param",
+            "n_estimators=5",
+            "--param",
+            'conv="vote"',
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_fit_writes_a_model_folder(model_dir):
+    assert {p.name for p in model_dir.iterdir()} >= {
+        "estimator",
+        "preprocessor.json",
+        "cohort.json",
+        "report.md",
+    }
+    meta = json.loads((model_dir / "cohort.json").read_text())
+    assert meta["label"] == "y" and meta["id_column"] == "pid"
+    assert "pid" not in meta["feature_columns"] and "y" not in meta["feature_columns"]
+    assert meta["feature_groups"] == {"lab": ["x1", "x2"]}
+    report = (model_dir / "report.md").read_text()
+    assert "Selected graphs" in report and "48 patients" in report
+
+
+def test_predict_and_explain(model_dir, cohort_csv, tmp_path, capsys):
+    out = tmp_path / "pred.csv"
+    assert (
+        main(
+            ["predict", "--model", str(model_dir), "--data", str(cohort_csv), "--output", str(out)]
+        )
+        == 0
+    )
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["pid", "proba_0", "proba_1", "predicted"]
+    assert pred[["proba_0", "proba_1"]].sum(axis=1).round(6).eq(1).all()
+    truth = pd.read_csv(cohort_csv).y
+    assert (pred.predicted == truth).mean() > 0.7  # training patients, strong signal
+    # a new table with only some rows and shuffled columns predicts the same
+    df = pd.read_csv(cohort_csv).iloc[::-1].head(5)
+    df = df[df.columns[::-1]]
+    df.to_csv(tmp_path / "few.csv", index=False)
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(tmp_path / "few.csv"),
+                "--output",
+                str(tmp_path / "few_pred.csv"),
+            ]
+        )
+        == 0
+    )
+    few = pd.read_csv(tmp_path / "few_pred.csv").set_index("pid")
+    pd.testing.assert_frame_equal(few, pred.set_index("pid").loc[few.index], atol=1e-9)
+    expl = tmp_path / "expl.csv"
+    assert (
+        main(
+            [
+                "explain",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(tmp_path / "few.csv"),
+                "--output",
+                str(expl),
+            ]
+        )
+        == 0
+    )
+    e = pd.read_csv(expl)
+    assert "contribution" in e.columns and set(e.pid) == set(few.index)
+    # refuses to overwrite
+    assert (
+        main(
+            ["predict", "--model", str(model_dir), "--data", str(cohort_csv), "--output", str(out)]
+        )
+        == 2
+    )
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def _err(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["fit", "--data", "{csv}", "--label", "nope", "--output", "{tmp}/m"],
+            "graphboost: error: Label column 'nope' not found in",
+        ),
+        (
+            ["fit", "--data", "{tmp}/missing.csv", "--label", "y", "--output", "{tmp}/m"],
+            "graphboost: error: Cohort file not found:",
+        ),
+        (
+            ["fit", "--data", "{tmp}/cohort.txt", "--label", "y", "--output", "{tmp}/m"],
+            "graphboost: error: Cannot read '{tmp}/cohort.txt': unsupported format '.txt'",
+        ),
+        (
+            ["fit", "--data", "{csv}", "--label", "y", "--exclude", "bogus", "--output", "{tmp}/m"],
+            "graphboost: error: --exclude names columns not in",
+        ),
+        (
+            [
+                "fit",
+                "--data",
+                "{csv}",
+                "--label",
+                "site",
+                "--exclude",
+                "y,pid,grade",
+                "--cv",
+                "30",
+                "--output",
+                "{tmp}/m",
+            ],
+            "needs at least 30 per class",
+        ),
+        (
+            ["predict", "--model", "{tmp}", "--data", "{csv}", "--output", "{tmp}/p.csv"],
+            "graphboost: error: '{tmp}' is not a graphboost model folder (no cohort.json)",
+        ),
+        (["benchmark", "--config", "{tmp}/none.toml"], "graphboost: error: Config file not found"),
+        (
+            ["benchmark", "--config", "duke-tnbc", "--methods", "logistic,svm"],
+            "graphboost: error: Unknown method(s) ['svm']; choose from [",
+        ),
+        (["frobnicate"], "graphboost: error: argument command: invalid choice: 'frobnicate'"),
+        (["fit", "--data", "{csv}"], "graphboost: error: the following arguments are required"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(argv, message, cohort_csv, tmp_path, capsys):
+    (tmp_path / "cohort.txt").write_text("a,b\n1,2\n")
+    argv = [a.format(csv=cohort_csv, tmp=tmp_path) for a in argv]
+    code, err = _err(capsys, argv)
+    assert code == 2
+    assert err.startswith("graphboost: error: ") and "\n" not in err
+    assert message.format(tmp=tmp_path) in err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "p.csv").exists()
+
+
+def test_constant_label_error(cohort_df, tmp_path, capsys):
+    cohort_df.assign(y=0).to_csv(tmp_path / "c.csv", index=False)
+    code, err = _err(
+        capsys,
+        [
+            "fit",
+            "--data",
+            str(tmp_path / "c.csv"),
+            "--label",
+            "y",
+            "--exclude",
+            "pid",
+            "--output",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert code == 2 and "single class (0): nothing to predict" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_debug_shows_the_traceback(cohort_csv, tmp_path):
+    from experiments import InputError
+
+    with pytest.raises(InputError, match="Label column 'nope' not found"):
+        main(
+            [
+                "--debug",
+                "fit",
+                "--data",
+                str(cohort_csv),
+                "--label",
+                "nope",
+                "--output",
+                str(tmp_path / "m"),
+            ]
+        )
+
+
+def test_help_mentions_every_command_and_optuna_dashboard(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("fit", "predict", "explain", "embed", "tune", "benchmark", "demo"):
+        assert cmd in out
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    assert "optuna-dashboard" in capsys.readouterr().out
+    assert build_parser().prog == "graphboost"
+
+
+@pytest.mark.slow
+def test_benchmark_command(cohort_csv, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'name = "t"\nmethods = ["logistic", "adaboost"]\npreprocessor = "table"\n'
+        f'[dataset]\nkind = "csv"\npath = "{cohort_csv}"\nlabel = "y"\nexclude = ["pid"]\n'
+        "[cv]\nn_splits = 5\nn_repeats = 5\n"
+    )
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "benchmark",
+                "--config",
+                str(cfg),
+                "--folds",
+                "3",
+                "--repeats",
+                "2",
+                "--bootstrap",
+                "30",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| logistic |" in printed and "| adaboost |" in printed
+    assert json.loads((out / "run.json").read_text())["config"]["cv"]["n_repeats"] == 2
+    assert main(["benchmark", "--config", str(cfg), "--output", str(out)]) == 2

@@ -1,0 +1,218 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import (
+    Dataset,
+    InputError,
+    PopulationGCNClassifier,
+    TablePreprocessor,
+    format_table,
+    load_config,
+    run_benchmark,
+)
+from experiments._methods import make_pipeline
+
+
+def _cfg(path, methods, **extra):
+    cfg = {
+        "name": "tiny",
+        "dataset": {"kind": "csv", "path": str(path), "label": "y", "exclude": ["pid"]},
+        "methods": methods,
+        "cv": {"n_splits": 3, "n_repeats": 2},
+        "metrics": {"n_bootstrap": 50},
+        "preprocessor": "table",
+    }
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.mark.slow
+def test_runner_writes_complete_results_folder(cohort_csv, tmp_path):
+    cfg = _cfg(
+        cohort_csv,
+        ["logistic", "xgboost", "graphboost"],
+        params={"graphboost": {"n_estimators": 5, "conv": "vote"}},
+    )
+    out = tmp_path / "run"
+    res = run_benchmark(cfg, output=out, progress=False)
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "results.md",
+        "results.csv",
+        "roc.png",
+        "calibration.png",
+        "run.json",
+        "oof_predictions.csv",
+        "fold_scores.csv",
+        "boosting_curve.png",
+        "boosting_curve.csv",
+        "selected_graphs.csv",
+    } <= names
+    table = pd.read_csv(out / "results.csv")
+    assert list(table.method) == ["logistic", "xgboost", "graphboost"]
+    for m in ("auroc", "auprc", "f1", "mcc", "brier"):
+        assert (table[f"{m}_low"] <= table[m] + 1e-12).all()
+        assert (table[m] <= table[f"{m}_high"] + 1e-12).all()
+    # x1 carries the label: every method is far above chance
+    assert (table.auroc > 0.75).all()
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["cv"] == {"n_splits": 3, "n_repeats": 2}
+    assert meta["seeds"]["cv"] == 0 and meta["versions"]["scikit-learn"]
+    assert res.comparison["baseline"] in ("logistic", "xgboost")
+    assert res.comparison["folds_won"].endswith("/ 6")
+    sel = pd.read_csv(out / "selected_graphs.csv")
+    assert sel.folds_selected.max() <= 6 and "x1" in set(sel.graph)
+    md = (out / "results.md").read_text()
+    assert "GraphBoostClassifier vs the best baseline" in md and "| graphboost |" in md
+    assert "AUROC" in format_table(res.table)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_results_folder_is_never_overwritten_silently(cohort_csv, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    cfg = _cfg(cohort_csv, ["logistic"])
+    with pytest.raises(InputError, match="already exists and is not empty; pass --overwrite"):
+        run_benchmark(cfg, output=out, progress=False)
+    assert (out / "keep.txt").read_text() == "old"
+    run_benchmark(cfg, output=out, overwrite=True, progress=False)
+    assert not (out / "keep.txt").exists() and (out / "results.csv").exists()
+
+
+def test_timestamped_folder(cohort_csv, tmp_path):
+    res = run_benchmark(
+        _cfg(cohort_csv, ["logistic"]), output=tmp_path / "r-{timestamp}", progress=False
+    )
+    assert res.output.name.startswith("r-2") and (res.output / "results.csv").exists()
+
+
+@pytest.mark.slow
+def test_group_aware_mode_leaves_one_site_out(cohort_csv, tmp_path):
+    cfg = _cfg(cohort_csv, ["logistic", "random_forest"])
+    cfg["dataset"]["group_column"] = "site"
+    res = run_benchmark(cfg, output=tmp_path / "g", progress=False)
+    folds = pd.read_csv(tmp_path / "g" / "fold_scores.csv")
+    assert set(folds.repeat) == {0} and folds.fold.nunique() == 2  # sites A and B
+    md = (tmp_path / "g" / "results.md").read_text()
+    assert "leave-one-group-out" in md and "Per held-out group" in md
+    assert res.table.shape[0] == 2
+
+
+def test_preprocessing_is_fitted_inside_the_folds(cohort_df):
+    """Regression guard: the pipeline's preprocessor sees only the training rows."""
+    pipe = make_pipeline("logistic", preprocessor="table")
+    X = cohort_df.drop(columns=["pid", "y"])
+    tr = np.arange(30)
+    pipe.fit(X.iloc[tr], cohort_df.y.iloc[tr])
+    pre = pipe.named_steps["preprocess"]
+    assert pre.medians_["age"] == pytest.approx(X.age.iloc[tr].median())
+    assert pre.medians_["age"] != pytest.approx(X.age.median())
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"methods": ["logistic", "svm"]}, r"Unknown method\(s\) \['svm'\]; choose from \["),
+        ({"dataset": {"kind": "mnist"}}, r"Unknown dataset kind 'mnist'.*choose one of"),
+        ({"cv": {"n_splits": 1}}, r"\[cv\] n_splits must be an integer >= 2; got 1"),
+        ({"colour": 1}, r"Unknown key\(s\) \['colour'\]"),
+        ({"preprocessor": "magic"}, r"Unknown preprocessor 'magic'; choose from"),
+        ({"params": {"xgboost": {}}}, r"\[params\] names method\(s\) \['xgboost'\]"),
+    ],
+)
+def test_bad_configs(cohort_csv, change, match):
+    cfg = _cfg(cohort_csv, ["logistic"])
+    cfg.update(change)
+    with pytest.raises(InputError, match=match):
+        load_config(cfg)
+
+
+def test_config_files(tmp_path):
+    cfg = load_config("duke-tnbc")
+    assert cfg["dataset"] == {"kind": "duke", "task": "tnbc"}
+    assert cfg["cv"] == {"n_splits": 5, "n_repeats": 5}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("methods = [")
+    with pytest.raises(InputError, match="is not valid TOML"):
+        load_config(bad)
+    with pytest.raises(InputError, match=r"Config file not found: 'nope'. Shipped configs: \["):
+        load_config("nope")
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda d: d.drop(columns="y"), r"Columns not found in .*\['y'\]"),
+        (lambda d: d.assign(y=1), r"single class \(1\): nothing to predict"),
+        (
+            lambda d: d.assign(y=[1, 1] + [0] * (len(d) - 2)),
+            r"class '1' has 2 patients; 3-fold cross-validation needs at least 3 per class",
+        ),
+        (
+            lambda d: d.assign(y=[np.nan] + [0, 1] * ((len(d) - 1) // 2) + [0]),
+            r"Label column 'y' has 1 missing values",
+        ),
+    ],
+)
+def test_bad_labels_write_nothing(cohort_df, tmp_path, edit, match):
+    path = tmp_path / "c.csv"
+    edit(cohort_df).to_csv(path, index=False)
+    with pytest.raises(InputError, match=match):
+        run_benchmark(_cfg(path, ["logistic"]), output=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.csv"]
+
+
+def test_dataset_object_and_multiclass(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    y = np.digitize(X.a + 0.3 * rng.normal(size=60), [-0.5, 0.5])
+    ds = Dataset("three", X, y)
+    res = run_benchmark(
+        {
+            "dataset": {"kind": "csv"},
+            "methods": ["logistic", "xgboost"],
+            "cv": {"n_splits": 3, "n_repeats": 1},
+            "metrics": {"n_bootstrap": 20},
+            "preprocessor": "table",
+        },
+        dataset=ds,
+        progress=False,
+    )
+    assert (res.table.auroc > 0.7).all()
+
+
+@pytest.mark.slow
+def test_population_gcn_is_inductive_and_batch_invariant():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(int)
+    clf = PopulationGCNClassifier(max_epochs=40, random_state=0).fit(X[:40], y[:40])
+    full = clf.predict_proba(X[40:])
+    one_by_one = np.vstack([clf.predict_proba(X[i : i + 1]) for i in range(40, 60)])
+    np.testing.assert_allclose(full, one_by_one, atol=1e-6)
+    again = PopulationGCNClassifier(max_epochs=40, random_state=0).fit(X[:40], y[:40])
+    np.testing.assert_allclose(full, again.predict_proba(X[40:]), atol=1e-6)
+    with pytest.raises(ValueError, match="n_neighbors=50 must be smaller than the number"):
+        PopulationGCNClassifier(n_neighbors=50).fit(X[:40], y[:40])
+
+
+def test_table_preprocessor_json_round_trip(cohort_df):
+    X = cohort_df.drop(columns=["pid", "y"])
+    pre = TablePreprocessor().fit(X)
+    back = TablePreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    pd.testing.assert_frame_equal(pre.transform(X), back.transform(X))
+    assert not pre.transform(X).isna().any().any()
+    assert pre.source_columns_["site=A"] == "site"
+    with pytest.raises(ValueError, match="Columns missing at transform time: \\['x1'\\]"):
+        pre.transform(X.drop(columns="x1"))
+    with pytest.raises(ValueError, match="Not a graphboost table preprocessor state"):
+        TablePreprocessor.from_dict({"format": "other"})
+    with pytest.raises(
+        ValueError, match="Columns with no observed value cannot be used: \\['z'\\]"
+    ):
+        TablePreprocessor().fit(X.assign(z=np.nan))
