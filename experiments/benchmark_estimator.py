@@ -64,7 +64,7 @@ def methods(n_estimators, seed):
             max_depth=4,
             learning_rate=0.05,
             subsample=0.8,
-            n_jobs=2,
+            n_jobs=1,
             random_state=seed,
         )
     except ImportError:  # pragma: no cover - xgboost is in the benchmarks extra

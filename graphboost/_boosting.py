@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 from ._gnn import resolve_device
 from ._graphs import GraphSpec, threshold_from_differences
 from ._init_model import make_init
-from ._neighbourhoods import CandidateScreen, fit_graph
+from ._neighbourhoods import CandidateScreen, block_indicator, fit_graph
 from ._validation import check_choice, check_class_counts, check_finite, format_names
 from ._weak import WEAK_LEARNERS, GraphWeakLearner, _stratified_mask
 
@@ -69,7 +69,9 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
     feature_groups : dict of str to list, default=None
         Named blocks of columns, each one candidate graph: a list of column names (when ``X`` is
         a DataFrame) or indices, or a callable taking the DataFrame and returning names (such as
-        :func:`sklearn.compose.make_column_selector`).
+        :func:`sklearn.compose.make_column_selector`). When ``X`` also has a column named
+        ``"<group>:missing"`` (as :class:`features.Cohort` writes it), patients with a 1 there
+        lack the block: they are not linked through its graph, and are predicted by the others.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between patients on a block (the block is standardised first).
     n_screen : int, default=3
@@ -384,7 +386,16 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         for group, indices in self.feature_groups_.items():
             cols = tuple(names[i] for i in indices)
             specs = [GraphSpec(group, cols, "knn", n_neighbors=k, metric=self.metric) for k in ks]
-            block_specs.append((indices, specs))
+            indicator = block_indicator(specs[0], names)
+            if indicator is not None:
+                n_present = int((X[:, indicator] < 0.5).sum())
+                if max(ks) >= n_present:
+                    raise ValueError(
+                        f"n_neighbors={max(ks)} must be smaller than the number of training "
+                        f"patients having block {group!r} ({n_present}, by column "
+                        f"'{group}:missing')."
+                    )
+            block_specs.append((indices, indicator, specs))
         return column_specs, block_specs, [names[j] for j in np.flatnonzero(constant)]
 
     def _learner(self, seed):
@@ -420,9 +431,11 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         for j, specs in column_specs:
             for spec in specs:
                 columns_of[spec] = [j]
-        for indices, specs in block_specs:
+        indicator_of = {}
+        for indices, indicator, specs in block_specs:
             for spec in specs:
                 columns_of[spec] = list(indices)
+                indicator_of[spec] = indicator
         active = np.ones(len(screen), dtype=bool)
         graphs, learners, weights, errors, specs = {}, [], [], [], []
         w = sample_weight / sample_weight.sum()
@@ -442,7 +455,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
                     continue
                 spec = screen.specs[i]
                 if spec not in graphs:
-                    graphs[spec] = fit_graph(spec, X, columns_of[spec])
+                    graphs[spec] = fit_graph(spec, X, columns_of[spec], indicator_of.get(spec))
                 learner = self._learner(rng.randint(2**31 - 1))
                 learner._fit_graph(graphs[spec], X, self.classes_, y_codes, w)
                 error = float(w @ (learner.train_predictions_ != y_codes) / w.sum())

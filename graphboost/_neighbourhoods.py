@@ -21,7 +21,6 @@ from ._graphs import (
     _kth_distance_sorted,
     _radius_ranges,
     _window_neighbours,
-    block_neighbours,
 )
 
 # Tie-break of the neighbour vote: a tiny share of the overall class weights, so that an exact tie
@@ -130,26 +129,43 @@ class ColumnGraph:
 
 
 class BlockGraph:
-    """A k-nearest-neighbour graph on a block of columns, scaled on the training patients."""
+    """A k-nearest-neighbour graph on a block of columns, scaled on the training patients.
 
-    def __init__(self, spec: GraphSpec, column_indices, Z, mean, scale):
+    Patients flagged in ``present=False`` (they lack the modality, e.g. no scan) are not linked
+    through this block: they are nobody's neighbour and have no neighbours here.
+    """
+
+    def __init__(
+        self, spec: GraphSpec, column_indices, Z, mean, scale, present=None, indicator_index=None
+    ):
         self.spec = spec
         self.column_indices = np.asarray(column_indices, dtype=np.int64)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.Z = np.asarray(Z, dtype=np.float64)
+        self.present = (
+            np.ones(self.Z.shape[0], dtype=bool) if present is None else np.asarray(present, bool)
+        )
+        self.indicator_index = indicator_index
+        self.members = np.flatnonzero(self.present)
         algorithm = "brute" if spec.metric == "cosine" else "auto"
-        self.index = NearestNeighbors(metric=spec.metric, algorithm=algorithm).fit(self.Z)
+        self.index = NearestNeighbors(metric=spec.metric, algorithm=algorithm).fit(
+            self.Z[self.members]
+        )
         self._train_neighbours = None
 
     @classmethod
-    def fit(cls, spec, column_indices, X_block):
-        """Standardise the block on the training patients and index it."""
-        X_block = np.asarray(X_block, dtype=np.float64)
-        mean = X_block.mean(axis=0)
-        scale = X_block.std(axis=0)
+    def fit(cls, spec, column_indices, X, indicator_index=None):
+        """Standardise the block on the training patients that have it, and index them."""
+        X_block = np.asarray(X[:, column_indices], dtype=np.float64)
+        present = None if indicator_index is None else X[:, indicator_index] < 0.5
+        rows = X_block if present is None else X_block[present]
+        mean = rows.mean(axis=0)
+        scale = rows.std(axis=0)
         scale[scale == 0] = 1.0
-        return cls(spec, column_indices, (X_block - mean) / scale, mean, scale)
+        return cls(
+            spec, column_indices, (X_block - mean) / scale, mean, scale, present, indicator_index
+        )
 
     @property
     def n_train(self):
@@ -158,49 +174,85 @@ class BlockGraph:
     def _scaled(self, X):
         return (np.asarray(X[:, self.column_indices], dtype=np.float64) - self.mean) / self.scale
 
+    def _query_present(self, X):
+        if self.indicator_index is None:
+            return np.ones(X.shape[0], dtype=bool)
+        return np.asarray(X[:, self.indicator_index], dtype=np.float64) < 0.5
+
     def neighbours_train(self, max_degree=None):
+        """Nearest other training patients having the block, -1 padded, shape (n_train, k)."""
         if self._train_neighbours is None:
-            self._train_neighbours = block_neighbours(
-                self.Z, self.spec.n_neighbors, self.spec.metric, index=self.index
-            )
+            out = np.full((self.n_train, self.spec.n_neighbors), -1, dtype=np.int64)
+            found = self.index.kneighbors(n_neighbors=self.spec.n_neighbors, return_distance=False)
+            out[self.members] = self.members[found]
+            self._train_neighbours = out
         return self._train_neighbours
 
     def neighbours_query(self, X, max_degree=None):
-        return block_neighbours(
-            self.Z,
-            self.spec.n_neighbors,
-            self.spec.metric,
-            query=self._scaled(X),
-            index=self.index,
-        )
+        """Nearest training patients of new patients, -1 padded (all -1 without the block)."""
+        present = self._query_present(X)
+        out = np.full((X.shape[0], self.spec.n_neighbors), -1, dtype=np.int64)
+        if present.any():
+            found = self.index.kneighbors(
+                self._scaled(X[present]),
+                n_neighbors=self.spec.n_neighbors,
+                return_distance=False,
+            )
+            out[present] = self.members[found]
+        return out
 
     def vote_train(self, wy):
-        return wy[self.neighbours_train()].sum(axis=1)
+        return _padded_vote(wy, self.neighbours_train())
 
     def vote_query(self, X, wy):
-        return wy[self.neighbours_query(X)].sum(axis=1)
+        return _padded_vote(wy, self.neighbours_query(X))
 
     def node_features_train(self):
-        return self.Z
+        return np.where(self.present[:, None], self.Z, 0.0)
 
     def node_features_query(self, X):
-        return self._scaled(X)
+        return np.where(self._query_present(X)[:, None], self._scaled(X), 0.0)
 
     def state(self):
         return (
-            {"column_indices": self.column_indices.tolist()},
-            {"Z": self.Z, "mean": self.mean, "scale": self.scale},
+            {
+                "column_indices": self.column_indices.tolist(),
+                "indicator_index": self.indicator_index,
+            },
+            {"Z": self.Z, "mean": self.mean, "scale": self.scale, "present": self.present},
         )
 
     @classmethod
     def from_state(cls, spec, meta, arrays):
-        return cls(spec, meta["column_indices"], arrays["Z"], arrays["mean"], arrays["scale"])
+        return cls(
+            spec,
+            meta["column_indices"],
+            arrays["Z"],
+            arrays["mean"],
+            arrays["scale"],
+            arrays["present"],
+            meta["indicator_index"],
+        )
 
 
-def fit_graph(spec: GraphSpec, X, column_indices):
+def _padded_vote(wy, neighbours):
+    """Sum of ``wy`` over each row's neighbours, ignoring -1 padding."""
+    valid = neighbours >= 0
+    return (wy[np.where(valid, neighbours, 0)] * valid[..., None]).sum(axis=1)
+
+
+def block_indicator(spec, column_names):
+    """Index of the ``'<block>:missing'`` column of a block, if X has one (as Cohort writes)."""
+    name = f"{spec.name}:missing"
+    if name in column_names and name not in spec.columns:
+        return column_names.index(name)
+    return None
+
+
+def fit_graph(spec: GraphSpec, X, column_indices, indicator_index=None):
     """Fit the graph described by ``spec`` on the training matrix ``X``."""
     if spec.is_block:
-        return BlockGraph.fit(spec, column_indices, X[:, column_indices])
+        return BlockGraph.fit(spec, column_indices, X, indicator_index)
     return ColumnGraph(spec, column_indices[0], X[:, column_indices[0]])
 
 
@@ -225,8 +277,8 @@ class CandidateScreen:
         Training matrix.
     column_specs : list of (column_index, list of GraphSpec)
         Candidate graphs of each single column.
-    block_specs : list of (column_indices, list of GraphSpec)
-        Candidate graphs of each block.
+    block_specs : list of (column_indices, indicator_index, list of GraphSpec)
+        Candidate graphs of each block, with the column flagging patients who lack it.
     """
 
     def __init__(self, X, column_specs, block_specs):
@@ -257,13 +309,14 @@ class CandidateScreen:
             self.column_ranges.append(ranges)
         # Blocks: one neighbour array per block, at the largest k asked for.
         self.blocks = []
-        for columns, specs in block_specs:
+        for columns, indicator, specs in block_specs:
             k_max = max(s.n_neighbors for s in specs)
             metric = specs[0].metric
             graph = BlockGraph.fit(
                 GraphSpec(specs[0].name, specs[0].columns, "knn", k_max, metric=metric),
                 columns,
-                X[:, columns],
+                X,
+                indicator,
             )
             neighbours = graph.neighbours_train()
             self.blocks.append(neighbours)
@@ -305,7 +358,7 @@ class CandidateScreen:
                     errors[i] = w_sorted[row] @ wrong
         for i, (kind, pos, k) in enumerate(self.sources):
             if kind == "block" and active[i]:
-                vote = wy[self.blocks[pos][:, :k]].sum(axis=1)
+                vote = _padded_vote(wy, self.blocks[pos][:, :k])
                 wrong = vote_predict(vote, prior) != y_codes
                 errors[i] = sample_weight @ wrong
         return errors / max(sample_weight.sum(), 1e-300)

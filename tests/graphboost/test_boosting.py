@@ -274,3 +274,35 @@ def test_unfitted_and_negative_weights(small_cohort):
         GraphBoostClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="at least one non-zero number"):
         GraphBoostClassifier().fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_patients_lacking_a_block_are_not_linked_through_it(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 120
+    y = rng.integers(0, 2, size=n)
+    X = pd.DataFrame(
+        y[:, None] * 2.0 + rng.normal(size=(n, 4)), columns=[f"mri:e{i}" for i in range(4)]
+    )
+    lacking = rng.uniform(size=n) < 0.2
+    X.loc[lacking, X.columns] = 0.0  # imputed: all alike
+    X["mri:missing"] = lacking.astype(float)
+    X["age"] = rng.normal(size=n)
+    clf = GraphBoostClassifier(
+        n_estimators=4,
+        n_neighbors=5,
+        feature_groups={"mri": [f"mri:e{i}" for i in range(4)]},
+        init=None,
+        random_state=0,
+    ).fit(X, y)
+    block = [e for e in clf.estimators_ if e.graph_spec_.name == "mri"]
+    assert block, "the informative block should be selected"
+    neighbours = block[0].graph_.neighbours_train()
+    assert (neighbours[lacking] == -1).all()
+    assert not np.isin(neighbours[~lacking], np.flatnonzero(lacking)).any()
+    explained = clf.explain(X[lacking][:3])
+    assert all(len(r) == 0 for r in explained.loc[explained["graph"] == "mri", "neighbours"])
+    assert np.isfinite(clf.predict_proba(X[lacking])).all()
+    clf.save(tmp_path / "m")
+    from graphboost import load
+
+    np.testing.assert_array_equal(load(tmp_path / "m").predict_proba(X), clf.predict_proba(X))
