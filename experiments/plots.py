@@ -1,0 +1,773 @@
+"""Plotting helpers for the analysis notebooks: graphs, selections, volumes, curves, studies.
+
+Every function draws on a Matplotlib ``Axes`` (a new figure when ``ax`` is None), sets a title
+and labelled axes with units, and returns the ``Axes`` (or the ``Figure`` for multi-panel
+plots), so that notebooks only choose *what* to show. Matplotlib is imported lazily.
+
+Examples
+--------
+>>> import numpy as np
+>>> from graphboost import column_knn_graph
+>>> from experiments.plots import graph_layout, plot_patient_graph
+>>> x = np.array([0.1, 0.2, 0.25, 3.0, 3.1, 3.3])
+>>> coords, axis_labels = graph_layout(x[:, None], names=["marker"])
+>>> ax = plot_patient_graph(column_knn_graph(x, 2), coords, [0, 0, 0, 1, 1, 1],
+...                         axis_labels=axis_labels)
+>>> ax.get_title()
+'Patient-similarity graph'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = [
+    "graph_layout",
+    "plot_boosting_curve",
+    "plot_calibration_curves",
+    "plot_embedding_2d",
+    "plot_explanation",
+    "plot_optimization_history",
+    "plot_param_importances",
+    "plot_patient_graph",
+    "plot_reference_comparison",
+    "plot_roc_curves",
+    "plot_selected_graph",
+    "plot_selection_frequency",
+    "plot_volume_slices",
+    "selected_graph_edges",
+]
+
+_CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize=(6, 4.5)):
+    if ax is None:
+        _, ax = _plt().subplots(figsize=figsize)
+    return ax
+
+
+def _labels_array(labels, n, what="labels"):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(
+            f"{what} must be one-dimensional with one entry per patient ({n}); got shape "
+            f"{labels.shape}."
+        )
+    return labels
+
+
+def _class_legend_name(value, class_names):
+    if class_names is not None and value in class_names:
+        return f"{class_names[value]}"
+    return f"label {value}"
+
+
+# --------------------------------------------------------------------------------- graphs
+def graph_layout(values, names=None, random_state=0):
+    """2D positions of patients for drawing a graph built on ``values``.
+
+    One column: the patient's value on the x axis and a small random jitter on the y axis (a
+    column graph links patients that are close on that line). Two or more columns: the first
+    two principal components of the standardised block.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_patients, n_columns)
+        The column(s) the graph is built on.
+    names : list of str, optional
+        Column names, used in the axis labels.
+    random_state : int, default=0
+        Seed of the jitter.
+
+    Returns
+    -------
+    coords : ndarray of shape (n_patients, 2)
+    axis_labels : tuple of (str, str)
+        Labels for the x and y axes, with units.
+
+    Examples
+    --------
+    >>> coords, labels = graph_layout([[1.0], [2.0], [4.0]], names=["age (years)"])
+    >>> coords.shape, labels[0]
+    ((3, 2), 'age (years)')
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] < 2:
+        raise ValueError(
+            f"values must be a (n_patients, n_columns) array with at least 2 patients; got shape "
+            f"{values.shape}."
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("values contain NaN or infinite entries; impute them before drawing.")
+    rng = np.random.default_rng(random_state)
+    if values.shape[1] == 1:
+        name = names[0] if names else "column value"
+        jitter = rng.uniform(-1.0, 1.0, size=values.shape[0])
+        return np.column_stack([values[:, 0], jitter]), (name, "random jitter (no unit)")
+    from sklearn.decomposition import PCA
+
+    z = values - values.mean(axis=0)
+    sd = z.std(axis=0)
+    z = z / np.where(sd > 0, sd, 1.0)
+    pca = PCA(n_components=2, random_state=random_state).fit(z)
+    share = pca.explained_variance_ratio_ * 100
+    block = f" of {len(names)} columns" if names else ""
+    return pca.transform(z), (
+        f"PC 1{block} ({share[0]:.0f}% of variance, standardised units)",
+        f"PC 2 ({share[1]:.0f}% of variance, standardised units)",
+    )
+
+
+def plot_patient_graph(
+    edge_index,
+    coords,
+    labels,
+    ax=None,
+    title="Patient-similarity graph",
+    axis_labels=("x", "y"),
+    class_names=None,
+    highlight=None,
+    max_edges=5000,
+    random_state=0,
+):
+    """Draw a patient-similarity graph, patients coloured by label.
+
+    Parameters
+    ----------
+    edge_index : array-like of shape (2, n_edges)
+        Sources in row 0, targets in row 1 (graphboost's builders). Self-loops are not drawn.
+    coords : array-like of shape (n_patients, 2)
+        Position of each patient (see :func:`graph_layout`).
+    labels : array-like of shape (n_patients,)
+        Class of each patient (the colour).
+    ax : matplotlib Axes, optional
+    title : str
+    axis_labels : tuple of (str, str)
+        Axis labels, with units.
+    class_names : dict, optional
+        Label value -> legend name, e.g. ``{0: "not TNBC", 1: "TNBC"}``.
+    highlight : int, optional
+        Index of one patient to mark (with its edges drawn darker).
+    max_edges : int, default=5000
+        Draw a random sample of at most this many edges (the legend says so).
+    random_state : int, default=0
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from matplotlib.collections import LineCollection
+
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"coords must have shape (n_patients, 2); got {coords.shape}.")
+    n = coords.shape[0]
+    labels = _labels_array(labels, n)
+    edge_index = np.asarray(edge_index)
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"edge_index must have shape (2, n_edges); got {edge_index.shape}.")
+    if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= n):
+        raise ValueError(
+            f"edge_index refers to patient {int(edge_index.max())} (or a negative index) but "
+            f"coords has {n} patients (valid indices 0..{n - 1})."
+        )
+    ax = _axes(ax, figsize=(7, 5.5))
+    edges = edge_index[:, edge_index[0] != edge_index[1]]
+    n_all = edges.shape[1]
+    if n_all > max_edges:
+        pick = np.random.default_rng(random_state).choice(n_all, max_edges, replace=False)
+        edges = edges[:, pick]
+    segments = np.stack([coords[edges[0]], coords[edges[1]]], axis=1)
+    edge_label = f"similarity edges ({n_all}" + (
+        f", {edges.shape[1]} drawn)" if n_all > edges.shape[1] else ")"
+    )
+    ax.add_collection(
+        LineCollection(segments, colors="0.6", linewidths=0.4, alpha=0.5, label=edge_label)
+    )
+    for k, value in enumerate(np.unique(labels)):
+        m = labels == value
+        ax.scatter(
+            coords[m, 0],
+            coords[m, 1],
+            s=14,
+            c=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
+            edgecolors="white",
+            linewidths=0.3,
+            label=f"{_class_legend_name(value, class_names)} (n={int(m.sum())})",
+            zorder=3,
+        )
+    if highlight is not None:
+        mine = edge_index[:, (edge_index[1] == highlight) & (edge_index[0] != highlight)]
+        seg = np.stack([coords[mine[0]], coords[mine[1]]], axis=1)
+        ax.add_collection(LineCollection(seg, colors="black", linewidths=1.0))
+        ax.scatter(
+            *coords[highlight],
+            s=120,
+            facecolors="none",
+            edgecolors="black",
+            lw=1.5,
+            label=f"patient {highlight} and its neighbours",
+            zorder=4,
+        )
+    ax.autoscale()
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def selected_graph_edges(spec, X, max_degree=32):
+    """The training graph of a selected :class:`graphboost.GraphSpec`, rebuilt on ``X``.
+
+    Uses graphboost's public builders with the rule and parameters in ``spec``: a kNN graph on
+    one column (ties broken by position), AdaMedGraph's threshold graph with the learned
+    ``tau`` (at most ``max_degree`` neighbours), or a kNN graph on the standardised block.
+
+    Parameters
+    ----------
+    spec : graphboost.GraphSpec
+        An entry of ``GraphBoostClassifier.selected_graphs_``.
+    X : pandas.DataFrame
+        The matrix the model was fitted on (after preprocessing), holding ``spec.columns``.
+    max_degree : int, default=32
+        The model's ``max_degree`` (threshold graphs only).
+
+    Returns
+    -------
+    edge_index : ndarray of shape (2, n_edges)
+    values : ndarray of shape (n_patients, n_columns)
+        The column(s) the graph is built on (for :func:`graph_layout`).
+    """
+    from graphboost import block_knn_graph, column_knn_graph, column_threshold_graph
+
+    missing = [c for c in spec.columns if c not in getattr(X, "columns", [])]
+    if missing:
+        raise ValueError(
+            f"X lacks the column(s) {missing[:5]} of the selected graph {spec.name!r}; pass the "
+            "preprocessed matrix the model was fitted on (a DataFrame)."
+        )
+    values = X[list(spec.columns)].to_numpy(dtype=np.float64)
+    if spec.is_block:
+        sd = values.std(axis=0)
+        z = (values - values.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        return block_knn_graph(z, spec.n_neighbors, metric=spec.metric), values
+    if spec.rule == "knn":
+        return column_knn_graph(values[:, 0], spec.n_neighbors), values
+    return column_threshold_graph(values[:, 0], spec.threshold, max_degree=max_degree), values
+
+
+def plot_selected_graph(spec, X, labels, ax=None, class_names=None, title=None, max_degree=32):
+    """Draw one graph a GraphBoostClassifier selected, patients coloured by label.
+
+    Parameters
+    ----------
+    spec : graphboost.GraphSpec
+        An entry of ``selected_graphs_``.
+    X : pandas.DataFrame
+        Preprocessed matrix the model was fitted on.
+    labels : array-like of shape (n_patients,)
+    ax : matplotlib Axes, optional
+    class_names : dict, optional
+    title : str, optional
+        Default: the graph's rule and feature.
+    max_degree : int, default=32
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    edge_index, values = selected_graph_edges(spec, X, max_degree=max_degree)
+    coords, axis_labels = graph_layout(values, names=list(spec.columns))
+    if title is None:
+        title = f"Selected graph: {spec}"
+    return plot_patient_graph(
+        edge_index,
+        coords,
+        labels,
+        ax=ax,
+        title=title,
+        axis_labels=axis_labels,
+        class_names=class_names,
+    )
+
+
+def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
+    """Bars of each graph's contribution to one patient's score (from ``explain``).
+
+    Parameters
+    ----------
+    explanation : pandas.DataFrame
+        The output of ``GraphBoostClassifier.explain`` (columns ``patient``, ``graph``,
+        ``contribution``...).
+    patient : int, default=0
+        Row position of the patient in the ``X`` given to ``explain``.
+    ax : matplotlib Axes, optional
+    top : int, default=12
+        Largest contributions shown (by absolute value).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    needed = {"patient", "graph", "contribution"}
+    missing = sorted(needed - set(getattr(explanation, "columns", [])))
+    if missing:
+        raise ValueError(
+            f"explanation lacks the column(s) {missing}; pass the DataFrame returned by "
+            "GraphBoostClassifier.explain."
+        )
+    rows = explanation[explanation["patient"] == patient]
+    if rows.empty:
+        present = sorted(set(explanation["patient"].tolist()))
+        raise ValueError(f"No rows for patient {patient!r}; the explanation has {present[:10]}.")
+    rows = rows.reindex(rows["contribution"].abs().sort_values(ascending=False).index)[:top]
+    rows = rows.iloc[::-1]
+    ax = _axes(ax, figsize=(7, 0.35 * len(rows) + 1.5))
+    colours = ["#d62728" if v > 0 else "#1f77b4" for v in rows["contribution"]]
+    names = []
+    for _, r in rows.iterrows():
+        name = str(r["graph"])
+        if "rule" in rows.columns and name != "init":
+            # Two graphs on one feature (e.g. k=5 and k=10) need their rule to tell them apart.
+            name = str(r["rule"]).removeprefix("GraphSpec(").removesuffix(")")
+        names.append(name if len(name) <= 50 else name[:47] + "...")
+    ax.barh(np.arange(len(names)), rows["contribution"].to_numpy(), color=colours)
+    ax.set_yticks(np.arange(len(names)))
+    ax.set_yticklabels(names)
+    ax.axvline(0, c="black", lw=0.8)
+    ax.set_xlabel("Contribution to the score (log-odds; > 0 pushes towards the positive class)")
+    ax.set_ylabel("Source of the score (init model or graph)")
+    ax.set_title(title or f"Why patient {patient} got its score")
+    ax.tick_params(axis="y", labelsize=7)
+    return ax
+
+
+# ------------------------------------------------------------------------- selections
+def plot_selection_frequency(counts, n_folds, ax=None, top=20, title=None):
+    """Horizontal bars: in what share of the CV folds each edge feature was selected.
+
+    Parameters
+    ----------
+    counts : mapping or pandas.Series
+        Graph name -> number of folds whose model selected it at least once (e.g. the
+        ``selected`` counter of a benchmark's GraphBoostClassifier result).
+    n_folds : int
+        Number of fitted folds (the 100% mark).
+    ax : matplotlib Axes, optional
+    top : int, default=20
+        Most frequent graphs shown.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    items = sorted(dict(counts).items(), key=lambda kv: (-kv[1], str(kv[0])))[:top]
+    if not items:
+        raise ValueError("counts is empty: no graph was selected in any fold.")
+    if int(n_folds) < 1 or max(v for _, v in items) > n_folds:
+        raise ValueError(
+            f"n_folds must be at least the largest count ({max(v for _, v in items)}); got "
+            f"{n_folds!r}."
+        )
+    ax = _axes(ax, figsize=(7, 0.3 * len(items) + 1.5))
+    names = [str(k) if len(str(k)) <= 45 else str(k)[:42] + "..." for k, _ in items][::-1]
+    share = [100.0 * v / n_folds for _, v in items][::-1]
+    ax.barh(names, share, color="#1f77b4")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"Folds in which the graph was selected (% of {n_folds})")
+    ax.set_ylabel("Edge feature (column or block)")
+    ax.set_title(title or "Stability of the selected edge features across folds")
+    ax.tick_params(axis="y", labelsize=7)
+    return ax
+
+
+# -------------------------------------------------------------------------------- volumes
+def plot_volume_slices(
+    volumes, labels=None, class_names=None, axis=0, spacing=None, title=None, ncols=4, names=None
+):
+    """The middle slice of each volume, in a grid (one panel per volume).
+
+    Parameters
+    ----------
+    volumes : sequence of arrays of shape (D, H, W)
+    labels : array-like, optional
+        Class of each volume, shown in the panel title.
+    class_names : dict, optional
+    axis : {0, 1, 2}, default=0
+        Axis across which the middle slice is taken.
+    spacing : tuple of 3 float, optional
+        Voxel size in mm; axes are then in mm, else in voxels.
+    title : str, optional
+        Figure title.
+    ncols : int, default=4
+    names : list of str, optional
+        Panel names (e.g. patient IDs); default ``volume 0``, ``volume 1``...
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    plt = _plt()
+    vols = [np.asarray(v, dtype=np.float32) for v in volumes]
+    if not vols:
+        raise ValueError("volumes is empty; pass at least one 3D array.")
+    bad = [i for i, v in enumerate(vols) if v.ndim != 3]
+    if bad:
+        raise ValueError(
+            f"volumes must be 3D arrays (D, H, W); volume {bad[0]} has shape {vols[bad[0]].shape}."
+        )
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}.")
+    if labels is not None:
+        labels = _labels_array(labels, len(vols))
+    if names is not None and len(names) != len(vols):
+        raise ValueError(f"names must have one entry per volume ({len(vols)}); got {len(names)}.")
+    ncols = min(ncols, len(vols))
+    nrows = int(np.ceil(len(vols) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows + 0.6), squeeze=False)
+    other = [a for a in (0, 1, 2) if a != axis]
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(vols):
+            ax.axis("off")
+            continue
+        v = vols[i]
+        sl = np.take(v, v.shape[axis] // 2, axis=axis)
+        if spacing is not None:
+            extent = (0, sl.shape[1] * spacing[other[1]], sl.shape[0] * spacing[other[0]], 0)
+            unit = "mm"
+        else:
+            extent, unit = None, "voxels"
+        ax.imshow(sl, cmap="gray", extent=extent)
+        name = str(names[i]) if names is not None else f"volume {i}"
+        if labels is not None:
+            name += f": {_class_legend_name(labels[i], class_names)}"
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel(f"axis {other[1]} ({unit})", fontsize=7)
+        ax.set_ylabel(f"axis {other[0]} ({unit})", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title or f"Middle slice across axis {axis} of each volume")
+    fig.tight_layout()
+    return fig
+
+
+def plot_embedding_2d(
+    X,
+    labels,
+    ax=None,
+    title="Embeddings, first two principal components",
+    class_names=None,
+    random_state=0,
+):
+    """Scatter of the first two principal components of embeddings, coloured by label.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_dims)
+    labels : array-like of shape (n_samples,)
+    ax : matplotlib Axes, optional
+    title : str
+    class_names : dict, optional
+    random_state : int, default=0
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] < 2:
+        raise ValueError(f"X must be (n_samples, n_dims) with n_dims >= 2; got {X.shape}.")
+    labels = _labels_array(labels, X.shape[0])
+    coords, (xl, yl) = graph_layout(X, random_state=random_state)
+    ax = _axes(ax, figsize=(5.5, 4.5))
+    for k, value in enumerate(np.unique(labels)):
+        m = labels == value
+        ax.scatter(
+            coords[m, 0],
+            coords[m, 1],
+            s=10,
+            alpha=0.7,
+            c=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
+            label=f"{_class_legend_name(value, class_names)} (n={int(m.sum())})",
+        )
+    ax.set_xlabel(xl.replace(f" of {X.shape[1]} columns", ""))
+    ax.set_ylabel(yl)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+# ------------------------------------------------------------------------------ curves
+def _positive_scores(p, n):
+    """Scores of the positive class: (n,), (n, 2) or a list of (n, 2) repeats (averaged)."""
+    if isinstance(p, list | tuple):
+        p = np.mean([np.asarray(q, dtype=np.float64) for q in p], axis=0)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim == 2:
+        if p.shape[1] != 2:
+            raise ValueError(
+                f"ROC and calibration curves need binary probabilities (n, 2); got {p.shape}."
+            )
+        p = p[:, 1]
+    if p.shape != (n,):
+        raise ValueError(f"Probabilities must have one row per patient ({n}); got {p.shape}.")
+    return p
+
+
+def _check_methods(probas_by_method):
+    if not isinstance(probas_by_method, Mapping) or not probas_by_method:
+        raise ValueError(
+            "probas_by_method must be a non-empty dict of method name -> probabilities."
+        )
+
+
+def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold)"):
+    """ROC curve of each method, its AUROC in the legend.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Binary labels (0/1).
+    probas_by_method : dict
+        Method -> positive-class scores (n,), probabilities (n, 2), or a list of (n, 2) arrays
+        (one per CV repeat; averaged).
+    ax : matplotlib Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    _check_methods(probas_by_method)
+    y = np.asarray(y)
+    ax = _axes(ax, figsize=(5.5, 5))
+    for name, p in probas_by_method.items():
+        s = _positive_scores(p, y.shape[0])
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUROC {roc_auc_score(y, s):.3f})")
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="chance")
+    ax.set_xlabel("False positive rate (1 - specificity)")
+    ax.set_ylabel("True positive rate (sensitivity)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def plot_calibration_curves(
+    y, probas_by_method, ax=None, n_bins=10, title="Calibration (out-of-fold, quantile bins)"
+):
+    """Reliability diagram of each method (quantile bins).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+    probas_by_method : dict
+        As in :func:`plot_roc_curves`.
+    ax : matplotlib Axes, optional
+    n_bins : int, default=10
+    title : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from sklearn.calibration import calibration_curve
+
+    _check_methods(probas_by_method)
+    y = np.asarray(y)
+    ax = _axes(ax, figsize=(5.5, 5))
+    for name, p in probas_by_method.items():
+        s = _positive_scores(p, y.shape[0])
+        frac, mean_pred = calibration_curve(y, s, n_bins=n_bins, strategy="quantile")
+        ax.plot(mean_pred, frac, marker="o", ms=3, lw=1, label=name)
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="perfect calibration")
+    ax.set_xlabel("Mean predicted probability")
+    ax.set_ylabel("Observed fraction of positives")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def plot_boosting_curve(
+    curves, ax=None, reference=None, title="Test AUROC after each boosting round"
+):
+    """AUROC after each boosting round (mean and spread over folds).
+
+    Parameters
+    ----------
+    curves : array-like of shape (n_folds, n_rounds) or list of lists
+        AUROC after each round, per fold (shorter curves keep their last value).
+    ax : matplotlib Axes, optional
+    reference : tuple of (str, float), optional
+        A horizontal line, e.g. ``("logistic regression", 0.645)``.
+    title : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rows = [list(c) for c in curves] if not isinstance(curves, np.ndarray) else curves.tolist()
+    rows = [r for r in rows if len(r)]
+    if not rows:
+        raise ValueError("curves is empty: no fold has a boosting round.")
+    width = max(len(r) for r in rows)
+    arr = np.array([r + [r[-1]] * (width - len(r)) for r in rows], dtype=np.float64)
+    rounds = np.arange(1, width + 1)
+    mean, sd = np.nanmean(arr, axis=0), np.nanstd(arr, axis=0)
+    ax = _axes(ax)
+    label = "mean over folds" if arr.shape[0] > 1 else "AUROC"
+    ax.plot(rounds, mean, marker="." if width < 30 else None, label=label)
+    if arr.shape[0] > 1:
+        ax.fill_between(rounds, mean - sd, mean + sd, alpha=0.2, label="+/- 1 SD over folds")
+    if reference is not None:
+        ax.axhline(reference[1], ls="--", c="grey", label=f"{reference[0]} ({reference[1]:.3f})")
+    ax.set_xlabel("Boosting round")
+    ax.set_ylabel("AUROC")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_reference_comparison(
+    ours, references, ax=None, metric="AUROC", title="Our results beside the published figures"
+):
+    """Dot plot of our estimates (with 95% CIs) beside published reference figures.
+
+    Parameters
+    ----------
+    ours : dict
+        Label -> estimate, or ``(estimate, low, high)``.
+    references : dict
+        Label -> published figure, or ``(estimate, low, high)``.
+    ax : matplotlib Axes, optional
+    metric : str, default="AUROC"
+    title : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rows = [(k, v, "ours") for k, v in dict(ours).items()]
+    rows += [(k, v, "published") for k, v in dict(references).items()]
+    if not rows:
+        raise ValueError("Nothing to compare: ours and references are both empty.")
+    ax = _axes(ax, figsize=(7, 0.35 * len(rows) + 1.5))
+    colours = {"ours": "#d62728", "published": "#7f7f7f"}
+    seen = set()
+    for i, (_name, value, kind) in enumerate(rows[::-1]):
+        est, lo, hi = (value, None, None) if np.isscalar(value) else tuple(value)
+        label = None if kind in seen else ("this run" if kind == "ours" else "published / README")
+        seen.add(kind)
+        if lo is not None:
+            ax.errorbar(
+                est,
+                i,
+                xerr=[[est - lo], [hi - est]],
+                fmt="o",
+                color=colours[kind],
+                capsize=3,
+                label=label,
+            )
+        else:
+            ax.plot(est, i, "D" if kind == "published" else "o", color=colours[kind], label=label)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([r[0] for r in rows[::-1]], fontsize=7)
+    ax.axvline(0.5, ls=":", c="grey", lw=0.8)
+    ax.set_xlabel(f"{metric} (dots; bars: 95% CI where known)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+# ------------------------------------------------------------------------------ Optuna
+def _completed(study):
+    trials = [t for t in study.trials if t.state.name == "COMPLETE" and t.value is not None]
+    if not trials:
+        raise ValueError(f"Study {study.study_name!r} has no complete trial to plot.")
+    return trials
+
+
+def plot_optimization_history(study, ax=None, metric="inner-CV AUROC"):
+    """Objective value of each complete trial and the best so far.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        A maximising study.
+    ax : matplotlib Axes, optional
+    metric : str
+        Name of the objective, for the axis label.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    trials = _completed(study)
+    numbers = np.array([t.number for t in trials])
+    values = np.array([t.value for t in trials])
+    pruned = [t.number for t in study.trials if t.state.name == "PRUNED"]
+    ax = _axes(ax)
+    ax.scatter(numbers, values, s=18, label="complete trial")
+    ax.step(numbers, np.maximum.accumulate(values), where="post", c="#d62728", label="best so far")
+    if pruned:
+        lo = np.nanmin(values)
+        ax.scatter(
+            pruned,
+            [lo] * len(pruned),
+            marker="x",
+            c="grey",
+            label=f"pruned trial ({len(pruned)}, drawn at the lowest value)",
+        )
+    ax.set_xlabel("Trial number")
+    ax.set_ylabel(metric)
+    ax.set_title(f"Optimisation history of study {study.study_name!r}")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_param_importances(study, ax=None, random_state=0):
+    """Horizontal bars of Optuna's parameter importances (fANOVA) over complete trials.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    ax : matplotlib Axes, optional
+    random_state : int, default=0
+        Seed of the importance evaluator.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import optuna
+
+    trials = _completed(study)
+    if len(trials) < 2:
+        raise ValueError(
+            f"Parameter importances need at least 2 complete trials; study "
+            f"{study.study_name!r} has {len(trials)}."
+        )
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=random_state)
+    imp = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    names, values = list(imp)[::-1], [100.0 * v for v in list(imp.values())[::-1]]
+    ax = _axes(ax, figsize=(6, 0.35 * max(len(names), 1) + 1.5))
+    ax.barh(names, values, color="#1f77b4")
+    ax.set_xlabel("Importance (% of the objective's variance explained, fANOVA)")
+    ax.set_ylabel("Hyper-parameter")
+    ax.set_title(f"Parameter importances, {len(trials)} complete trials")
+    return ax
