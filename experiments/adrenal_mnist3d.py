@@ -7,7 +7,8 @@ Steps (all printed):
 3. self-supervised pretraining of the small 3D CNN on the train + val volumes only (no label,
    no test volume), at ``--pretrain-size`` voxels per edge; the random-init encoder with the same
    architecture and seed is the control;
-4. embeddings of all 1,584 volumes with ``features.VolumeEmbedder`` (on-disk cache);
+4. embeddings of all 1,584 volumes with ``features.VolumeEmbedder`` (on-disk cache), and with
+   the SSL encoder fine-tuned (supervised) on the train split only;
 5. logistic regression (C chosen on val) on each block, and ``GraphBoostClassifier`` fitted on
    the train split with the number of rounds chosen on val; test AUROC and accuracy.
 
@@ -115,6 +116,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--cache-dir", default="results/adrenal_mnist3d")
     parser.add_argument("--n-estimators", type=int, default=60)
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=8,
+        help="supervised fine-tuning of the SSL encoder on the train split (0: skip)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -180,6 +187,30 @@ def main(argv=None) -> dict:
     ssl = _embed_block(ds, features.VolumeEmbedder(pretrained=weights, **common), "ssl")
     rand = _embed_block(ds, features.VolumeEmbedder(**common), "rand")
     print(f"embeddings of {n_total} volumes x 2 encoders: {time.perf_counter() - t0:.1f} s")
+    tuned = None
+    if args.fine_tune_epochs > 0:
+        # Supervised fine-tuning sees the train split only (labels of val / test never used).
+        t0 = time.perf_counter()
+        tuner = features.VolumeEmbedder(
+            pretrained=weights,
+            fine_tune_epochs=args.fine_tune_epochs,
+            prefix="tuned",
+            output="pandas",
+            **common,
+        )
+        tuner.fit(list(ds.X_train), ys["train"])
+        tuned = {}
+        for split in SPLITS:
+            tuned[split] = tuner.transform(list(ds.split(split)[0]))
+            tuned[split].index = range(len(tuned[split]))
+        print(
+            f"fine-tuning on the train split ({args.fine_tune_epochs} epochs) + embedding: "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+    constant = [c for c in shape["train"].columns if shape["train"][c].nunique() == 1]
+    if constant:
+        print(f"shape features constant on train (binary masks), dropped: {constant}")
+        shape = {s: shape[s].drop(columns=constant) for s in SPLITS}
 
     def join(*parts):
         return {s: pd.concat([p[s] for p in parts], axis=1) for s in SPLITS}
@@ -191,11 +222,18 @@ def main(argv=None) -> dict:
         ("SSL-pretrained CNN embeddings", ssl),
         ("shape features", shape),
         ("shape features + SSL embeddings", join(shape, ssl)),
-    ]:
+    ] + (
+        []
+        if tuned is None
+        else [
+            ("SSL + fine-tuned (train) embeddings", tuned),
+            ("shape features + fine-tuned embeddings", join(shape, tuned)),
+        ]
+    ):
         r = fit_logistic(blocks, ys)
         results[f"LR: {name}"] = r
         print(
-            f"  {name:34s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
+            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
             f"(val AUROC {r['val_auc']:.3f}, C={r['C']})"
         )
 
@@ -208,13 +246,23 @@ def main(argv=None) -> dict:
             both,
             {"shape": list(shape["train"].columns), "ssl": list(ssl["train"].columns)},
         ),
-    ]:
+    ] + (
+        []
+        if tuned is None
+        else [
+            (
+                "shape features + fine-tuned embeddings",
+                join(shape, tuned),
+                {"shape": list(shape["train"].columns), "tuned": list(tuned["train"].columns)},
+            )
+        ]
+    ):
         r = fit_graphboost(
             blocks, ys, groups, n_estimators=args.n_estimators, random_state=args.seed
         )
         results[f"GraphBoost: {name}"] = r
         print(
-            f"  {name:34s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
+            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
             f"(rounds {r['rounds']}, val AUROC {r['val_auc']:.3f}; all "
             f"{args.n_estimators} rounds: AUROC {r['all_rounds_test_auc']:.3f} "
             f"ACC {r['all_rounds_test_acc']:.3f}; fit {r['fit_s']:.0f} s; "

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from ._transforms import VolumePreprocessor
@@ -568,7 +569,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         if not hasattr(self, "encoder_"):
-            raise ValueError("This VolumeEmbedder is not fitted yet; call fit() first")
+            raise NotFittedError("This VolumeEmbedder is not fitted yet; call fit() first")
         self._check_params()
         items, index, masks, bboxes = self._normalise_inputs(X, ids, masks, bboxes)
         n, d = len(items), self.n_features_out_
@@ -677,7 +678,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Column names ``"<prefix>:0" ... "<prefix>:<d-1>"``."""
         if not hasattr(self, "n_features_out_"):
-            raise ValueError("This VolumeEmbedder is not fitted yet; call fit() first")
+            raise NotFittedError("This VolumeEmbedder is not fitted yet; call fit() first")
         return np.array([f"{self.prefix}:{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def save_encoder(self, path) -> Path:
@@ -685,7 +686,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         from ._pretrain import save_encoder
 
         if not hasattr(self, "encoder_"):
-            raise ValueError("This VolumeEmbedder is not fitted yet; call fit() first")
+            raise NotFittedError("This VolumeEmbedder is not fitted yet; call fit() first")
         return save_encoder(self.encoder_, path)
 
 

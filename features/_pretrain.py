@@ -220,7 +220,9 @@ def pretrain_encoder(
         grid = s // patch_size
         head: nn.Module = _MAEDecoder(enc.out_channels, grid, patch_size, c).to(dev)
     else:
-        head = nn.Sequential(nn.Linear(enc.out_dim, 256), nn.GELU(), nn.Linear(256, 128)).to(dev)
+        head = nn.Sequential(
+            nn.Linear(enc.out_dim, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128)
+        ).to(dev)
     params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     steps_per_epoch = math.ceil(n / int(batch_size))
