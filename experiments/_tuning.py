@@ -170,6 +170,7 @@ class NestedCVObjective:
 
         params = search_space(trial, set(GraphBoostClassifier().get_params()), self.fixed)
         trial.set_user_attr("estimator_params", _jsonable(params))
+        trial.set_user_attr("worker", int(os.environ.get("GRAPHBOOST_TUNE_WORKER", "0")))
         cv = StratifiedKFold(self.inner_splits, shuffle=True, random_state=self.random_state)
         curves = []
         for k, (tr, va) in enumerate(cv.split(self.X, self.y)):
@@ -354,7 +355,7 @@ def run_tune_command(args):
     fixed = dict(args.param)
     worker_index = int(os.environ.get("GRAPHBOOST_TUNE_WORKER", "0"))
     study = create_study(storage, args.study_name, args.seed, worker=worker_index)
-    before = count_trials(study)
+    before = count_trials(study) + count_trials(study, "PRUNED")
     if args.n_workers == 1:
         objective = NestedCVObjective(
             df[feature_cols], y_enc, groups, args.inner_splits, fixed, args.seed
@@ -382,11 +383,12 @@ def run_tune_command(args):
             raise InputError(f"Tuning worker(s) failed with exit status {codes}.")
     study = create_study(storage, args.study_name, args.seed, worker=worker_index)
     n_complete = count_trials(study)
+    n_pruned = count_trials(study, "PRUNED")
     if args.worker:
         return 0
     print(
-        f"Study {args.study_name!r} in {redact(args.storage)}: {n_complete} complete trials "
-        f"({n_complete - before} new), {count_trials(study, 'PRUNED')} pruned."
+        f"Study {args.study_name!r} in {redact(args.storage)}: {n_complete} complete and "
+        f"{n_pruned} pruned trials ({n_complete + n_pruned - before} new)."
     )
     if n_complete == 0:
         raise InputError("No trial completed; nothing to refit.")
