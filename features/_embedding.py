@@ -363,6 +363,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
+    >>> from features import VolumeEmbedder, VolumePreprocessor
     >>> emb = VolumeEmbedder(encoder_kwargs={"channels": (4, 4, 8, 8)},
     ...                      preprocessor=VolumePreprocessor(shape=16))
     >>> emb.fit_transform([np.random.rand(20, 20, 20) for _ in range(3)]).shape

@@ -382,9 +382,11 @@ def shape_features(volume, threshold: float = 0.5, spacing=None) -> dict[str, fl
     area = 0.0
     for axis in range(3):
         area += face_areas[axis] * float(np.count_nonzero(np.diff(padded, axis=axis)))
-    out["surface_area"] = area
-    out["surface_to_volume"] = area / out["volume"] if n else 0.0
-    out["sphericity"] = (np.pi ** (1 / 3)) * (6 * out["volume"]) ** (2 / 3) / area if n else 0.0
+    out["surface_area"] = float(area)
+    out["surface_to_volume"] = float(area / out["volume"]) if n else 0.0
+    out["sphericity"] = (
+        float(np.pi ** (1 / 3) * (6 * out["volume"]) ** (2 / 3) / area) if n else 0.0
+    )
     if n:
         idx = np.argwhere(mask)
         lo, hi = idx.min(0), idx.max(0)

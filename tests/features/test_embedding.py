@@ -223,3 +223,31 @@ def test_sklearn_clone_and_feature_names():
     assert params["prefix"] == "mri" and params["encoder_kwargs"] == TINY
     names = emb.fit().get_feature_names_out()
     assert names[0] == "mri:0" and len(names) == 16
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_mixed_precision_matches_cpu(tmp_path):
+    paths = _npy_files(tmp_path, n=4)
+    cpu = _embedder(device="cpu").fit_transform(paths)
+    gpu_emb = _embedder(device="auto").fit()
+    assert gpu_emb.device_.type == "cuda"
+    gpu = gpu_emb.transform(paths)
+    assert gpu.dtype == np.float32 and np.isfinite(gpu).all()
+    np.testing.assert_allclose(gpu, cpu, rtol=0.05, atol=0.02)  # float16 autocast
+    # the cache key separates mixed-precision embeddings from float32 ones
+    _embedder(device="cpu", cache_dir=tmp_path / "c").fit_transform(paths)
+    again = _embedder(device="cuda", cache_dir=tmp_path / "c").fit()
+    again.transform(paths)
+    assert again.n_computed_ == 4
+
+
+def test_volume_container_errors():
+    from features import Volume
+
+    with pytest.raises(ValueError, match=r"3D \(X, Y, Z\) or channel-first 4D"):
+        Volume(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="spacing must have 3 values"):
+        Volume(np.zeros((4, 4, 4)), spacing=(1, 1))
+    with pytest.raises(ValueError, match="affine must be 4x4"):
+        Volume(np.zeros((4, 4, 4)), affine=np.eye(3))
