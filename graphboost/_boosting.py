@@ -23,6 +23,9 @@ from ._neighbourhoods import CandidateScreen, block_indicator, fit_graph
 from ._validation import check_choice, check_class_counts, check_finite, format_names
 from ._weak import WEAK_LEARNERS, GraphWeakLearner, _stratified_mask
 
+#: Scales of the boosted score tried against the init score when ``early_stopping=True``.
+BOOST_SCALES = (0.0, 0.25, 0.5, 1.0)
+
 _GNN_PARAMS = (
     "hidden_channels",
     "num_layers",
@@ -84,8 +87,10 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         by inner 3-fold CV; None is the class prior; a classifier with ``predict_proba`` is
         cloned and fitted on the training patients (such a model cannot be saved).
     early_stopping : bool, default=False
-        Choose the number of rounds on a stratified internal validation split
-        (``validation_fraction``), then refit on all patients with that many rounds.
+        Choose the number of rounds, and the scale of the boosted score against the init score
+        (0, 0.25, 0.5 or 1), on a stratified internal validation split
+        (``validation_fraction``) by log-loss, then refit on all patients with that many rounds.
+        A scale of 0 keeps the init model alone: the graphs must earn their place.
     validation_fraction : float, default=0.2
         Share of the training patients held out for early stopping (rounds, and GNN epochs).
     n_iter_no_change : int, default=10
@@ -142,8 +147,12 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         Number of candidate graphs screened each round.
     skipped_features_ : list of str
         Constant columns, left out of the candidates.
-    validation_scores_ : ndarray or None
-        Validation log-loss after each round when ``early_stopping`` is on.
+    validation_scores_ : ndarray of shape (n_rounds + 1, 4) or None
+        With ``early_stopping``, the validation log-loss after the init model and after each
+        round (rows), for each scale of the boosted score (columns, see ``BOOST_SCALES``).
+    boost_scale_ : float
+        Weight of the boosted score added to the init score: 1.0, or the scale chosen by
+        ``early_stopping``.
     device_ : str
         Device the GNN learners used.
 
@@ -297,6 +306,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
 
         self.validation_scores_ = None
+        self.boost_scale_ = 1.0
         n_rounds = self.n_estimators
         if self.early_stopping:
             val = _stratified_split(y_codes, classes, self.validation_fraction, rng, owner)
@@ -305,8 +315,10 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
                 X[tr], y_codes[tr], sample_weight[tr], n_rounds, rng, (X[val], y_codes[val])
             )
             self.validation_scores_ = scores
-            n_rounds = max(1, int(np.argmin(scores)))
-        self._boost(X, y_codes, sample_weight, n_rounds, rng, None)
+            # Fewest rounds, then smallest scale, among the ties of the lowest validation loss.
+            n_rounds, scale = np.unravel_index(np.argmin(scores), scores.shape)
+            self.boost_scale_ = float(BOOST_SCALES[scale]) if n_rounds else 0.0
+        self._boost(X, y_codes, sample_weight, int(n_rounds), rng, None)
         return self
 
     def _check_neighbours(self, n_samples):
@@ -441,8 +453,9 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         w = sample_weight / sample_weight.sum()
         if validation is not None:
             X_val, y_val = validation
-            val_logits = init.log_proba(X_val)
-            val_scores = [_log_loss(val_logits, y_val)]
+            val_init = init.log_proba(X_val)
+            val_boost = np.zeros_like(val_init)
+            val_scores = [_scaled_losses(val_init, val_boost, y_val)]
         for round_ in range(n_rounds):
             if len(screen) == 0 or not active.any():
                 break
@@ -483,9 +496,10 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
                 active &= np.array([s.columns != chosen for s in screen.specs])
             if validation is not None:
                 codes = learner._predict_codes(X_val)
-                val_logits = val_logits + weight * _samme_codes(codes, n_classes)
-                val_scores.append(_log_loss(val_logits, y_val))
-                if len(val_scores) - 1 - int(np.argmin(val_scores)) >= self.n_iter_no_change:
+                val_boost = val_boost + weight * _samme_codes(codes, n_classes)
+                val_scores.append(_scaled_losses(val_init, val_boost, y_val))
+                best_round = int(np.argmin(np.min(val_scores, axis=1)))
+                if len(val_scores) - 1 - best_round >= self.n_iter_no_change:
                     break
             if error <= 0:
                 break
@@ -494,7 +508,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             w /= w.sum()
         if validation is not None:
             return np.asarray(val_scores)
-        if not learners:
+        if not learners and n_rounds > 0:
             warnings.warn(
                 "No candidate graph beat chance in the first round; the model is the init "
                 "model alone.",
@@ -531,7 +545,8 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         logits = self.init_.log_proba(X)
         yield logits
         for learner, weight in zip(self.estimators_, self.estimator_weights_, strict=True):
-            logits = logits + weight * _samme_codes(learner._predict_codes(X), self.n_classes_)
+            codes = learner._predict_codes(X)
+            logits = logits + self.boost_scale_ * weight * _samme_codes(codes, self.n_classes_)
             yield logits
 
     def _logits(self, X):
@@ -661,6 +676,11 @@ def _samme_codes(codes, n_classes):
     g = np.full((codes.shape[0], n_classes), -1.0 / (n_classes - 1))
     g[np.arange(codes.shape[0]), codes] = 1.0
     return g * (n_classes - 1) / n_classes
+
+
+def _scaled_losses(init_logits, boost, y_codes):
+    """Log-loss of the init score plus each candidate scale of the boosted score."""
+    return [_log_loss(init_logits + scale * boost, y_codes) for scale in BOOST_SCALES]
 
 
 def _softmax(logits):

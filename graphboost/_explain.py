@@ -19,7 +19,7 @@ def explain(model, X, n_neighbors):
     for learner, weight, spec in zip(
         model.estimators_, model.estimator_weights_, model.selected_graphs_, strict=True
     ):
-        scores = weight * _samme_codes(learner._predict_codes(X), n_classes)
+        scores = model.boost_scale_ * weight * _samme_codes(learner._predict_codes(X), n_classes)
         entry = by_graph.setdefault(spec, {"scores": 0.0, "rounds": 0, "learner": learner})
         entry["scores"] = entry["scores"] + scores
         entry["rounds"] += 1

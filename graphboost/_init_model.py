@@ -18,7 +18,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._validation import check_class_counts
 
 #: Inverse regularisation strengths searched by ``init="logistic"``.
-LOGISTIC_CS = np.logspace(-4, 1, 6)
+LOGISTIC_CS = np.logspace(-4, 1, 11)
 _EPS = 1e-12
 
 

@@ -136,6 +136,7 @@ def save(model, path):
             None if model.validation_scores_ is None else model.validation_scores_.tolist()
         ),
         "device": model.device_,
+        "boost_scale": model.boost_scale_,
         "init": init_meta,
         "graphs": graphs,
         "learners": learners,
@@ -243,6 +244,7 @@ def _restore(cls, meta, tensors):
     scores = meta["validation_scores"]
     model.validation_scores_ = None if scores is None else np.asarray(scores)
     model.device_ = meta["device"]
+    model.boost_scale_ = float(meta["boost_scale"])
     init_meta = meta["init"]
     init_cls = INIT_KINDS[init_meta["kind"]]
     prefix = "init/"

@@ -146,9 +146,24 @@ def test_early_stopping_chooses_the_number_of_rounds(cohort):
         n_estimators=60, early_stopping=True, n_iter_no_change=5, random_state=0
     ).fit(X, y)
     scores = clf.validation_scores_
-    assert scores is not None and scores.ndim == 1
-    assert len(clf.estimators_) == max(1, int(np.argmin(scores)))
-    assert len(clf.estimators_) < 60
+    assert scores.shape[1] == 4 and scores.shape[0] <= 61
+    best_round, best_scale = np.unravel_index(np.argmin(scores), scores.shape)
+    assert len(clf.estimators_) == best_round < 60
+    # The signal column helps, so the boosted score is kept.
+    assert clf.boost_scale_ == [0.0, 0.25, 0.5, 1.0][best_scale] > 0
+    assert clf.selected_graphs_[0].name == "signal"
+
+
+def test_early_stopping_keeps_the_init_model_when_graphs_do_not_help():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(int)  # linear: nothing for graphs
+    clf = GraphBoostClassifier(
+        n_estimators=30, early_stopping=True, n_iter_no_change=30, random_state=0
+    ).fit(X, y)
+    assert clf.boost_scale_ < 1.0
+    if clf.boost_scale_ == 0:
+        assert clf.estimators_ == []
 
 
 def test_samme_agrees_with_sklearn_adaboost_on_one_graph(cohort):
