@@ -192,3 +192,21 @@ def test_shape_features_cube_and_thin_plate():
     assert list(empty) == list(f) and empty["voxels"] == 0
     with pytest.raises(ValueError, match="needs a 3D volume"):
         shape_features(np.zeros((5, 5)))
+
+
+def test_dicom_folder_embeds_and_caches(tmp_path):
+    pytest.importorskip("monai")
+    from features import VolumeEmbedder, VolumePreprocessor
+
+    _write_dicom_series(tmp_path / "p1", n_slices=8, rows=8, cols=8)
+    _write_dicom_series(tmp_path / "p2", n_slices=8, rows=8, cols=8, slope=1.0)
+    emb = VolumeEmbedder(
+        encoder_kwargs={"channels": (4, 4, 8, 8)},
+        preprocessor=VolumePreprocessor(shape=16, intensity="ct", window=(-1100, 1000)),
+        cache_dir=tmp_path / "cache",
+    ).fit()
+    first = emb.transform([tmp_path / "p1", tmp_path / "p2"])
+    assert first.shape == (2, 16) and not np.allclose(first[0], first[1])
+    second = emb.transform([tmp_path / "p1", tmp_path / "p2"])
+    assert (emb.n_computed_, emb.n_from_cache_) == (0, 2)
+    np.testing.assert_array_equal(first, second)
