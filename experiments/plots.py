@@ -604,18 +604,22 @@ def plot_calibration_curves(
 
 
 def plot_boosting_curve(
-    curves, ax=None, reference=None, title="Test AUROC after each boosting round"
+    curves, ax=None, reference=None, title="Test AUROC after each boosting round", first_round=0
 ):
     """AUROC after each boosting round (mean and spread over folds).
 
     Parameters
     ----------
-    curves : array-like of shape (n_folds, n_rounds) or list of lists
-        AUROC after each round, per fold (shorter curves keep their last value).
+    curves : array-like of shape (n_folds, n_stages) or list of lists
+        AUROC at each stage, per fold (shorter curves keep their last value), e.g. from
+        ``GraphBoostClassifier.staged_predict_proba``, whose first stage is the init model alone.
     ax : matplotlib Axes, optional
     reference : tuple of (str, float), optional
         A horizontal line, e.g. ``("logistic regression", 0.645)``.
     title : str
+    first_round : int, default=0
+        Round number of the first stage: 0 when the curve starts with the init model alone (as
+        ``staged_predict_proba`` does), 1 when it starts after the first round.
 
     Returns
     -------
@@ -627,7 +631,7 @@ def plot_boosting_curve(
         raise ValueError("curves is empty: no fold has a boosting round.")
     width = max(len(r) for r in rows)
     arr = np.array([r + [r[-1]] * (width - len(r)) for r in rows], dtype=np.float64)
-    rounds = np.arange(1, width + 1)
+    rounds = np.arange(first_round, first_round + width)
     mean, sd = np.nanmean(arr, axis=0), np.nanstd(arr, axis=0)
     ax = _axes(ax)
     label = "mean over folds" if arr.shape[0] > 1 else "AUROC"
@@ -636,7 +640,7 @@ def plot_boosting_curve(
         ax.fill_between(rounds, mean - sd, mean + sd, alpha=0.2, label="+/- 1 SD over folds")
     if reference is not None:
         ax.axhline(reference[1], ls="--", c="grey", label=f"{reference[0]} ({reference[1]:.3f})")
-    ax.set_xlabel("Boosting round")
+    ax.set_xlabel("Boosting round" + (" (0: the init model alone)" if first_round == 0 else ""))
     ax.set_ylabel("AUROC")
     ax.set_title(title)
     ax.legend(fontsize=7)

@@ -315,6 +315,9 @@ def test_plot_boosting_curve_pads_short_folds(plt):
     ax = plot_boosting_curve([[0.6, 0.7, 0.8], [0.6]], reference=("logistic", 0.65))
     _labelled(ax)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.6, 0.65, 0.7])
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2])  # stage 0: the init model
+    ax = plot_boosting_curve([[0.6, 0.7]], first_round=1)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2])
     with pytest.raises(ValueError, match="no fold has a boosting round"):
         plot_boosting_curve([[]])
 
