@@ -192,6 +192,12 @@ def build_parser():
     )
     p.add_argument("--output", default="demo-output", help="folder for the model and the report")
     p.add_argument("--n-patients", type=int, default=120)
+    p.add_argument(
+        "--pretrain-seconds",
+        type=float,
+        default=45,
+        help="time budget of the self-supervised pretraining of the scan encoder",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     return parser

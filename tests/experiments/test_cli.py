@@ -254,3 +254,34 @@ def test_benchmark_command(cohort_csv, tmp_path, capsys):
     assert "| logistic |" in printed and "| adaboost |" in printed
     assert json.loads((out / "run.json").read_text())["config"]["cv"]["n_repeats"] == 2
     assert main(["benchmark", "--config", str(cfg), "--output", str(out)]) == 2
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--output", str(out), "--n-patients", "40", "--pretrain-seconds", "3"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Cross-validated AUROC: GraphBoostClassifier" in printed
+    assert {"report.md", "model", "embeddings.csv", "cohort_with_embeddings.csv"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert "| GraphBoostClassifier |" in (out / "report.md").read_text()
+    pred = tmp_path / "pred.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out / "model"),
+                "--data",
+                str(out / "cohort_with_embeddings.csv"),
+                "--output",
+                str(pred),
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_csv(pred)) == 40
+    assert main(["demo", "--output", str(out)]) == 2  # never overwritten silently
+    assert "already exists" in capsys.readouterr().err
