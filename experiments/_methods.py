@@ -152,12 +152,22 @@ def make_estimator(name, params=None, feature_groups=None, random_state=0, n_job
     return _graphboost(params, feature_groups, random_state)
 
 
+def _to_array(X):
+    """Plain float array (XGBoost rejects column names containing '[', ']' or '<')."""
+    return np.asarray(X, dtype=float)
+
+
 def make_pipeline(
     name, params=None, feature_groups=None, random_state=0, preprocessor="auto", n_jobs=1
 ):
     """Preprocessing + estimator of method ``name`` as one Pipeline (fitted inside each fold)."""
     est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
-    return Pipeline([("preprocess", make_preprocessor(preprocessor)), ("model", est)])
+    steps = [("preprocess", make_preprocessor(preprocessor))]
+    if name == "xgboost":
+        from sklearn.preprocessing import FunctionTransformer
+
+        steps.append(("to_array", FunctionTransformer(_to_array)))
+    return Pipeline([*steps, ("model", est)])
 
 
 def final_estimator(pipe):
