@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Each run writes a new folder, so earlier results are never overwritten.
 demo: $(STAMP)
-	$(BIN)/graphboost demo --output demo-output
+	$(BIN)/graphboost demo --output demo-output/$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

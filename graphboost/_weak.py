@@ -269,7 +269,8 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
                     waited += 1
                     if waited >= self.patience:
                         break
-            model.load_state_dict(best_state)
+            if best_state is not None:  # None only if every validation loss was NaN
+                model.load_state_dict(best_state)
             model.eval()
             with torch.no_grad():
                 proba = torch.softmax(model(x, edge_index), dim=1).cpu().numpy()
