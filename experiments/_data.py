@@ -242,17 +242,33 @@ def load_dataset(spec, n_splits=5):
 
 
 def _load_adrenal(spec):
-    """AdrenalMNIST3D train split as embeddings (computed once, cached by the embedder)."""
+    """AdrenalMNIST3D volumes of one or more official splits as a feature table.
+
+    ``features = "shape"`` (default): ``features.shape_features`` of each volume (hand-made shape
+    statistics, no learning). ``features = "embedding"``: a ``features.VolumeEmbedder`` (options in
+    ``[dataset.embedder]``; its weights are not fitted on labels) embeds the volumes. The splits
+    are ``split = "train"`` (default), ``"train+val"`` or any ``+``-joined official split names.
+    """
     load = _features_api("load_adrenalmnist3d")
-    embedder_cls = _features_api("VolumeEmbedder")
-    res = load(split=spec.get("split", "train"), size=int(spec.get("size", 28)))
-    volumes, y = (res[0], res[1]) if isinstance(res, tuple) else (res["X"], res["y"])
-    embedder = embedder_cls(**spec.get("embedder", {}))
-    emb = np.asarray(
-        embedder.fit_transform(volumes)
-        if hasattr(embedder, "fit_transform")
-        else embedder.transform(volumes)
-    )
-    cols = [f"emb_{i}" for i in range(emb.shape[1])]
-    X = pd.DataFrame(emb, columns=cols)
-    return Dataset("adrenalmnist3d", X, np.asarray(y).ravel(), {"ct": cols})
+    size = int(spec.get("size", 28))
+    kwargs = {"data_dir": spec["data_dir"]} if spec.get("data_dir") else {}
+    data = load(size=size, **kwargs)
+    parts = [data.split(name) for name in str(spec.get("split", "train")).split("+")]
+    volumes = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([np.asarray(p[1]).ravel() for p in parts])
+    kind = spec.get("features", "shape")
+    if kind == "shape":
+        shape_features = _features_api("shape_features")
+        X = pd.DataFrame([shape_features(v) for v in volumes])
+        groups = {}
+    elif kind == "embedding":
+        embedder_cls = _features_api("VolumeEmbedder")
+        embedder = embedder_cls(**spec.get("embedder", {}))
+        emb = np.asarray(embedder.fit().transform(list(volumes.astype(np.float32) / 255.0)))
+        X = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
+        groups = {"ct": list(X.columns)}
+    else:
+        raise InputError(
+            f"Unknown AdrenalMNIST3D features {kind!r}; choose one of ['embedding', 'shape']."
+        )
+    return Dataset(f"adrenalmnist3d-{size}:{spec.get('split', 'train')}", X, y, groups)

@@ -32,10 +32,16 @@ def scan_files(folder):
     return out
 
 
-def embed_folder(folder, encoder=None, device="auto", cache_dir=None, **kwargs):
-    """Embed every scan of ``folder``; a DataFrame indexed by patient ID (``emb_<i>`` columns)."""
+def embed_folder(folder, encoder=None, device="auto", cache_dir=None, shape=64, **kwargs):
+    """Embed every scan of ``folder``; a DataFrame indexed by patient ID (``emb_<i>`` columns).
+
+    The encoder is ``features.VolumeEmbedder`` (``encoder`` name, random initialisation seeded
+    by ``random_state=0`` unless ``pretrained`` is given), volumes resampled to ``shape``^3 and
+    min-max scaled. The same settings give the same embeddings, so a model fitted on them can
+    embed new patients' scans at prediction time.
+    """
     try:
-        from features import VolumeEmbedder
+        from features import VolumeEmbedder, VolumePreprocessor
     except ImportError as exc:
         raise InputError(
             f"Embedding scans needs features.VolumeEmbedder and the imaging extra "
@@ -48,8 +54,10 @@ def embed_folder(folder, encoder=None, device="auto", cache_dir=None, **kwargs):
     if cache_dir is not None:
         params["cache_dir"] = cache_dir
     params.setdefault("device", device)
-    embedder = VolumeEmbedder(**params)
-    emb = embedder.transform(list(files.values()))
+    params.setdefault("preprocessor", VolumePreprocessor(shape=int(shape)))
+    params.setdefault("verbose", True)
+    embedder = VolumeEmbedder(**params).fit()
+    emb = embedder.transform([str(p) for p in files.values()])
     frame = pd.DataFrame(emb)
     frame.columns = [f"emb_{i}" for i in range(frame.shape[1])]
     frame.index = pd.Index(list(files), name="patient_id")

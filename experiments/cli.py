@@ -138,6 +138,7 @@ def build_parser():
     p.add_argument(
         "--cache-dir", help="on-disk cache: a rerun reads it, an interrupted run resumes"
     )
+    p.add_argument("--shape", type=int, default=64, help="volumes are resampled to SHAPE^3")
     p.add_argument("--overwrite", action="store_true")
 
     p = sub.add_parser(
@@ -491,7 +492,11 @@ def cmd_embed(args):
 
     out = _check_new_file(args.output, args.overwrite)
     emb = embed_folder(
-        args.scans, encoder=args.encoder, device=args.device, cache_dir=args.cache_dir
+        args.scans,
+        encoder=args.encoder,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        shape=args.shape,
     )
     frame = emb.reset_index()
     _write_csv_atomic(frame, out)

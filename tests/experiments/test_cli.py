@@ -285,3 +285,37 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert len(pd.read_csv(pred)) == 40
     assert main(["demo", "--output", str(out)]) == 2  # never overwritten silently
     assert "already exists" in capsys.readouterr().err
+
+
+def test_embed_command(tmp_path, capsys):
+    import numpy as np
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        np.save(scans / f"P{i}.npy", rng.random((12, 12, 12)).astype(np.float32))
+    out = tmp_path / "emb.csv"
+    assert (
+        main(
+            [
+                "embed",
+                "--scans",
+                str(scans),
+                "--output",
+                str(out),
+                "--shape",
+                "16",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    emb = pd.read_csv(out)
+    assert list(emb.patient_id) == ["P0", "P1", "P2"] and emb.shape[1] > 4
+    assert not emb.isna().any().any()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["embed", "--scans", str(empty), "--output", str(tmp_path / "e2.csv")])
+    assert code == 2 and "No scans in" in capsys.readouterr().err

@@ -216,3 +216,27 @@ def test_table_preprocessor_json_round_trip(cohort_df):
         ValueError, match="Columns with no observed value cannot be used: \\['z'\\]"
     ):
         TablePreprocessor().fit(X.assign(z=np.nan))
+
+
+def _data_dir():
+    from experiments._data import data_dir
+
+    return data_dir()
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_adrenal_and_duke_datasets_load():
+    from experiments import load_dataset
+
+    if not (_data_dir() / "adrenalmnist3d").is_dir():
+        pytest.skip(f"shared data folder not found at {_data_dir()} (set GRAPHBOOST_DATA_DIR)")
+    ds = load_dataset({"kind": "adrenalmnist3d", "size": 28, "split": "val", "features": "shape"})
+    assert ds.X.shape[0] == 98 and ds.X.notna().all().all() and set(ds.y) == {0, 1}
+    with pytest.raises(InputError, match="Unknown AdrenalMNIST3D features 'pixels'"):
+        load_dataset({"kind": "adrenalmnist3d", "split": "val", "features": "pixels"})
+    duke = load_dataset({"kind": "duke", "task": "pcr", "group_column": "clin:Manufacturer"})
+    assert duke.X.shape[0] == 288 and "clin:Manufacturer" not in duke.X.columns
+    assert set(duke.groups) == {"0", "2"}
+    with pytest.raises(InputError, match="Unknown Duke task 'her2'; choose one of"):
+        load_dataset({"kind": "duke", "task": "her2"})
