@@ -675,7 +675,7 @@ def plot_reference_comparison(
     seen = set()
     for i, (_name, value, kind) in enumerate(rows[::-1]):
         est, lo, hi = (value, None, None) if np.isscalar(value) else tuple(value)
-        label = None if kind in seen else ("this run" if kind == "ours" else "published / README")
+        label = None if kind in seen else ("this run" if kind == "ours" else "reference figure")
         seen.add(kind)
         if lo is not None:
             ax.errorbar(
@@ -694,7 +694,7 @@ def plot_reference_comparison(
     ax.axvline(0.5, ls=":", c="grey", lw=0.8)
     ax.set_xlabel(f"{metric} (dots; bars: 95% CI where known)")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     return ax
 
 
