@@ -82,6 +82,12 @@ def _add_cohort_args(p, label_required=True):
         "a prefix (e.g. mri=emb_*)",
     )
     p.add_argument("--scans", help="folder of scans named <patient id>.<ext>, embedded and joined")
+    p.add_argument(
+        "--scan-shape",
+        type=int,
+        default=64,
+        help="scans are resampled to SCAN_SHAPE^3 before embedding (default 64)",
+    )
 
 
 def build_parser():
@@ -242,7 +248,7 @@ def load_cohort(args, need_label=True):
         exclude.append(args.id_column)
     groups = {}
     if args.scans:
-        df, scan_cols = _join_scans(df, args.scans, args.id_column)
+        df, scan_cols = _join_scans(df, args.scans, args.id_column, args.scan_shape)
         groups["scans"] = scan_cols
     if need_label:
         if args.label not in df.columns:
@@ -272,13 +278,13 @@ def load_cohort(args, need_label=True):
     return df, feature_cols, groups
 
 
-def _join_scans(df, scans, id_column):
+def _join_scans(df, scans, id_column, shape=64):
     """Embed ``scans`` and join the embeddings to the table by patient ID."""
     from ._scans import embed_folder
 
     if not id_column:
         raise InputError("--scans needs --id-column to match scan files to patients.")
-    emb = embed_folder(scans)
+    emb = embed_folder(scans, shape=shape)
     ids = df[id_column].astype(str)
     absent = sorted(set(ids) - set(emb.index))
     extra = sorted(set(emb.index) - set(ids))
@@ -417,6 +423,7 @@ def fit_model_folder(
         "params": {k: v for k, v in params.items()},
         "seed": seed,
         "scans": bool(getattr(args, "scans", None)),
+        "scan_shape": getattr(args, "scan_shape", None) if getattr(args, "scans", None) else None,
     }
     with folder:
         save_model_folder(folder.staging, clf, pre, cohort, report)
@@ -454,7 +461,9 @@ def _load_for_prediction(args):
     if model.meta.get("scans"):
         if not args.scans:
             raise InputError("This model was fitted with scans; pass --scans for the new patients.")
-        df, _ = _join_scans(df, args.scans, model.meta.get("id_column"))
+        df, _ = _join_scans(
+            df, args.scans, model.meta.get("id_column"), model.meta.get("scan_shape") or 64
+        )
     return model, df
 
 

@@ -319,3 +319,69 @@ def test_embed_command(tmp_path, capsys):
     empty.mkdir()
     code = main(["embed", "--scans", str(empty), "--output", str(tmp_path / "e2.csv")])
     assert code == 2 and "No scans in" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
+    from features import make_synthetic_cohort
+
+    syn = make_synthetic_cohort(
+        tmp_path / "syn", n_patients=24, shape=(12, 12, 12), write_masks=False
+    )
+    model = tmp_path / "model"
+    argv = [
+        "fit",
+        "--data",
+        str(syn.clinical_path),
+        "--label",
+        "label",
+        "--id-column",
+        "patient_id",
+        "--scans",
+        str(syn.scans_dir),
+        "--scan-shape",
+        "16",
+        "--param",
+        "n_estimators=3",
+        "--param",
+        "n_neighbors=5",
+        "--output",
+        str(model),
+    ]
+    assert main(argv) == 0
+    meta = json.loads((model / "cohort.json").read_text())
+    assert meta["scans"] and meta["scan_shape"] == 16
+    assert len(meta["feature_groups"]["scans"]) > 4
+    pred = tmp_path / "p.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model),
+                "--data",
+                str(syn.clinical_path),
+                "--output",
+                str(pred),
+            ]
+        )
+        == 2
+    )
+    assert "fitted with scans; pass --scans" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model),
+                "--data",
+                str(syn.clinical_path),
+                "--scans",
+                str(syn.scans_dir),
+                "--output",
+                str(pred),
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_csv(pred)) == 24
