@@ -7,7 +7,8 @@ leave-one-group-out) cross-validation, with every fitted step inside the trainin
     res = run_benchmark("duke-tnbc", output="runs/tnbc-{timestamp}")
     print(format_table(res.table))
 
-The same is available as ``graphboost benchmark --config duke-tnbc``.
+The same is available as ``graphboost benchmark --config duke-tnbc``; ``graphboost tune`` runs
+Optuna searches (:class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
 """
 
 from ._data import DATASETS, Dataset, InputError, load_dataset, read_table
@@ -22,6 +23,7 @@ from ._metrics import (
 )
 from ._preprocess import GroupColumns, TablePreprocessor
 from ._runner import BenchmarkResult, format_table, load_config, run_benchmark
+from ._tuning import NestedCVObjective, create_study, open_storage, search_space
 
 __all__ = [
     "DATASETS",
@@ -31,16 +33,20 @@ __all__ = [
     "Dataset",
     "GroupColumns",
     "InputError",
+    "NestedCVObjective",
     "PopulationGCNClassifier",
     "TablePreprocessor",
     "bootstrap_metrics",
     "compute_metrics",
+    "create_study",
     "delong_test",
     "format_table",
     "load_config",
     "load_dataset",
     "make_pipeline",
+    "open_storage",
     "paired_bootstrap",
     "read_table",
     "run_benchmark",
+    "search_space",
 ]

@@ -586,6 +586,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unexpected failure: still one line, the traceback on --debug
+        if debug:
+            raise
+        message = " ".join(str(exc).split())
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {message} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
