@@ -162,7 +162,7 @@ def plot_boosting_curve(path, curve, title, reference=None):
     """Mean test-fold AUROC after each boosting round (with the fold spread)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
-    rounds = np.arange(1, curve.shape[1] + 1)
+    rounds = np.arange(curve.shape[1])  # staged_predict_proba starts with the init model alone
     mean = np.nanmean(curve, axis=0)
     sd = np.nanstd(curve, axis=0)
     ax.plot(rounds, mean, label="GraphBoostClassifier (mean over folds)")
@@ -170,7 +170,7 @@ def plot_boosting_curve(path, curve, title, reference=None):
     if reference is not None:
         name, value = reference
         ax.axhline(value, ls="--", c="grey", label=f"{name} (pooled AUROC)")
-    ax.set_xlabel("Boosting round")
+    ax.set_xlabel("Boosting round (0 = init model alone)")
     ax.set_ylabel("Test-fold AUROC")
     ax.set_title(title)
     ax.legend(fontsize=7)

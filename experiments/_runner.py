@@ -445,7 +445,7 @@ def _write_outputs(out, ds, y, enc, results, table, comparison, meta, scheme):
             )  # a model that stopped early keeps its score
         pd.DataFrame(
             {
-                "round": np.arange(1, width + 1),
+                "round": np.arange(width),  # round 0 = the init model alone
                 "auroc_mean": np.nanmean(curve, axis=0),
                 "auroc_sd": np.nanstd(curve, axis=0),
             }
