@@ -138,3 +138,11 @@ def test_pretrain_parameter_errors(tmp_path):
     p = save_encoder(enc, tmp_path / "w.pt")
     with pytest.raises(ValueError, match="encoder must be one of"):
         load_encoder(p, encoder="unet")
+
+
+def test_max_seconds_stops_after_the_current_epoch():
+    X, _ = _blobs(6)
+    res = pretrain_encoder(
+        X, encoder_kwargs=TINY, epochs=5, batch_size=3, patch_size=4, max_seconds=0.0
+    )
+    assert len(res.history) == 1 and res.config["epochs"] == 1
