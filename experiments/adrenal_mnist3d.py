@@ -35,12 +35,24 @@ import features
 SPLITS = ("train", "val", "test")
 
 
-def _shape_block(ds) -> dict[str, pd.DataFrame]:
+def _shape_block(ds, cache: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Shape features of every volume; cached as CSV next to the embeddings (keyed by file)."""
+    st = ds.path.stat()
+    files = {
+        s: None if cache is None else cache / f"shape_{ds.size}_{st.st_size}_{s}.csv"
+        for s in SPLITS
+    }
     out = {}
     for split in SPLITS:
+        f = files[split]
+        if f is not None and f.is_file():
+            out[split] = pd.read_csv(f)
+            continue
         X, _ = ds.split(split)
         rows = [features.shape_features(v) for v in X]
         out[split] = pd.DataFrame(rows).add_prefix("shape:")
+        if f is not None:
+            out[split].to_csv(f, index=False)
     return out
 
 
@@ -140,7 +152,7 @@ def main(argv=None) -> dict:
     )
 
     t0 = time.perf_counter()
-    shape = _shape_block(ds)
+    shape = _shape_block(ds, cache)
     print(
         f"shape features: {shape['train'].shape[1]} per volume, "
         f"{time.perf_counter() - t0:.1f} s for {n_total} volumes"
