@@ -9,6 +9,8 @@ their names, so ``feature_groups`` written against the user's column names still
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -131,10 +133,22 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             out[col] = (values - self.means_[col]) / self.scales_[col]
             if col in self.indicators_:
                 out[f"{col}__missing"] = nan.astype(float)
+        unseen = {}
         for col, cats in self.categorical_.items():
             s = X[col].astype("string").fillna(self.fill_[col]).astype(str)
+            new = sorted(set(s) - set(cats))
+            if new:
+                unseen[col] = new[:5]
             for cat in cats:
                 out[f"{col}={cat}"] = (s == cat).to_numpy(dtype=float)
+        if unseen:
+            desc = "; ".join(f"{c!r}: {v}" for c, v in list(unseen.items())[:5])
+            warnings.warn(
+                f"Categories not seen in fit (encoded as all zeros) in {len(unseen)} column(s): "
+                f"{desc}.",
+                UserWarning,
+                stacklevel=2,
+            )
         return pd.DataFrame(out, index=X.index, columns=self._names_out)
 
     def get_feature_names_out(self, input_features=None):

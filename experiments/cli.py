@@ -470,9 +470,11 @@ def _load_for_prediction(args):
 def cmd_predict(args):
     out = _check_new_file(args.output, args.overwrite)
     model, df = _load_for_prediction(args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category=UserWarning)
         pred = model.predict_frame(df)
+    for msg in dict.fromkeys(str(w.message) for w in caught if "not seen in fit" in str(w.message)):
+        print(f"{PROG}: note: {msg}", file=sys.stderr)
     _write_csv_atomic(pred, out)
     print(f"Predictions for {len(pred)} patients written to {out}.")
     return 0

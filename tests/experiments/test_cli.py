@@ -385,3 +385,40 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
         == 0
     )
     assert len(pd.read_csv(pred)) == 24
+
+
+def test_predict_reports_unseen_categories(model_dir, cohort_csv, tmp_path, capsys):
+    df = pd.read_csv(cohort_csv).head(4).assign(site="Z")
+    df.to_csv(tmp_path / "new.csv", index=False)
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(tmp_path / "new.csv"),
+                "--output",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "graphboost: note: Categories not seen in fit" in err and "'site': ['Z']" in err
+    df.drop(columns=["x1"]).to_csv(tmp_path / "bad.csv", index=False)
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(tmp_path / "bad.csv"),
+                "--output",
+                str(tmp_path / "q.csv"),
+            ]
+        )
+        == 2
+    )
+    assert "Columns missing from the cohort table: ['x1']" in capsys.readouterr().err
