@@ -411,4 +411,6 @@ def run_tune_command(args):
             args, df, feature_cols, groups, params, folder, args.seed, extra_report=extra
         )
         print(f"Best trial refitted on all {len(y_enc)} patients; model written to {path}.")
+    else:
+        print("Pass --output DIR to refit the best trial on all patients and save the model.")
     return 0

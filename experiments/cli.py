@@ -164,7 +164,13 @@ def build_parser():
     )
     p.add_argument("--study-name", default="graphboost")
     p.add_argument("--n-trials", type=int, default=50, help="new trials in this run (all workers)")
-    p.add_argument("--n-workers", type=int, default=1, help="worker processes sharing the study")
+    p.add_argument(
+        "--n-workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the study (use a PostgreSQL storage for more "
+        "than one: SQLite locks under concurrent writers)",
+    )
     p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
     p.add_argument("--inner-splits", type=int, default=3, help="folds of the inner CV")
     p.add_argument("--seed", type=int, default=0)
