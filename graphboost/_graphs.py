@@ -124,7 +124,7 @@ def _radius_ranges(sorted_values, values, radius):
     return lo, hi
 
 
-def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None):
+def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None, order=None):
     """Neighbourhoods of one column as contiguous ranges of its sorted training values.
 
     On a line, the patients within a distance of a value form a contiguous range of the sorted
@@ -144,6 +144,8 @@ def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None)
     query : array-like of shape (n_queries,), default=None
         New patients. Without it, the neighbourhoods of the training patients themselves are
         returned, each range still holding the patient (callers leave it out of its own vote).
+    order : ndarray of shape (n_samples,), default=None
+        ``np.argsort(x, kind="stable")`` when the caller already has it.
 
     Returns
     -------
@@ -199,7 +201,9 @@ def _window_neighbours(sorted_values, values, positions, radius, max_neighbours,
     return np.where(chosen_valid, chosen, -1)
 
 
-def column_neighbours(x, rule, n_neighbors=None, threshold=None, max_degree=None, query=None):
+def column_neighbours(
+    x, rule, n_neighbors=None, threshold=None, max_degree=None, query=None, order=None
+):
     """Indices of the nearest training patients of each patient on one column.
 
     Unlike :func:`column_neighbourhoods` this breaks ties (by sorted position) so that every
@@ -212,7 +216,7 @@ def column_neighbours(x, rule, n_neighbors=None, threshold=None, max_degree=None
         Training indices (in the original order), -1 where a neighbourhood is smaller than ``m``.
     """
     x = _as_1d(x)
-    order = np.argsort(x, kind="stable")
+    order = np.argsort(x, kind="stable") if order is None else order
     sorted_values = x[order]
     n = x.shape[0]
     if rule == "knn":

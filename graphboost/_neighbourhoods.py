@@ -20,7 +20,8 @@ from ._graphs import (
     GraphSpec,
     _kth_distance_sorted,
     _radius_ranges,
-    _window_neighbours,
+    column_neighbourhoods,
+    column_neighbours,
 )
 
 # Tie-break of the neighbour vote: a tiny share of the overall class weights, so that an exact tie
@@ -36,9 +37,6 @@ class ColumnGraph:
         self.column_index = int(column_index)
         self.x = np.asarray(x_train, dtype=np.float64)
         self.order = np.argsort(self.x, kind="stable")
-        self.sorted_values = self.x[self.order]
-        self.rank = np.empty_like(self.order)
-        self.rank[self.order] = np.arange(self.order.shape[0])
         self.mean = float(self.x.mean())
         scale = float(self.x.std())
         self.scale = scale if scale > 0 else 1.0
@@ -47,71 +45,40 @@ class ColumnGraph:
     def n_train(self):
         return self.x.shape[0]
 
-    def _radius(self, values, train):
-        if self.spec.rule == "threshold":
-            return self.spec.threshold
-        k = self.spec.n_neighbors
-        if train:
-            return _kth_distance_sorted(self.sorted_values, k)
-        return _kth_distance_sorted(self.sorted_values, k, values)
-
-    def _ranges(self, values=None):
-        if values is None:
-            lo, hi = _radius_ranges(
-                self.sorted_values, self.sorted_values, self._radius(None, True)
-            )
-            return lo[self.rank], hi[self.rank]
-        return _radius_ranges(self.sorted_values, values, self._radius(values, False))
+    def _rule(self):
+        spec = self.spec
+        return {"rule": spec.rule, "n_neighbors": spec.n_neighbors, "threshold": spec.threshold}
 
     def query_values(self, X):
         return np.asarray(X[:, self.column_index], dtype=np.float64)
 
     def vote_train(self, wy):
         """Leave-self-out weighted vote of the training patients, shape (n_train, n_classes)."""
-        lo, hi = self._ranges()
-        cs = _prefix(wy[self.order])
+        order, lo, hi = column_neighbourhoods(self.x, order=self.order, **self._rule())
+        cs = _prefix(wy[order])
         return cs[hi] - cs[lo] - wy
 
     def vote_query(self, X, wy):
         """Weighted vote of the training neighbours of new patients."""
-        lo, hi = self._ranges(self.query_values(X))
-        cs = _prefix(wy[self.order])
+        order, lo, hi = column_neighbourhoods(
+            self.x, query=self.query_values(X), order=self.order, **self._rule()
+        )
+        cs = _prefix(wy[order])
         return cs[hi] - cs[lo]
-
-    def _max_neighbours(self, max_degree):
-        m = self.spec.n_neighbors if self.spec.rule == "knn" else max_degree
-        return min(m, self.n_train)
 
     def neighbours_train(self, max_degree):
         """Nearest other training patients of each training patient, -1 padded."""
-        values = self.sorted_values
-        positions = np.arange(self.n_train)
-        chosen = _window_neighbours(
-            values,
-            values,
-            positions,
-            self._radius(None, True),
-            self._max_neighbours(max_degree),
-            positions,
-        )
-        return self._to_index(chosen)[self.rank]
+        return column_neighbours(self.x, max_degree=max_degree, order=self.order, **self._rule())
 
     def neighbours_query(self, X, max_degree):
         """Nearest training patients of each new patient, -1 padded."""
-        values = self.query_values(X)
-        positions = np.searchsorted(self.sorted_values, values)
-        chosen = _window_neighbours(
-            self.sorted_values,
-            values,
-            positions,
-            self._radius(values, False),
-            self._max_neighbours(max_degree),
-            None,
+        return column_neighbours(
+            self.x,
+            max_degree=max_degree,
+            query=self.query_values(X),
+            order=self.order,
+            **self._rule(),
         )
-        return self._to_index(chosen)
-
-    def _to_index(self, chosen):
-        return np.where(chosen >= 0, self.order[np.clip(chosen, 0, None)], -1)
 
     def node_features_train(self):
         return ((self.x - self.mean) / self.scale)[:, None]
