@@ -14,7 +14,7 @@ Steps (all printed):
 
 Usage::
 
-    python -m experiments.adrenal_mnist3d [--pretrain-epochs 10] [--objective mae] [--threads 1]
+    python -m experiments.adrenal_mnist3d [--pretrain-epochs 4] [--pretrain-size 64] [--threads 1]
 """
 
 from __future__ import annotations
@@ -121,17 +121,17 @@ def fit_graphboost(blocks, ys, groups, n_estimators=60, random_state=0):
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
-    parser.add_argument("--pretrain-size", type=int, default=32)
+    parser.add_argument("--pretrain-epochs", type=int, default=4)
+    parser.add_argument("--pretrain-size", type=int, default=64)
     parser.add_argument("--objective", choices=("mae", "simclr"), default="mae")
-    parser.add_argument("--channels", default="8,16,32,64")
+    parser.add_argument("--channels", default="16,32,64,128")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--cache-dir", default="results/adrenal_mnist3d")
     parser.add_argument("--n-estimators", type=int, default=60)
     parser.add_argument(
         "--fine-tune-epochs",
         type=int,
-        default=8,
+        default=3,
         help="supervised fine-tuning of the SSL encoder on the train split (0: skip)",
     )
     parser.add_argument("--seed", type=int, default=0)

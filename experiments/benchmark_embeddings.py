@@ -171,6 +171,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--no-pretrain", action="store_true")
+    parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--pretrain-volumes", type=int, default=1000)
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument(
@@ -181,7 +182,7 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--pretrain-64-epochs",
         type=int,
-        default=1,
+        default=4,
         help="epochs for configurations at 64^3 (slow on CPU)",
     )
     parser.add_argument("--objective", default="mae", choices=("mae", "simclr"))
@@ -196,7 +197,7 @@ def main(argv=None) -> dict:
     )
     results: dict = {"throughput": [], "pretraining": [], "load_average": _load_average()}
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in () if args.no_throughput else (int(s) for s in args.sizes.split(",")):
         for enc in args.encoders.split(","):
             r = throughput(enc, size, args.n_volumes, args.batch_size, args.device, args.threads)
             results["throughput"].append(r)
@@ -212,8 +213,9 @@ def main(argv=None) -> dict:
                 }
             )
             print(f"  {enc} {size}^3: {r['volumes_per_s']:.2f} volumes/s", flush=True)
-    print(f"\nEmbedding throughput (n = {args.n_volumes} volumes, batch {args.batch_size}):")
-    print(_table(rows, list(rows[0])))
+    if rows:
+        print(f"\nEmbedding throughput (n = {args.n_volumes} volumes, batch {args.batch_size}):")
+        print(_table(rows, list(rows[0])))
 
     if not args.no_pretrain:
         import features
