@@ -170,7 +170,10 @@ def main(argv=None) -> dict:
         print(f"pretrained encoder: reusing {weights}")
     else:
         unlabeled = np.concatenate([ds.X_train, ds.X_val])  # never the test volumes
-        arrays = np.stack([pre(v) for v in unlabeled])
+        side = args.pretrain_size
+        arrays = np.empty((len(unlabeled), 1, side, side, side), dtype=np.float32)
+        for i, v in enumerate(unlabeled):
+            arrays[i] = pre(v)
         res = features.pretrain_encoder(
             arrays,
             encoder_kwargs=enc_kw,

@@ -104,7 +104,9 @@ def _pretrain_child(queue, n_volumes, epochs, size, channels, objective, device,
     vols = ds.X_train[:n_volumes]
     t0 = time.perf_counter()
     pre = features.VolumePreprocessor(shape=size, orientation=None, intensity="minmax")
-    arrays = np.stack([pre(v) for v in vols])
+    arrays = np.empty((len(vols), 1, size, size, size), dtype=np.float32)  # no list + stack copy
+    for i, v in enumerate(vols):
+        arrays[i] = pre(v)
     prep_s = time.perf_counter() - t0
     res = features.pretrain_encoder(
         arrays,
