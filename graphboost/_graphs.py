@@ -155,7 +155,7 @@ def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None,
         Range of sorted positions ``[lo, hi)`` of each neighbourhood.
     """
     x = _as_1d(x)
-    order = np.argsort(x, kind="stable")
+    order = np.argsort(x, kind="stable") if order is None else order
     sorted_values = x[order]
     if query is None:
         values = sorted_values

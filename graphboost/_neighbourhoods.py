@@ -58,12 +58,19 @@ class ColumnGraph:
         cs = _prefix(wy[order])
         return cs[hi] - cs[lo] - wy
 
-    def vote_query(self, X, wy):
-        """Weighted vote of the training neighbours of new patients."""
-        order, lo, hi = column_neighbourhoods(
+    def vote_prefix(self, wy):
+        """Prefix sums of ``wy`` in sorted order; a learner computes them once."""
+        return _prefix(wy[self.order])
+
+    def vote_query(self, X, wy, prefix=None):
+        """Weighted vote of the training neighbours of new patients.
+
+        With ``prefix`` (from :meth:`vote_prefix`) a query costs O(log N) per patient.
+        """
+        _, lo, hi = column_neighbourhoods(
             self.x, query=self.query_values(X), order=self.order, **self._rule()
         )
-        cs = _prefix(wy[order])
+        cs = self.vote_prefix(wy) if prefix is None else prefix
         return cs[hi] - cs[lo]
 
     def neighbours_train(self, max_degree):
@@ -171,7 +178,10 @@ class BlockGraph:
     def vote_train(self, wy):
         return _padded_vote(wy, self.neighbours_train())
 
-    def vote_query(self, X, wy):
+    def vote_prefix(self, wy):
+        return None
+
+    def vote_query(self, X, wy, prefix=None):
         return _padded_vote(wy, self.neighbours_query(X))
 
     def node_features_train(self):

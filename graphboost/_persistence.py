@@ -269,6 +269,7 @@ def _restore(cls, meta, tensors):
         learner.y_codes_ = y_codes
         learner.vote_weights_ = arr(f"learner/{r}/vote_weights")
         learner.prior_ = learner.vote_weights_.sum(axis=0)
+        learner._vote_prefix = graph.vote_prefix(learner.vote_weights_)
         if learner.conv != "vote":
             module = GraphNet(
                 entry["in_channels"],

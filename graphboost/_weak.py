@@ -199,6 +199,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         wy = np.zeros((n, n_classes))
         wy[np.arange(n), y_codes] = w
         self.vote_weights_ = wy
+        self._vote_prefix = graph.vote_prefix(wy)  # O(log N) votes for new patients
         self.y_codes_ = y_codes
         self.prior_ = wy.sum(axis=0)
         vote = graph.vote_train(wy)
@@ -283,7 +284,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
     def _gnn_query_proba(self, X):
         graph = self.graph_
         n = graph.n_train
-        vote = _normalise(graph.vote_query(X, self.vote_weights_), self.prior_)
+        vote = _normalise(self._vote_query(X), self.prior_)
         xq = self._node_features(graph.node_features_query(X), vote)
         neighbours = graph.neighbours_query(X, self.max_degree)
         query_edges = neighbours_to_edge_index(neighbours, self_loops=False, offset=n)
@@ -309,14 +310,17 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False)
         return self._proba(X)
 
+    def _vote_query(self, X):
+        return self.graph_.vote_query(X, self.vote_weights_, self._vote_prefix)
+
     def _proba(self, X):
         if self.conv == "vote":
-            return _normalise(self.graph_.vote_query(X, self.vote_weights_), self.prior_)
+            return _normalise(self._vote_query(X), self.prior_)
         return self._gnn_query_proba(X)
 
     def _predict_codes(self, X):
         if self.conv == "vote":
-            return vote_predict(self.graph_.vote_query(X, self.vote_weights_), self.prior_)
+            return vote_predict(self._vote_query(X), self.prior_)
         return self._gnn_query_proba(X).argmax(axis=1)
 
     def predict(self, X):
