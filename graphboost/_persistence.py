@@ -115,7 +115,7 @@ def save(model, path):
     if y_codes is not None:
         arrays["y_codes"] = y_codes
     tensors = {
-        k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+        k: (torch.from_numpy(np.array(v, order="C", copy=True)) if isinstance(v, np.ndarray) else v)
         for k, v in arrays.items()
     }
     meta = {
