@@ -19,15 +19,6 @@ from features import (
 TINY = {"channels": (4, 4, 8, 8)}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: tiny convolutions run faster, and pytest -n 2 is not oversubscribed."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _embedder(**kw):
     kw.setdefault("encoder_kwargs", TINY)
     kw.setdefault("preprocessor", VolumePreprocessor(shape=16))

@@ -21,15 +21,6 @@ from features import (
 TINY = {"channels": (4, 4, 8, 8)}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: tiny convolutions run faster, and pytest -n 2 is not oversubscribed."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _blobs(n=12, size=16, seed=0):
     """Binary volumes: a small or a large ball at a random place (label = large)."""
     rng = np.random.default_rng(seed)
