@@ -109,74 +109,48 @@ def write_json(path, obj):
     Path(path).write_text(json.dumps(obj, indent=2, default=default) + "\n")
 
 
-def _plt():
+def _agg():
+    """Draw off-screen: the runner writes files and may run without a display."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+
+
+def _save(ax, path):
+    """Write the figure of ``ax`` to ``path`` and close it."""
     import matplotlib.pyplot as plt
 
-    return plt
+    fig = ax.figure
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def plot_roc(path, y, probas_by_method, title):
     """ROC curves of the repeat-averaged out-of-fold probabilities (binary tasks)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from .plots import plot_roc_curves
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, probas in probas_by_method.items():
-        p = np.mean([q[:, 1] for q in probas], axis=0)
-        fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(y, p):.3f})")
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    ax.set_xlabel("False positive rate (1 - specificity)")
-    ax.set_ylabel("True positive rate (sensitivity)")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _agg()
+
+    _save(plot_roc_curves(y, probas_by_method, title=title), path)
 
 
 def plot_calibration(path, y, probas_by_method, title, n_bins=10):
     """Reliability diagram (quantile bins) of the repeat-averaged out-of-fold probabilities."""
-    from sklearn.calibration import calibration_curve
+    from .plots import plot_calibration_curves
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, probas in probas_by_method.items():
-        p = np.mean([q[:, 1] for q in probas], axis=0)
-        frac, mean_pred = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
-        ax.plot(mean_pred, frac, marker="o", ms=3, label=name)
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    ax.set_xlabel("Mean predicted probability")
-    ax.set_ylabel("Observed fraction of positives")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _agg()
+
+    _save(plot_calibration_curves(y, probas_by_method, n_bins=n_bins, title=title), path)
 
 
 def plot_boosting_curve(path, curve, title, reference=None):
-    """Mean test-fold AUROC after each boosting round (with the fold spread)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rounds = np.arange(curve.shape[1])  # staged_predict_proba starts with the init model alone
-    mean = np.nanmean(curve, axis=0)
-    sd = np.nanstd(curve, axis=0)
-    ax.plot(rounds, mean, label="GraphBoostClassifier (mean over folds)")
-    ax.fill_between(rounds, mean - sd, mean + sd, alpha=0.2, label="+/- 1 SD over folds")
-    if reference is not None:
-        name, value = reference
-        ax.axhline(value, ls="--", c="grey", label=f"{name} (pooled AUROC)")
-    ax.set_xlabel("Boosting round (0 = init model alone)")
-    ax.set_ylabel("Test-fold AUROC")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    """Mean test-fold AUROC after each boosting round (round 0: the init model alone)."""
+    from .plots import plot_boosting_curve as plot_curve
+
+    _agg()
+
+    _save(plot_curve(curve, reference=reference, title=title), path)
 
 
 def markdown_table(df, floatfmt="{:.3f}"):
