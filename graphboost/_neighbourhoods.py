@@ -18,8 +18,6 @@ from sklearn.neighbors import NearestNeighbors
 
 from ._graphs import (
     GraphSpec,
-    _kth_distance_sorted,
-    _radius_ranges,
     column_neighbourhoods,
     column_neighbours,
 )
@@ -272,15 +270,13 @@ class CandidateScreen:
             x = X[:, c].astype(np.float64)
             order = np.argsort(x, kind="stable")
             self.orders[pos] = order
-            sorted_values = x[order]
             ranges = []
             for spec in specs:
-                if spec.rule == "knn":
-                    radius = _kth_distance_sorted(sorted_values, spec.n_neighbors)
-                else:
-                    radius = spec.threshold
-                lo, hi = _radius_ranges(sorted_values, sorted_values, radius)
-                ranges.append((lo.astype(idx_dtype), hi.astype(idx_dtype)))
+                _, lo, hi = column_neighbourhoods(
+                    x, spec.rule, spec.n_neighbors, spec.threshold, order=order
+                )
+                # The screening works in sorted positions: the range of the i-th sorted patient.
+                ranges.append((lo[order].astype(idx_dtype), hi[order].astype(idx_dtype)))
                 self.specs.append(spec)
                 self.sources.append(("column", pos, len(ranges) - 1))
             self.column_ranges.append(ranges)
