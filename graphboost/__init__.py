@@ -5,6 +5,7 @@ embeddings live in the separate ``features`` package.
 """
 
 from ._boosting import GraphBoostClassifier
+from ._device import resolve_device, torch_threads
 from ._graphs import (
     GraphSpec,
     block_knn_graph,
@@ -25,5 +26,7 @@ __all__ = [
     "column_knn_graph",
     "column_threshold_graph",
     "load",
+    "resolve_device",
     "threshold_from_differences",
+    "torch_threads",
 ]

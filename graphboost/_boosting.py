@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._gnn import resolve_device
+from ._device import resolve_device
 from ._graphs import GraphSpec, threshold_from_differences
 from ._init_model import make_init
 from ._neighbourhoods import CandidateScreen, block_indicator, fit_graph

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import torch
 from torch import nn
 from torch_geometric.nn import APPNP
 from torch_geometric.nn.models import GAT, GCN, MLP, GraphSAGE
 
 CONVS = ("appnp", "gat", "gcn", "sage")
-_THREADED_NODES = 20_000
 
 
 class GraphNet(nn.Module):
@@ -69,30 +65,3 @@ class GraphNet(nn.Module):
         if self.conv == "appnp":
             return self.propagate(self.mlp(x), edge_index)
         return self.gnn(x, edge_index)
-
-
-@contextmanager
-def torch_threads(n_nodes, device):
-    """Run small CPU graphs on one thread: thread start-up costs more than it saves there, and
-    several threads per process oversubscribe a machine running parallel folds."""
-    if device.type != "cpu" or n_nodes >= _THREADED_NODES:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def resolve_device(device):
-    """``"auto"`` is CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "The 'device' parameter is 'cuda' but torch sees no CUDA device; "
-            "use device='auto' or device='cpu'."
-        )
-    return torch.device(device)

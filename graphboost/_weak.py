@@ -15,7 +15,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._gnn import CONVS, GraphNet, resolve_device, torch_threads
+from ._device import resolve_device, torch_threads
+from ._gnn import CONVS, GraphNet
 from ._graphs import GraphSpec, _check_n_neighbors, neighbours_to_edge_index
 from ._graphs import threshold_from_differences as _tau
 from ._neighbourhoods import fit_graph, vote_predict
