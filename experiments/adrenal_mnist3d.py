@@ -19,7 +19,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import features
+
+from ._scripts import parse_script_args
 
 SPLITS = ("train", "val", "test")
 
@@ -56,8 +57,13 @@ def _shape_block(ds, cache: Path | None = None) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _embed_block(ds, embedder, name) -> dict[str, pd.DataFrame]:
-    embedder.set_params(prefix=name, output="pandas").fit()
+def _embed_block(ds, embedder, name, y_train=None) -> dict[str, pd.DataFrame]:
+    """Embeddings of every split; ``y_train`` fine-tunes the encoder on the train split first."""
+    embedder.set_params(prefix=name, output="pandas")
+    if y_train is None:
+        embedder.fit()
+    else:
+        embedder.fit(list(ds.X_train), y_train)
     out = {}
     for split in SPLITS:
         X, _ = ds.split(split)
@@ -119,30 +125,147 @@ def fit_graphboost(blocks, ys, groups, n_estimators=60, random_state=0):
     }
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrain-epochs", type=int, default=4)
-    parser.add_argument("--pretrain-size", type=int, default=64)
-    parser.add_argument("--objective", choices=("mae", "simclr"), default="mae")
-    parser.add_argument("--channels", default="16,32,64,128")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--cache-dir", default="results/adrenal_mnist3d")
-    parser.add_argument("--n-estimators", type=int, default=60)
-    parser.add_argument(
-        "--fine-tune-epochs",
-        type=int,
-        default=3,
-        help="supervised fine-tuning of the SSL encoder on the train split (0: skip)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+OPTIONS = {
+    "--pretrain-epochs": (4, "self-supervised pretraining epochs"),
+    "--pretrain-size": (64, "voxels per edge of the pretraining (and embedding) input"),
+    "--objective": ("mae", "self-supervised objective", ("mae", "simclr")),
+    "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
+    "--threads": (1, "torch intra-op threads of this process"),
+    "--cache-dir": ("results/adrenal_mnist3d", "folder of the encoder, embeddings and shapes"),
+    "--n-estimators": (60, "most boosting rounds"),
+    "--fine-tune-epochs": (3, "supervised fine-tuning of the SSL encoder on train (0: skip)"),
+    "--seed": (0, "random seed"),
+}
 
+
+def _pretrained_weights(ds, args, cache, pre, encoder_kwargs) -> Path:
+    """Self-supervised encoder weights, pretrained on train + val (reused when cached)."""
+    weights = cache / (
+        f"ssl_{args.objective}_{args.pretrain_size}_{args.channels.replace(',', '-')}"
+        f"_e{args.pretrain_epochs}_s{args.seed}.pt"
+    )
+    if weights.is_file():
+        print(f"pretrained encoder: reusing {weights}")
+        return weights
+    unlabeled = np.concatenate([ds.X_train, ds.X_val])  # never the test volumes
+    side = args.pretrain_size
+    arrays = np.empty((len(unlabeled), 1, side, side, side), dtype=np.float32)
+    for i, v in enumerate(unlabeled):
+        arrays[i] = pre(v)
+    res = features.pretrain_encoder(
+        arrays,
+        encoder_kwargs=encoder_kwargs,
+        objective=args.objective,
+        epochs=args.pretrain_epochs,
+        batch_size=16,
+        patch_size=max(2, side // 8),
+        random_state=args.seed,
+        verbose=True,
+    )
+    res.save(weights)
+    print(
+        f"pretraining ({args.objective}, {res.n_volumes} volumes at {side}^3, "
+        f"{len(res.history)} epochs): {res.seconds:.0f} s, "
+        f"loss {res.history[0]:.4f} -> {res.history[-1]:.4f}"
+    )
+    return weights
+
+
+def _embedding_blocks(ds, ys, args, weights, common) -> dict[str, dict[str, pd.DataFrame]]:
+    """SSL, random-init and (with ``--fine-tune-epochs``) fine-tuned embeddings of every split."""
+    t0 = time.perf_counter()
+    blocks = {
+        "ssl": _embed_block(ds, features.VolumeEmbedder(pretrained=weights, **common), "ssl"),
+        "rand": _embed_block(ds, features.VolumeEmbedder(**common), "rand"),
+    }
+    print(
+        f"embeddings of {sum(map(len, ys.values()))} volumes x 2 encoders: "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    if args.fine_tune_epochs > 0:
+        # Supervised fine-tuning sees the train split only (labels of val / test never used).
+        t0 = time.perf_counter()
+        tuner = features.VolumeEmbedder(
+            pretrained=weights, fine_tune_epochs=args.fine_tune_epochs, **common
+        )
+        blocks["tuned"] = _embed_block(ds, tuner, "tuned", y_train=ys["train"])
+        print(
+            f"fine-tuning on the train split ({args.fine_tune_epochs} epochs) + embedding: "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+    return blocks
+
+
+def _join(*parts) -> dict[str, pd.DataFrame]:
+    return {s: pd.concat([p[s] for p in parts], axis=1) for s in SPLITS}
+
+
+def _report_logistic(blocks, shape, ys) -> dict:
+    print("\nlogistic regression (standardised, C chosen on val), official test split:")
+    sets = {
+        "random-init CNN embeddings": blocks["rand"],
+        "SSL-pretrained CNN embeddings": blocks["ssl"],
+        "shape features": shape,
+        "shape features + SSL embeddings": _join(shape, blocks["ssl"]),
+    }
+    if "tuned" in blocks:
+        sets["SSL + fine-tuned (train) embeddings"] = blocks["tuned"]
+        sets["shape features + fine-tuned embeddings"] = _join(shape, blocks["tuned"])
+    results = {}
+    for name, data in sets.items():
+        r = results[f"LR: {name}"] = fit_logistic(data, ys)
+        print(
+            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
+            f"(val AUROC {r['val_auc']:.3f}, C={r['C']})"
+        )
+    return results
+
+
+def _report_graphboost(blocks, shape, ys, n_estimators, seed) -> dict:
+    print("\nGraphBoostClassifier (fit on train, rounds chosen on val), official test split:")
+    sets = {
+        "shape features": {"shape": shape},
+        "shape features + SSL embeddings": {"shape": shape, "ssl": blocks["ssl"]},
+    }
+    if "tuned" in blocks:
+        sets["shape features + fine-tuned embeddings"] = {"shape": shape, "tuned": blocks["tuned"]}
+    results = {}
+    for name, parts in sets.items():
+        groups = {g: list(part["train"].columns) for g, part in parts.items()}
+        r = fit_graphboost(_join(*parts.values()), ys, groups, n_estimators, random_state=seed)
+        results[f"GraphBoost: {name}"] = r
+        print(
+            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
+            f"(rounds {r['rounds']}, val AUROC {r['val_auc']:.3f}; all "
+            f"{n_estimators} rounds: AUROC {r['all_rounds_test_auc']:.3f} "
+            f"ACC {r['all_rounds_test_acc']:.3f}; fit {r['fit_s']:.0f} s; "
+            f"first graphs {r['first_graphs']})"
+        )
+    return results
+
+
+def _shape_without_constants(ds, cache, n_total) -> dict[str, pd.DataFrame]:
+    t0 = time.perf_counter()
+    shape = _shape_block(ds, cache)
+    print(
+        f"shape features: {shape['train'].shape[1]} per volume, "
+        f"{time.perf_counter() - t0:.1f} s for {n_total} volumes"
+    )
+    constant = [c for c in shape["train"].columns if shape["train"][c].nunique() == 1]
+    if constant:
+        print(f"shape features constant on train (binary masks), dropped: {constant}")
+        shape = {s: shape[s].drop(columns=constant) for s in SPLITS}
+    return shape
+
+
+def main(argv=None) -> dict:
+    """Run the whole comparison; returns the figures of every model (also printed)."""
+    args = parse_script_args(__doc__, OPTIONS, argv)
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # this script's own process
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    channels = tuple(int(c) for c in args.channels.split(","))
     ds = features.load_adrenalmnist3d(size=64)
     ys = {s: ds.split(s)[1] for s in SPLITS}
     n_total = sum(len(v) for v in ys.values())
@@ -150,139 +273,22 @@ def main(argv=None) -> dict:
         f"AdrenalMNIST3D 64^3: train {len(ys['train'])}, val {len(ys['val'])}, "
         f"test {len(ys['test'])} ({n_total} volumes)"
     )
-
-    t0 = time.perf_counter()
-    shape = _shape_block(ds, cache)
-    print(
-        f"shape features: {shape['train'].shape[1]} per volume, "
-        f"{time.perf_counter() - t0:.1f} s for {n_total} volumes"
-    )
-
+    shape = _shape_without_constants(ds, cache, n_total)
     pre = features.VolumePreprocessor(
         shape=args.pretrain_size, orientation=None, intensity="minmax"
     )
-    enc_kw = {"channels": channels}
-    weights = cache / (
-        f"ssl_{args.objective}_{args.pretrain_size}_{args.channels.replace(',', '-')}"
-        f"_e{args.pretrain_epochs}_s{args.seed}.pt"
-    )
-    if weights.is_file():
-        print(f"pretrained encoder: reusing {weights}")
-    else:
-        unlabeled = np.concatenate([ds.X_train, ds.X_val])  # never the test volumes
-        side = args.pretrain_size
-        arrays = np.empty((len(unlabeled), 1, side, side, side), dtype=np.float32)
-        for i, v in enumerate(unlabeled):
-            arrays[i] = pre(v)
-        res = features.pretrain_encoder(
-            arrays,
-            encoder_kwargs=enc_kw,
-            objective=args.objective,
-            epochs=args.pretrain_epochs,
-            batch_size=16,
-            patch_size=max(2, args.pretrain_size // 8),
-            random_state=args.seed,
-            verbose=True,
-        )
-        res.save(weights)
-        print(
-            f"pretraining ({args.objective}, {res.n_volumes} volumes at "
-            f"{args.pretrain_size}^3, {len(res.history)} epochs): {res.seconds:.0f} s, "
-            f"loss {res.history[0]:.4f} -> {res.history[-1]:.4f}"
-        )
-
+    encoder_kwargs = {"channels": tuple(int(c) for c in args.channels.split(","))}
+    weights = _pretrained_weights(ds, args, cache, pre, encoder_kwargs)
     common = dict(
-        encoder_kwargs=enc_kw,
+        encoder_kwargs=encoder_kwargs,
         preprocessor=pre,
         batch_size=32,
         cache_dir=cache / "embeddings",
         random_state=args.seed,
     )
-    t0 = time.perf_counter()
-    ssl = _embed_block(ds, features.VolumeEmbedder(pretrained=weights, **common), "ssl")
-    rand = _embed_block(ds, features.VolumeEmbedder(**common), "rand")
-    print(f"embeddings of {n_total} volumes x 2 encoders: {time.perf_counter() - t0:.1f} s")
-    tuned = None
-    if args.fine_tune_epochs > 0:
-        # Supervised fine-tuning sees the train split only (labels of val / test never used).
-        t0 = time.perf_counter()
-        tuner = features.VolumeEmbedder(
-            pretrained=weights,
-            fine_tune_epochs=args.fine_tune_epochs,
-            prefix="tuned",
-            output="pandas",
-            **common,
-        )
-        tuner.fit(list(ds.X_train), ys["train"])
-        tuned = {}
-        for split in SPLITS:
-            tuned[split] = tuner.transform(list(ds.split(split)[0]))
-            tuned[split].index = range(len(tuned[split]))
-        print(
-            f"fine-tuning on the train split ({args.fine_tune_epochs} epochs) + embedding: "
-            f"{time.perf_counter() - t0:.0f} s"
-        )
-    constant = [c for c in shape["train"].columns if shape["train"][c].nunique() == 1]
-    if constant:
-        print(f"shape features constant on train (binary masks), dropped: {constant}")
-        shape = {s: shape[s].drop(columns=constant) for s in SPLITS}
-
-    def join(*parts):
-        return {s: pd.concat([p[s] for p in parts], axis=1) for s in SPLITS}
-
-    results = {}
-    print("\nlogistic regression (standardised, C chosen on val), official test split:")
-    for name, blocks in [
-        ("random-init CNN embeddings", rand),
-        ("SSL-pretrained CNN embeddings", ssl),
-        ("shape features", shape),
-        ("shape features + SSL embeddings", join(shape, ssl)),
-    ] + (
-        []
-        if tuned is None
-        else [
-            ("SSL + fine-tuned (train) embeddings", tuned),
-            ("shape features + fine-tuned embeddings", join(shape, tuned)),
-        ]
-    ):
-        r = fit_logistic(blocks, ys)
-        results[f"LR: {name}"] = r
-        print(
-            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
-            f"(val AUROC {r['val_auc']:.3f}, C={r['C']})"
-        )
-
-    print("\nGraphBoostClassifier (fit on train, rounds chosen on val), official test split:")
-    both = join(shape, ssl)
-    for name, blocks, groups in [
-        ("shape features", shape, {"shape": list(shape["train"].columns)}),
-        (
-            "shape features + SSL embeddings",
-            both,
-            {"shape": list(shape["train"].columns), "ssl": list(ssl["train"].columns)},
-        ),
-    ] + (
-        []
-        if tuned is None
-        else [
-            (
-                "shape features + fine-tuned embeddings",
-                join(shape, tuned),
-                {"shape": list(shape["train"].columns), "tuned": list(tuned["train"].columns)},
-            )
-        ]
-    ):
-        r = fit_graphboost(
-            blocks, ys, groups, n_estimators=args.n_estimators, random_state=args.seed
-        )
-        results[f"GraphBoost: {name}"] = r
-        print(
-            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
-            f"(rounds {r['rounds']}, val AUROC {r['val_auc']:.3f}; all "
-            f"{args.n_estimators} rounds: AUROC {r['all_rounds_test_auc']:.3f} "
-            f"ACC {r['all_rounds_test_acc']:.3f}; fit {r['fit_s']:.0f} s; "
-            f"first graphs {r['first_graphs']})"
-        )
+    blocks = _embedding_blocks(ds, ys, args, weights, common)
+    results = _report_logistic(blocks, shape, ys)
+    results |= _report_graphboost(blocks, shape, ys, args.n_estimators, args.seed)
     print("\nreference (MedMNIST v2 paper, test AUROC): 3D ResNet-50 0.828, ResNet-18 + 3D 0.863")
     return results
 

@@ -19,7 +19,6 @@ count.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import os
@@ -30,6 +29,8 @@ import time
 
 import numpy as np
 
+from ._scripts import parse_script_args
+
 
 def _load_average() -> str:
     try:
@@ -38,14 +39,12 @@ def _load_average() -> str:
         return "n/a"
 
 
-def throughput(encoder, size, n_volumes, batch_size, device, threads, repeats=1) -> dict:
+def throughput(encoder, size, n_volumes, batch_size, device, repeats=1) -> dict:
     """Volumes per second of VolumeEmbedder.transform and of the bare encoder."""
     import torch
 
     import features
 
-    if threads:
-        torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     vols = rng.random((n_volumes, size, size, size), dtype=np.float32)
     emb = features.VolumeEmbedder(
@@ -164,45 +163,31 @@ def _table(rows, cols) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--encoders", default="small,resnet10,resnet18")
-    parser.add_argument("--sizes", default="64,128")
-    parser.add_argument("--n-volumes", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--no-pretrain", action="store_true")
-    parser.add_argument("--no-throughput", action="store_true")
-    parser.add_argument("--pretrain-volumes", type=int, default=1000)
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
-    parser.add_argument(
-        "--pretrain-configs",
-        default="32:8-16-32-64,64:16-32-64-128",
-        help="size:channels pairs; each pretrains once",
-    )
-    parser.add_argument(
-        "--pretrain-64-epochs",
-        type=int,
-        default=4,
-        help="epochs for configurations at 64^3 (slow on CPU)",
-    )
-    parser.add_argument("--objective", default="mae", choices=("mae", "simclr"))
-    parser.add_argument("--json", help="write all figures to this JSON file")
-    args = parser.parse_args(argv)
+OPTIONS = {
+    "--device": ("cpu", "cpu, cuda or auto"),
+    "--encoders": ("small,resnet10,resnet18", "encoders to time, comma-separated"),
+    "--sizes": ("64,128", "volume edge lengths to time, comma-separated"),
+    "--n-volumes": (16, "volumes embedded per throughput measurement"),
+    "--batch-size": (8, "volumes per batch"),
+    "--threads": (0, "torch threads of this process and of the pretraining (0: default)"),
+    "--no-pretrain": (False, "skip the pretraining benchmark"),
+    "--no-throughput": (False, "skip the throughput benchmark"),
+    "--pretrain-volumes": (1000, "AdrenalMNIST3D train volumes used for pretraining"),
+    "--pretrain-epochs": (10, "epochs for configurations below 64^3"),
+    "--pretrain-configs": ("32:8-16-32-64,64:16-32-64-128", "size:channels pairs, each once"),
+    "--pretrain-64-epochs": (4, "epochs for configurations at 64^3 (slow on CPU)"),
+    "--objective": ("mae", "self-supervised objective", ("mae", "simclr")),
+    "--json": (None, "write all figures to this JSON file"),
+}
 
-    import torch
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"CUDA available: {torch.cuda.is_available()}, load average {_load_average()}"
-    )
-    results: dict = {"throughput": [], "pretraining": [], "load_average": _load_average()}
-    rows = []
+def _throughput_table(args) -> list[dict]:
+    """Time every encoder at every size; prints the table, returns the figures."""
+    results, rows = [], []
     for size in () if args.no_throughput else (int(s) for s in args.sizes.split(",")):
         for enc in args.encoders.split(","):
-            r = throughput(enc, size, args.n_volumes, args.batch_size, args.device, args.threads)
-            results["throughput"].append(r)
+            r = throughput(enc, size, args.n_volumes, args.batch_size, args.device)
+            results.append(r)
             rows.append(
                 {
                     "encoder": enc,
@@ -218,52 +203,74 @@ def main(argv=None) -> dict:
     if rows:
         print(f"\nEmbedding throughput (n = {args.n_volumes} volumes, batch {args.batch_size}):")
         print(_table(rows, list(rows[0])))
+    return results
 
-    if not args.no_pretrain:
-        import features
 
-        try:
-            features.load_adrenalmnist3d(size=64)
-        except FileNotFoundError as exc:
-            print(f"\npretraining benchmark skipped: {exc}")
-        else:
-            prow = []
-            for cfg in args.pretrain_configs.split(","):
-                size_s, ch_s = cfg.split(":")
-                size = int(size_s)
-                channels = tuple(int(c) for c in ch_s.split("-"))
-                epochs = args.pretrain_epochs if size < 64 else args.pretrain_64_epochs
-                r = pretraining(
-                    args.pretrain_volumes,
-                    epochs,
-                    size,
-                    channels,
-                    args.objective,
-                    args.device,
-                    args.threads,
-                )
-                results["pretraining"].append(r)
-                prow.append(
-                    {
-                        "objective": r["objective"],
-                        "volumes": str(r["n_volumes"]),
-                        "trained at": f"{size}^3",
-                        "channels": ch_s,
-                        "epochs": str(r["epochs"]),
-                        "threads": str(r["threads"]),
-                        "train s": f"{r['train_s']:.0f}",
-                        "s/epoch": f"{r['s_per_epoch']:.1f}",
-                        "preprocess s": f"{r['preprocess_s']:.1f}",
-                        "peak RSS MB": f"{r['peak_rss_mb']:.0f}",
-                        "tracemalloc MB": f"{r['tracemalloc_peak_mb']:.0f}",
-                        "loss": f"{r['loss_first']:.4f}->{r['loss_last']:.4f}",
-                    }
-                )
-            print(
-                f"\nSelf-supervised pretraining on AdrenalMNIST3D (64^3 input volumes, "
-                f"device {args.device}):"
+def _pretraining_row(r) -> dict:
+    return {
+        "objective": r["objective"],
+        "volumes": str(r["n_volumes"]),
+        "trained at": f"{r['train_size']}^3",
+        "channels": "-".join(map(str, r["channels"])),
+        "epochs": str(r["epochs"]),
+        "threads": str(r["threads"]),
+        "train s": f"{r['train_s']:.0f}",
+        "s/epoch": f"{r['s_per_epoch']:.1f}",
+        "preprocess s": f"{r['preprocess_s']:.1f}",
+        "peak RSS MB": f"{r['peak_rss_mb']:.0f}",
+        "tracemalloc MB": f"{r['tracemalloc_peak_mb']:.0f}",
+        "loss": f"{r['loss_first']:.4f}->{r['loss_last']:.4f}",
+    }
+
+
+def _pretraining_table(args) -> list[dict]:
+    """Pretrain once per configuration (each in a fresh process); prints the table."""
+    import features
+
+    try:
+        features.load_adrenalmnist3d(size=64)
+    except FileNotFoundError as exc:
+        print(f"\npretraining benchmark skipped: {exc}")
+        return []
+    results = []
+    for cfg in args.pretrain_configs.split(","):
+        size_s, ch_s = cfg.split(":")
+        size = int(size_s)
+        channels = tuple(int(c) for c in ch_s.split("-"))
+        epochs = args.pretrain_epochs if size < 64 else args.pretrain_64_epochs
+        results.append(
+            pretraining(
+                args.pretrain_volumes,
+                epochs,
+                size,
+                channels,
+                args.objective,
+                args.device,
+                args.threads,
             )
-            print(_table(prow, list(prow[0])))
+        )
+    print(
+        f"\nSelf-supervised pretraining on AdrenalMNIST3D (64^3 input volumes, "
+        f"device {args.device}):"
+    )
+    rows = [_pretraining_row(r) for r in results]
+    print(_table(rows, list(rows[0])))
+    return results
+
+
+def main(argv=None) -> dict:
+    """Run the benchmarks chosen on the command line; returns (and prints) the figures."""
+    args = parse_script_args(__doc__, OPTIONS, argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)  # this script's own process
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"CUDA available: {torch.cuda.is_available()}, load average {_load_average()}"
+    )
+    results = {"load_average": _load_average(), "throughput": _throughput_table(args)}
+    results["pretraining"] = [] if args.no_pretrain else _pretraining_table(args)
     results["load_average_end"] = _load_average()
     print(f"\nload average at the end: {results['load_average_end']}")
     if args.json:

@@ -14,7 +14,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 
@@ -29,6 +28,8 @@ from sklearn.preprocessing import StandardScaler
 
 from features import ClinicalPreprocessor, load_duke
 from graphboost import GraphBoostClassifier, GraphWeakLearner
+
+from ._scripts import parse_script_args
 
 
 def methods(n_estimators, seed):
@@ -105,23 +106,84 @@ def exhaustive_estimate(X, y, n_rounds, n_sample, seed):
     return per_gnn, per_gnn * X.shape[1] * n_thresholds * n_rounds
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="tnbc", choices=["tnbc", "tnbc-imaging", "pcr"])
-    parser.add_argument("--methods", default="vote,lr,xgb")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--n-estimators", type=int, default=50)
-    parser.add_argument(
-        "--exhaustive-sample",
-        type=int,
-        default=6,
-        help="GNN trainings timed for the exhaustive estimate (0 to skip)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
+OPTIONS = {
+    "--task": ("tnbc", "Duke task", ("tnbc", "tnbc-imaging", "pcr")),
+    "--methods": ("vote,lr,xgb", "methods to compare, comma-separated"),
+    "--folds": (5, "stratified CV folds"),
+    "--repeats": (1, "CV repeats (seeds seed, seed + 1, ...)"),
+    "--n-estimators": (50, "most boosting rounds"),
+    "--exhaustive-sample": (6, "GNN trainings timed for the exhaustive estimate (0 to skip)"),
+    "--seed": (0, "random seed"),
+}
+# Expected on Duke folds (constant or unusable columns in a fold, a category absent from a
+# training fold); filtered by message so that any other warning, such as "No candidate graph beat
+# chance", is still shown.
+_EXPECTED_WARNINGS = ("Constant columns skipped", "Dropping ", "Values not seen in fit")
 
+
+def _fit_fold(model, X, y, train, test):
+    """Fit one method on one training fold; returns (test probabilities, fit seconds, note)."""
+    pipe = make_pipeline(ClinicalPreprocessor(), clone(model))
+    if isinstance(model, GraphBoostClassifier):
+        pipe.set_output(transform="pandas")  # column names for feature_groups
+    with warnings.catch_warnings():
+        for message in _EXPECTED_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        start = time.perf_counter()
+        pipe.fit(X.iloc[train], y[train])
+        elapsed = time.perf_counter() - start
+        proba = pipe.predict_proba(X.iloc[test])[:, 1]
+    note = ""
+    if isinstance(pipe[-1], GraphBoostClassifier):
+        first = [s.name for s in pipe[-1].selected_graphs_[:3]]
+        note = f" rounds={len(pipe[-1].estimators_)} first={first}"
+    return proba, elapsed, note
+
+
+def cross_validate(X, y, models, folds, repeats, seed):
+    """Repeated stratified CV of every model; per-fold AUROCs and times, pooled AUROCs, last OOF."""
+    results = {m: {"auc": [], "time": [], "pooled": []} for m in models}
+    for repeat in range(repeats):
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed + repeat)
+        oof = {m: np.zeros(len(y)) for m in models}
+        for fold, (train, test) in enumerate(cv.split(X, y)):
+            for name, model in models.items():
+                p, elapsed, note = _fit_fold(model, X, y, train, test)
+                oof[name][test] = p
+                auc = roc_auc_score(y[test], p)
+                results[name]["auc"].append(auc)
+                results[name]["time"].append(elapsed)
+                print(
+                    f"repeat {repeat} fold {fold} {name:>18}: AUROC {auc:.3f} "
+                    f"fit {elapsed:6.1f} s{note}",
+                    flush=True,
+                )
+        for name in models:
+            results[name]["pooled"].append(roc_auc_score(y, oof[name]))
+    return results, oof
+
+
+def _print_exhaustive(X, y, args, ours, name):
+    pre = ClinicalPreprocessor().set_output(transform="pandas")
+    cv = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
+    train = next(cv.split(X, y))[0]
+    Xt = pre.fit_transform(X.iloc[train]).to_numpy()
+    per_gnn, total = exhaustive_estimate(
+        Xt, y[train], args.n_estimators, args.exhaustive_sample, args.seed
+    )
+    print()
+    print(
+        f"Exhaustive search (one APPNP per column x 3 thresholds per round, "
+        f"{Xt.shape[1]} columns, {args.n_estimators} rounds): {per_gnn:.2f} s per GNN, "
+        f"{total / 3600:.1f} CPU-hours per fold (extrapolated from "
+        f"{args.exhaustive_sample} GNNs); ours ({name}) {ours:.1f} s per fold: "
+        f"{total / ours:,.0f}x faster."
+    )
+
+
+def main(argv=None):
+    """Run the comparison chosen on the command line and print its tables."""
+    args = parse_script_args(__doc__, OPTIONS, argv)
     data = load_duke(args.task)
     X, y = data.X, data.y.to_numpy()
     print(f"Duke {args.task}: {X.shape[0]} patients, {X.shape[1]} columns, {y.sum()} positive")
@@ -129,64 +191,20 @@ def main(argv=None):
     chosen = args.methods.split(",")
     unknown = sorted(set(chosen) - set(models))
     if unknown:
-        parser.error(f"unknown methods {unknown}; choose from {sorted(models)}")
-    results = {m: {"auc": [], "time": [], "pooled": []} for m in chosen}
-    for repeat in range(args.repeats):
-        cv = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed + repeat)
-        oof = {m: np.zeros(len(y)) for m in chosen}
-        for fold, (train, test) in enumerate(cv.split(X, y)):
-            for name in chosen:
-                pipe = make_pipeline(ClinicalPreprocessor(), clone(models[name]))
-                if isinstance(models[name], GraphBoostClassifier):
-                    pipe.set_output(transform="pandas")  # column names for feature_groups
-                start = time.perf_counter()
-                pipe.fit(X.iloc[train], y[train])
-                elapsed = time.perf_counter() - start
-                p = pipe.predict_proba(X.iloc[test])[:, 1]
-                oof[name][test] = p
-                auc = roc_auc_score(y[test], p)
-                results[name]["auc"].append(auc)
-                results[name]["time"].append(elapsed)
-                extra = ""
-                est = pipe[-1]
-                if isinstance(est, GraphBoostClassifier):
-                    first = [s.name for s in est.selected_graphs_[:3]]
-                    extra = f" rounds={len(est.estimators_)} first={first}"
-                print(
-                    f"repeat {repeat} fold {fold} {name:>18}: AUROC {auc:.3f} "
-                    f"fit {elapsed:6.1f} s{extra}",
-                    flush=True,
-                )
-        for name in chosen:
-            results[name]["pooled"].append(roc_auc_score(y, oof[name]))
+        raise SystemExit(f"--methods: unknown methods {unknown}; choose from {sorted(models)}")
+    models = {name: models[name] for name in chosen}
+    results, oof = cross_validate(X, y, models, args.folds, args.repeats, args.seed)
     print()
     print("| method | fold-mean AUROC | pooled AUROC (95% CI, last repeat) | fit s/fold |")
     print("|---|---|---|---|")
-    for name in chosen:
-        r = results[name]
+    for name, r in results.items():
         lo, hi = bootstrap_ci(y, oof[name])
         print(
             f"| {name} | {np.mean(r['auc']):.3f} | {np.mean(r['pooled']):.3f} "
             f"({lo:.3f}-{hi:.3f}) | {np.mean(r['time']):.1f} |"
         )
     if args.exhaustive_sample:
-        pre = ClinicalPreprocessor().set_output(transform="pandas")
-        train = next(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(X, y))[
-            0
-        ]
-        Xt = pre.fit_transform(X.iloc[train]).to_numpy()
-        per_gnn, total = exhaustive_estimate(
-            Xt, y[train], args.n_estimators, args.exhaustive_sample, args.seed
-        )
-        ours = np.mean(results[chosen[0]]["time"])
-        print()
-        print(
-            f"Exhaustive search (one APPNP per column x 3 thresholds per round, "
-            f"{Xt.shape[1]} columns, {args.n_estimators} rounds): {per_gnn:.2f} s per GNN, "
-            f"{total / 3600:.1f} CPU-hours per fold (extrapolated from "
-            f"{args.exhaustive_sample} GNNs); ours ({chosen[0]}) {ours:.1f} s per fold: "
-            f"{total / ours:,.0f}x faster."
-        )
+        _print_exhaustive(X, y, args, np.mean(results[chosen[0]]["time"]), chosen[0])
 
 
 if __name__ == "__main__":

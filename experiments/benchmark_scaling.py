@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from ._scripts import parse_script_args
+
 
 def _cohort(n, n_features, seed=0):
     import numpy as np
@@ -68,14 +70,27 @@ def run_one(n, n_features, n_estimators, conv):
     }
 
 
+OPTIONS = {
+    "--sizes": ("1000,10000,100000", "numbers of training patients, comma-separated"),
+    "--n-features": (50, "numeric columns"),
+    "--n-estimators": (10, "most boosting rounds"),
+    "--conv": ("vote", "weak learner of GraphBoostClassifier"),
+    "--child": (0, argparse.SUPPRESS),  # the size a child process measures
+}
+
+
+def _measure_in_child(n, args):
+    """Run one size in a fresh interpreter, so that its peak memory is its own."""
+    command = [sys.executable, "-m", "experiments.benchmark_scaling", "--child", str(n)]
+    for flag in ("--n-features", "--n-estimators", "--conv"):
+        command += [flag, str(getattr(args, flag[2:].replace("-", "_")))]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--n-features", type=int, default=50)
-    parser.add_argument("--n-estimators", type=int, default=10)
-    parser.add_argument("--conv", default="vote")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    """Print the scaling table (or, with the hidden ``--child``, one size as JSON)."""
+    args = parse_script_args(__doc__, OPTIONS, argv)
     if args.child:
         result = run_one(args.child, args.n_features, args.n_estimators, args.conv)
         print(json.dumps(result))
@@ -87,25 +102,7 @@ def main(argv=None):
     )
     print("|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "experiments.benchmark_scaling",
-                "--child",
-                str(n),
-                "--n-features",
-                str(args.n_features),
-                "--n-estimators",
-                str(args.n_estimators),
-                "--conv",
-                args.conv,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = _measure_in_child(n, args)
         print(
             f"| {r['n']:,} | {r['fit_s']:.1f} | {r['lr_fit_s']:.2f} | "
             f"{r['fit_s'] / r['lr_fit_s']:.0f}x | {r['rounds']} | {r['test_auroc']:.3f} | "
