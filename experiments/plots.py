@@ -71,6 +71,16 @@ def _class_legend_name(value, class_names):
     return f"label {value}"
 
 
+def _finish(ax, xlabel, ylabel, title, legend_loc=None):
+    """Axis labels and title; a legend (small font) when ``legend_loc`` is given."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend_loc is not None:
+        ax.legend(fontsize=7, loc=legend_loc)
+    return ax
+
+
 # --------------------------------------------------------------------------------- graphs
 def graph_layout(values, names=None, random_state=0):
     """2D positions of patients for drawing a graph built on ``values``.
@@ -167,8 +177,18 @@ def plot_patient_graph(
     -------
     matplotlib Axes
     """
-    from matplotlib.collections import LineCollection
+    coords, labels, edge_index = _graph_inputs(edge_index, coords, labels)
+    ax = _axes(ax, figsize=(7, 5.5))
+    _draw_edges(ax, edge_index, coords, max_edges, random_state)
+    _scatter_classes(ax, coords, labels, class_names, s=14, edgecolors="white", linewidths=0.3)
+    if highlight is not None:
+        _mark_patient(ax, edge_index, coords, highlight)
+    ax.autoscale()
+    return _finish(ax, *axis_labels, title, legend_loc="best")
 
+
+def _graph_inputs(edge_index, coords, labels):
+    """Checked arrays of :func:`plot_patient_graph`."""
     coords = np.asarray(coords, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise ValueError(f"coords must have shape (n_patients, 2); got {coords.shape}.")
@@ -182,50 +202,56 @@ def plot_patient_graph(
             f"edge_index refers to patient {int(edge_index.max())} (or a negative index) but "
             f"coords has {n} patients (valid indices 0..{n - 1})."
         )
-    ax = _axes(ax, figsize=(7, 5.5))
+    return coords, labels, edge_index
+
+
+def _draw_edges(ax, edge_index, coords, max_edges, random_state):
+    """Grey segments of the edges (self-loops left out), a random sample of ``max_edges``."""
+    from matplotlib.collections import LineCollection
+
     edges = edge_index[:, edge_index[0] != edge_index[1]]
     n_all = edges.shape[1]
     if n_all > max_edges:
         pick = np.random.default_rng(random_state).choice(n_all, max_edges, replace=False)
         edges = edges[:, pick]
     segments = np.stack([coords[edges[0]], coords[edges[1]]], axis=1)
-    edge_label = f"similarity edges ({n_all}" + (
-        f", {edges.shape[1]} drawn)" if n_all > edges.shape[1] else ")"
-    )
+    drawn = f", {edges.shape[1]} drawn" if n_all > edges.shape[1] else ""
+    label = f"similarity edges ({n_all}{drawn})"
     ax.add_collection(
-        LineCollection(segments, colors="0.6", linewidths=0.4, alpha=0.5, label=edge_label)
+        LineCollection(segments, colors="0.6", linewidths=0.4, alpha=0.5, label=label)
     )
+
+
+def _mark_patient(ax, edge_index, coords, patient):
+    """Circle one patient and draw the edges into it in black."""
+    from matplotlib.collections import LineCollection
+
+    mine = edge_index[:, (edge_index[1] == patient) & (edge_index[0] != patient)]
+    segments = np.stack([coords[mine[0]], coords[mine[1]]], axis=1)
+    ax.add_collection(LineCollection(segments, colors="black", linewidths=1.0))
+    ax.scatter(
+        *coords[patient],
+        s=120,
+        facecolors="none",
+        edgecolors="black",
+        lw=1.5,
+        label=f"patient {patient} and its neighbors",
+        zorder=4,
+    )
+
+
+def _scatter_classes(ax, coords, labels, class_names, **style):
+    """One scatter per class, coloured in turn, with its size in the legend."""
     for k, value in enumerate(np.unique(labels)):
         m = labels == value
         ax.scatter(
             coords[m, 0],
             coords[m, 1],
-            s=14,
             c=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
-            edgecolors="white",
-            linewidths=0.3,
             label=f"{_class_legend_name(value, class_names)} (n={int(m.sum())})",
             zorder=3,
+            **style,
         )
-    if highlight is not None:
-        mine = edge_index[:, (edge_index[1] == highlight) & (edge_index[0] != highlight)]
-        seg = np.stack([coords[mine[0]], coords[mine[1]]], axis=1)
-        ax.add_collection(LineCollection(seg, colors="black", linewidths=1.0))
-        ax.scatter(
-            *coords[highlight],
-            s=120,
-            facecolors="none",
-            edgecolors="black",
-            lw=1.5,
-            label=f"patient {highlight} and its neighbours",
-            zorder=4,
-        )
-    ax.autoscale()
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="best")
-    return ax
 
 
 def selected_graph_edges(spec, X, max_degree=32):
@@ -348,11 +374,13 @@ def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names)
     ax.axvline(0, c="black", lw=0.8)
-    ax.set_xlabel("Contribution to the score (log-odds; > 0 pushes towards the positive class)")
-    ax.set_ylabel("Source of the score (init model or graph)")
-    ax.set_title(title or f"Why patient {patient} got its score")
     ax.tick_params(axis="y", labelsize=7)
-    return ax
+    return _finish(
+        ax,
+        "Contribution to the score (log-odds; > 0 pushes towards the positive class)",
+        "Source of the score (init model or graph)",
+        title or f"Why patient {patient} got its score",
+    )
 
 
 # ------------------------------------------------------------------------- selections
@@ -388,11 +416,13 @@ def plot_selection_frequency(counts, n_folds, ax=None, top=20, title=None):
     share = [100.0 * v / n_folds for _, v in items][::-1]
     ax.barh(names, share, color="#1f77b4")
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Folds in which the graph was selected (% of {n_folds})")
-    ax.set_ylabel("Edge feature (column or block)")
-    ax.set_title(title or "Stability of the selected edge features across folds")
     ax.tick_params(axis="y", labelsize=7)
-    return ax
+    return _finish(
+        ax,
+        f"Folds in which the graph was selected (% of {n_folds})",
+        "Edge feature (column or block)",
+        title or "Stability of the selected edge features across folds",
+    )
 
 
 # -------------------------------------------------------------------------------- volumes
@@ -421,7 +451,29 @@ def plot_volume_slices(
     -------
     matplotlib Figure
     """
-    plt = _plt()
+    vols = _volumes_inputs(volumes, axis, names)
+    if labels is not None:
+        labels = _labels_array(labels, len(vols))
+    ncols = min(ncols, len(vols))
+    nrows = int(np.ceil(len(vols) / ncols))
+    fig, axes = _plt().subplots(
+        nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows + 0.6), squeeze=False
+    )
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(vols):
+            ax.axis("off")
+            continue
+        name = str(names[i]) if names is not None else f"volume {i}"
+        if labels is not None:
+            name += f": {_class_legend_name(labels[i], class_names)}"
+        _draw_middle_slice(ax, vols[i], axis, spacing, name)
+    fig.suptitle(title or f"Middle slice across axis {axis} of each volume")
+    fig.tight_layout()
+    return fig
+
+
+def _volumes_inputs(volumes, axis, names):
+    """Checked float32 volumes of :func:`plot_volume_slices`."""
     vols = [np.asarray(v, dtype=np.float32) for v in volumes]
     if not vols:
         raise ValueError("volumes is empty; pass at least one 3D array.")
@@ -432,36 +484,25 @@ def plot_volume_slices(
         )
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}.")
-    if labels is not None:
-        labels = _labels_array(labels, len(vols))
     if names is not None and len(names) != len(vols):
         raise ValueError(f"names must have one entry per volume ({len(vols)}); got {len(names)}.")
-    ncols = min(ncols, len(vols))
-    nrows = int(np.ceil(len(vols) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows + 0.6), squeeze=False)
+    return vols
+
+
+def _draw_middle_slice(ax, volume, axis, spacing, name):
+    """The middle slice of one volume across ``axis``, in mm when ``spacing`` is known."""
     other = [a for a in (0, 1, 2) if a != axis]
-    for i, ax in enumerate(axes.ravel()):
-        if i >= len(vols):
-            ax.axis("off")
-            continue
-        v = vols[i]
-        sl = np.take(v, v.shape[axis] // 2, axis=axis)
-        if spacing is not None:
-            extent = (0, sl.shape[1] * spacing[other[1]], sl.shape[0] * spacing[other[0]], 0)
-            unit = "mm"
-        else:
-            extent, unit = None, "voxels"
-        ax.imshow(sl, cmap="gray", extent=extent)
-        name = str(names[i]) if names is not None else f"volume {i}"
-        if labels is not None:
-            name += f": {_class_legend_name(labels[i], class_names)}"
-        ax.set_title(name, fontsize=8)
-        ax.set_xlabel(f"axis {other[1]} ({unit})", fontsize=7)
-        ax.set_ylabel(f"axis {other[0]} ({unit})", fontsize=7)
-        ax.tick_params(labelsize=6)
-    fig.suptitle(title or f"Middle slice across axis {axis} of each volume")
-    fig.tight_layout()
-    return fig
+    sl = np.take(volume, volume.shape[axis] // 2, axis=axis)
+    if spacing is not None:
+        extent = (0, sl.shape[1] * spacing[other[1]], sl.shape[0] * spacing[other[0]], 0)
+        unit = "mm"
+    else:
+        extent, unit = None, "voxels"
+    ax.imshow(sl, cmap="gray", extent=extent)
+    ax.set_title(name, fontsize=8)
+    ax.set_xlabel(f"axis {other[1]} ({unit})", fontsize=7)
+    ax.set_ylabel(f"axis {other[0]} ({unit})", fontsize=7)
+    ax.tick_params(labelsize=6)
 
 
 def plot_embedding_2d(
@@ -493,21 +534,8 @@ def plot_embedding_2d(
     labels = _labels_array(labels, X.shape[0])
     coords, (xl, yl) = graph_layout(X, random_state=random_state)
     ax = _axes(ax, figsize=(5.5, 4.5))
-    for k, value in enumerate(np.unique(labels)):
-        m = labels == value
-        ax.scatter(
-            coords[m, 0],
-            coords[m, 1],
-            s=10,
-            alpha=0.7,
-            c=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
-            label=f"{_class_legend_name(value, class_names)} (n={int(m.sum())})",
-        )
-    ax.set_xlabel(xl.replace(f" of {X.shape[1]} columns", ""))
-    ax.set_ylabel(yl)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
+    _scatter_classes(ax, coords, labels, class_names, s=10, alpha=0.7)
+    return _finish(ax, xl.replace(f" of {X.shape[1]} columns", ""), yl, title, legend_loc="best")
 
 
 # ------------------------------------------------------------------------------ curves
@@ -527,11 +555,18 @@ def _positive_scores(p, n):
     return p
 
 
-def _check_methods(probas_by_method):
+def _method_scores(y, probas_by_method):
+    """Labels as an array and each method's positive-class scores (checked)."""
     if not isinstance(probas_by_method, Mapping) or not probas_by_method:
         raise ValueError(
             "probas_by_method must be a non-empty dict of method name -> probabilities."
         )
+    y = np.asarray(y)
+    return y, {name: _positive_scores(p, y.shape[0]) for name, p in probas_by_method.items()}
+
+
+def _diagonal(ax, label):
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label=label)
 
 
 def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold)"):
@@ -553,19 +588,14 @@ def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    _check_methods(probas_by_method)
-    y = np.asarray(y)
+    y, scores = _method_scores(y, probas_by_method)
     ax = _axes(ax, figsize=(5.5, 5))
-    for name, p in probas_by_method.items():
-        s = _positive_scores(p, y.shape[0])
+    for name, s in scores.items():
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUROC {roc_auc_score(y, s):.3f})")
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="chance")
-    ax.set_xlabel("False positive rate (1 - specificity)")
-    ax.set_ylabel("True positive rate (sensitivity)")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
-    return ax
+    _diagonal(ax, "chance")
+    xlabel, ylabel = "False positive rate (1 - specificity)", "True positive rate (sensitivity)"
+    return _finish(ax, xlabel, ylabel, title, legend_loc="lower right")
 
 
 def plot_calibration_curves(
@@ -588,19 +618,14 @@ def plot_calibration_curves(
     """
     from sklearn.calibration import calibration_curve
 
-    _check_methods(probas_by_method)
-    y = np.asarray(y)
+    y, scores = _method_scores(y, probas_by_method)
     ax = _axes(ax, figsize=(5.5, 5))
-    for name, p in probas_by_method.items():
-        s = _positive_scores(p, y.shape[0])
+    for name, s in scores.items():
         frac, mean_pred = calibration_curve(y, s, n_bins=n_bins, strategy="quantile")
         ax.plot(mean_pred, frac, marker="o", ms=3, lw=1, label=name)
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="perfect calibration")
-    ax.set_xlabel("Mean predicted probability")
-    ax.set_ylabel("Observed fraction of positives")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left")
-    return ax
+    _diagonal(ax, "perfect calibration")
+    xlabel, ylabel = "Mean predicted probability", "Observed fraction of positives"
+    return _finish(ax, xlabel, ylabel, title, legend_loc="upper left")
 
 
 def plot_boosting_curve(
@@ -640,11 +665,8 @@ def plot_boosting_curve(
         ax.fill_between(rounds, mean - sd, mean + sd, alpha=0.2, label="+/- 1 SD over folds")
     if reference is not None:
         ax.axhline(reference[1], ls="--", c="grey", label=f"{reference[0]} ({reference[1]:.3f})")
-    ax.set_xlabel("Boosting round" + (" (0: the init model alone)" if first_round == 0 else ""))
-    ax.set_ylabel("AUROC")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
+    xlabel = "Boosting round" + (" (0: the init model alone)" if first_round == 0 else "")
+    return _finish(ax, xlabel, "AUROC", title, legend_loc="best")
 
 
 def plot_reference_comparison(
@@ -737,11 +759,8 @@ def plot_optimization_history(study, ax=None, metric="inner-CV AUROC"):
             c="grey",
             label=f"pruned trial ({len(pruned)}, drawn at the lowest value)",
         )
-    ax.set_xlabel("Trial number")
-    ax.set_ylabel(metric)
-    ax.set_title(f"Optimisation history of study {study.study_name!r}")
-    ax.legend(fontsize=7)
-    return ax
+    title = f"Optimization history of study {study.study_name!r}"
+    return _finish(ax, "Trial number", metric, title, legend_loc="best")
 
 
 def plot_param_importances(study, ax=None, random_state=0):
@@ -771,7 +790,9 @@ def plot_param_importances(study, ax=None, random_state=0):
     names, values = list(imp)[::-1], [100.0 * v for v in list(imp.values())[::-1]]
     ax = _axes(ax, figsize=(6, 0.35 * max(len(names), 1) + 1.5))
     ax.barh(names, values, color="#1f77b4")
-    ax.set_xlabel("Importance (% of the objective's variance explained, fANOVA)")
-    ax.set_ylabel("Hyper-parameter")
-    ax.set_title(f"Parameter importances, {len(trials)} complete trials")
-    return ax
+    return _finish(
+        ax,
+        "Importance (% of the objective's variance explained, fANOVA)",
+        "Hyper-parameter",
+        f"Parameter importances, {len(trials)} complete trials",
+    )
