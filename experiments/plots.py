@@ -565,8 +565,14 @@ def _method_scores(y, probas_by_method):
     return y, {name: _positive_scores(p, y.shape[0]) for name, p in probas_by_method.items()}
 
 
-def _diagonal(ax, label):
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label=label)
+def _method_curves(y, probas_by_method, ax, draw, diagonal):
+    """``draw(ax, name, y, scores)`` for each method, then the dashed diagonal ``y = x``."""
+    y, scores = _method_scores(y, probas_by_method)
+    ax = _axes(ax, figsize=(5.5, 5))
+    for name, s in scores.items():
+        draw(ax, name, y, s)
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label=diagonal)
+    return ax
 
 
 def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold)"):
@@ -588,12 +594,11 @@ def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    y, scores = _method_scores(y, probas_by_method)
-    ax = _axes(ax, figsize=(5.5, 5))
-    for name, s in scores.items():
+    def draw(ax, name, y, s):
         fpr, tpr, _ = roc_curve(y, s)
         ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUROC {roc_auc_score(y, s):.3f})")
-    _diagonal(ax, "chance")
+
+    ax = _method_curves(y, probas_by_method, ax, draw, diagonal="chance")
     xlabel, ylabel = "False positive rate (1 - specificity)", "True positive rate (sensitivity)"
     return _finish(ax, xlabel, ylabel, title, legend_loc="lower right")
 
@@ -618,12 +623,11 @@ def plot_calibration_curves(
     """
     from sklearn.calibration import calibration_curve
 
-    y, scores = _method_scores(y, probas_by_method)
-    ax = _axes(ax, figsize=(5.5, 5))
-    for name, s in scores.items():
+    def draw(ax, name, y, s):
         frac, mean_pred = calibration_curve(y, s, n_bins=n_bins, strategy="quantile")
         ax.plot(mean_pred, frac, marker="o", ms=3, lw=1, label=name)
-    _diagonal(ax, "perfect calibration")
+
+    ax = _method_curves(y, probas_by_method, ax, draw, diagonal="perfect calibration")
     xlabel, ylabel = "Mean predicted probability", "Observed fraction of positives"
     return _finish(ax, xlabel, ylabel, title, legend_loc="upper left")
 
