@@ -4,7 +4,7 @@ Public API (implementations live in private modules and are re-exported here).
 """
 
 from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
-from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning
+from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
 from ._cohort import Cohort, read_table
 from ._data import shared_data_dir
 from ._duke import DukeDataset, load_duke
@@ -16,12 +16,14 @@ from ._embedding import (
     load_encoder_weights,
 )
 from ._pretrain import PretrainResult, fine_tune, load_encoder, pretrain_encoder, save_encoder
+from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
 from ._synthetic import SyntheticCohort, make_synthetic_cohort
 from ._transforms import VolumePreprocessor
 from ._volumes import Volume, read_volume, shape_features
 
 __all__ = [
     "ENCODERS",
+    "PUBLIC_COHORTS",
     "AdrenalMNIST3D",
     "ClinicalPreprocessor",
     "Cohort",
@@ -39,6 +41,8 @@ __all__ = [
     "load_duke",
     "load_encoder",
     "load_encoder_weights",
+    "load_preprocessor",
+    "load_public_cohort",
     "make_synthetic_cohort",
     "pretrain_encoder",
     "read_table",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning"]
+from ._jsonfile import read_checked_json, write_checked_json
+
+__all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
+
+_FORMAT = "features.ClinicalPreprocessor"
+_FORMAT_VERSION = 1
 
 _MAX_NAMED = 5  # at most this many column names / values in a message
 _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
@@ -144,6 +151,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         numeric: Sequence[str] | None = None,
         binary: Sequence[str] | None = None,
         categorical: Sequence[str] | None = None,
@@ -369,11 +377,30 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         return self.column_transformer_.transform(prepared).astype(float)
 
     def _fit(self, X) -> pd.DataFrame:
+        frame = self._check_fit_input(X)
+        kinds = self._column_kinds(frame)
+        self.numeric_, self.binary_, self.categorical_ = (
+            kinds["numeric"],
+            kinds["binary"],
+            kinds["categorical"],
+        )
+        self._used = self.numeric_ + self.binary_ + self.categorical_
+        if not self._used:
+            raise ValueError("No usable column left in X after dropping invalid columns.")
+        self.binary_levels_: dict[str, list[float]] = {}
+        prepared = self._prepare(frame, fitting=True)
+        skip = set(self.skip_indicator or ())
+        with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
+        self._n_samples_fit = len(prepared)
+        self.column_transformer_ = self._column_transformer(with_missing).fit(prepared)
+        self._set_fitted_names(with_missing)
+        return prepared
+
+    def _check_fit_input(self, X) -> pd.DataFrame:
         if self.on_invalid not in ("raise", "drop"):
             raise ValueError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}.")
         frame = self._as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
-        forced = self._overrides(frame.columns)
         if isinstance(self.skip_indicator, str):
             raise TypeError(
                 f"skip_indicator must be a list of column names, got the string "
@@ -382,6 +409,11 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         unknown = [c for c in (self.skip_indicator or ()) if c not in frame.columns]
         if unknown:
             raise ValueError(f"Columns given in skip_indicator are not in X: {_named(unknown)}.")
+        return frame
+
+    def _column_kinds(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+        """Sort the columns by type; report (raise, or drop with a warning) the unusable ones."""
+        forced = self._overrides(frame.columns)
         kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
         problems: dict[str, str] = {}
         for col in frame.columns:
@@ -400,20 +432,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                     "type in numeric/binary/categorical, or pass on_invalid='drop'."
                 )
             warnings.warn(
-                f"Dropping {len(problems)} column(s): {listed}.", UserWarning, stacklevel=3
+                f"Dropping {len(problems)} column(s): {listed}.", UserWarning, stacklevel=4
             )
         self.dropped_columns_ = problems
-        self.numeric_, self.binary_, self.categorical_ = (
-            kinds["numeric"],
-            kinds["binary"],
-            kinds["categorical"],
-        )
-        self._used = self.numeric_ + self.binary_ + self.categorical_
-        if not self._used:
-            raise ValueError("No usable column left in X after dropping invalid columns.")
-        self.binary_levels_: dict[str, list[float]] = {}
-        prepared = self._prepare(frame, fitting=True)
+        return kinds
 
+    def _column_transformer(self, with_missing: list[str]) -> ColumnTransformer:
+        """The (unfitted) scikit-learn transformer for the typed columns."""
         steps = []
         if self.numeric_:
             numeric_steps = [SimpleImputer(strategy="median")]
@@ -421,40 +446,27 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 numeric_steps.append(StandardScaler())
             steps.append(("numeric", make_pipeline(*numeric_steps), self.numeric_))
         if self.binary_:
-            steps.append(
-                (
-                    "binary",
-                    SimpleImputer(strategy="most_frequent"),
-                    self.binary_,
-                )
-            )
+            steps.append(("binary", SimpleImputer(strategy="most_frequent"), self.binary_))
         if self.categorical_:
             encoder = OneHotEncoder(
                 handle_unknown="ignore" if self.min_frequency is None else "infrequent_if_exist",
                 min_frequency=self.min_frequency,
                 sparse_output=False,
             )
-            steps.append(
-                (
-                    "categorical",
-                    make_pipeline(SimpleImputer(strategy="most_frequent"), encoder),
-                    self.categorical_,
-                )
-            )
-        skip = set(self.skip_indicator or ())
-        with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
+            imputer = SimpleImputer(strategy="most_frequent")
+            steps.append(("categorical", make_pipeline(imputer, encoder), self.categorical_))
         if with_missing:
             indicator = MissingIndicator(features="all", error_on_new=False)
             steps.append(("missing", indicator, with_missing))
-        self.column_transformer_ = ColumnTransformer(steps, remainder="drop")
-        self.column_transformer_.fit(prepared)
+        return ColumnTransformer(steps, remainder="drop")
+
+    def _set_fitted_names(self, with_missing: list[str]) -> None:
         self.categories_ = {}
         if self.categorical_:
             fitted = self.column_transformer_.named_transformers_["categorical"][-1]
             for col, cats in zip(self.categorical_, fitted.categories_, strict=True):
                 self.categories_[col] = [str(c) for c in cats]
         self._build_names(with_missing)
-        return prepared
 
     def _build_names(self, with_missing: list[str]) -> None:
         names: list[str] = []
@@ -491,7 +503,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """Impute, scale and encode ``X`` with what was learned in :meth:`fit`.
 
         Categories (and binary values) not seen in ``fit`` give an
-        :class:`UnseenCategoryWarning` naming the column and up to five values.
+        :class:`UnseenCategoryWarning` naming the column and up to five values. Columns seen in
+        ``fit`` must all be there, under the same names and in the same order.
 
         Parameters
         ----------
@@ -504,9 +517,62 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "column_transformer_")
         frame = self._as_frame(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
+        try:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        except ValueError as exc:
+            raise ValueError(self._column_mismatch(frame) + str(exc)) from None
         prepared = self._prepare(frame, fitting=False)
         return self.column_transformer_.transform(prepared).astype(float)
+
+    def _column_mismatch(self, frame: pd.DataFrame) -> str:
+        """One line naming the missing and unexpected columns (empty when the names agree)."""
+        expected = getattr(self, "feature_names_in_", None)
+        if expected is None:
+            return ""
+        missing = [c for c in expected if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in set(expected)]
+        parts = []
+        if missing:
+            parts.append(f"Columns missing at transform time: {_named(missing)} (seen in fit)")
+        if extra:
+            parts.append(f"columns not seen in fit: {_named(extra)}")
+        return "; ".join(parts) + ".\n" if parts else ""
+
+    # ------------------------------------------------------------------ save / load
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted preprocessor to one JSON file (no pickle), with a checksum.
+
+        The file holds every fitted value (medians, means and scales, binary codes,
+        categories, infrequent categories, the columns with a missing-value indicator, the
+        output format set by :meth:`set_output`), a format version and the SHA-256 of its
+        content. :func:`load_preprocessor` reads it back; the loaded preprocessor transforms
+        exactly (bit for bit) as this one does.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write (its folder must exist); an existing file is replaced
+            atomically.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np, pandas as pd
+        >>> from features import ClinicalPreprocessor, load_preprocessor
+        >>> df = pd.DataFrame({"age": [50.0, np.nan, 61.0], "site": ["a", "b", "a"]})
+        >>> pre = ClinicalPreprocessor().fit(df)
+        >>> path = pre.save(os.path.join(tempfile.mkdtemp(), "preprocessor.json"))
+        >>> bool(np.array_equal(load_preprocessor(path).transform(df), pre.transform(df)))
+        True
+        """
+        check_is_fitted(self, "column_transformer_")
+        return write_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, payload=_state(self))
 
     def get_feature_names_out(self, input_features=None):
         """Output column names (see Notes of the class)."""
@@ -560,3 +626,206 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         return tags
+
+
+# ---------------------------------------------------------------------- saved state
+
+
+def _json_param(value: object) -> object:
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_json_param(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _state(pre: ClinicalPreprocessor) -> dict:
+    """Every fitted value of ``pre`` as JSON data (plain numbers and text)."""
+    fitted = pre.column_transformer_.named_transformers_
+    names_in = getattr(pre, "feature_names_in_", None)
+    state: dict = {
+        "params": {k: _json_param(v) for k, v in pre.get_params(deep=False).items()},
+        "output": getattr(pre, "_sklearn_output_config", {}).get("transform"),
+        "feature_names_in": None if names_in is None else [str(c) for c in names_in],
+        "n_features_in": int(pre.n_features_in_),
+        "n_samples": int(pre._n_samples_fit),
+        "dropped_columns": dict(pre.dropped_columns_),
+        "numeric": [],
+        "binary": [],
+        "categorical": [],
+        "missing_indicator": next(
+            (
+                list(cols)
+                for name, _, cols in pre.column_transformer_.transformers_
+                if name == "missing"
+            ),
+            [],
+        ),
+        "feature_names_out": [str(c) for c in pre._feature_names_out],
+    }
+    if pre.numeric_:
+        imputer, scaler = fitted["numeric"][0], (fitted["numeric"][1] if pre.scale else None)
+        for i, col in enumerate(pre.numeric_):
+            record = {"column": col, "median": float(imputer.statistics_[i])}
+            if scaler is not None:
+                record.update(
+                    mean=float(scaler.mean_[i]),
+                    scale=float(scaler.scale_[i]),
+                    var=float(scaler.var_[i]),
+                )
+            state["numeric"].append(record)
+        if scaler is not None:
+            state["n_samples_seen"] = _json_param(scaler.n_samples_seen_)
+    for i, col in enumerate(pre.binary_):
+        fill = float(fitted["binary"].statistics_[i])
+        state["binary"].append({"column": col, "levels": pre.binary_levels_[col], "fill": fill})
+    if pre.categorical_:
+        imputer, encoder = fitted["categorical"][0], fitted["categorical"][-1]
+        infrequent = getattr(encoder, "infrequent_categories_", None) if pre.min_frequency else None
+        for i, col in enumerate(pre.categorical_):
+            rare = None if infrequent is None or infrequent[i] is None else infrequent[i]
+            state["categorical"].append(
+                {
+                    "column": col,
+                    "categories": pre.categories_[col],
+                    "infrequent": None if rare is None else [str(c) for c in rare],
+                    "fill": str(imputer.statistics_[i]),
+                }
+            )
+    return state
+
+
+def _category_counts(record: dict, n: int, min_frequency) -> np.ndarray:
+    """Counts per category, summing to ``n``, that give the saved frequent/infrequent split."""
+    categories, rare = record["categories"], set(record["infrequent"] or ())
+    if min_frequency is None:
+        threshold = 1
+    elif isinstance(min_frequency, numbers.Integral):
+        threshold = math.ceil(min_frequency)
+    else:
+        threshold = math.ceil(n * min_frequency)
+    counts = np.array([1 if c in rare else max(threshold, 1) for c in categories])
+    rest = n - int(counts.sum())
+    frequent = [i for i, c in enumerate(categories) if c not in rare]
+    if rest < 0:
+        raise ValueError(f"categories of column {record['column']!r} do not fit {n} samples")
+    if frequent:
+        counts[frequent[0]] += rest
+    else:  # every category is infrequent: each stays below the threshold
+        room = threshold - 1 - counts
+        if rest > room.sum():
+            raise ValueError(f"infrequent categories of {record['column']!r} are inconsistent")
+        for i in range(len(counts)):
+            add = min(rest, int(room[i]))
+            counts[i] += add
+            rest -= add
+    return counts
+
+
+def _design_frame(pre: ClinicalPreprocessor, state: dict) -> pd.DataFrame:
+    """A table on which fitting gives the saved categories; learned numbers are set after."""
+    records = state["categorical"]
+    if pre.min_frequency is not None and records:
+        n = int(state["n_samples"])
+    else:
+        n = max([2] + [len(r["categories"]) for r in records])
+    columns: dict[str, object] = {c: np.arange(n, dtype=float) for c in pre.numeric_ + pre.binary_}
+    for record in records:
+        counts = _category_counts(record, n, pre.min_frequency)
+        values = np.repeat(np.asarray(record["categories"], dtype=object), counts)
+        columns[record["column"]] = values
+    return pd.DataFrame(columns)[pre._used]
+
+
+def _set_learned(pre: ClinicalPreprocessor, state: dict) -> None:
+    """Put the saved medians, means, scales and fill values into the fitted pieces."""
+    fitted = pre.column_transformer_.named_transformers_
+    if pre.numeric_:
+        fitted["numeric"][0].statistics_ = np.array([r["median"] for r in state["numeric"]])
+        if pre.scale:
+            scaler = fitted["numeric"][1]
+            for key in ("mean", "scale", "var"):
+                setattr(scaler, f"{key}_", np.array([float(r[key]) for r in state["numeric"]]))
+            seen = state["n_samples_seen"]
+            scaler.n_samples_seen_ = np.float64(seen) if isinstance(seen, float) else seen
+    if pre.binary_:
+        fitted["binary"].statistics_ = np.array([float(r["fill"]) for r in state["binary"]])
+    if pre.categorical_:
+        fills = [str(r["fill"]) for r in state["categorical"]]
+        fitted["categorical"][0].statistics_ = np.array(fills, dtype=object)
+
+
+def _from_state(state: dict) -> ClinicalPreprocessor:
+    """Rebuild a fitted preprocessor from :func:`_state` output; checks it is consistent."""
+    pre = ClinicalPreprocessor(**state["params"])
+    if state["output"] is not None:
+        pre.set_output(transform=state["output"])
+    if state["feature_names_in"] is not None:
+        pre.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+    pre.n_features_in_ = int(state["n_features_in"])
+    pre._n_samples_fit = int(state["n_samples"])
+    pre.dropped_columns_ = {str(k): str(v) for k, v in state["dropped_columns"].items()}
+    pre.numeric_ = [str(r["column"]) for r in state["numeric"]]
+    pre.binary_ = [str(r["column"]) for r in state["binary"]]
+    pre.categorical_ = [str(r["column"]) for r in state["categorical"]]
+    pre._used = pre.numeric_ + pre.binary_ + pre.categorical_
+    pre.binary_levels_ = {r["column"]: [float(v) for v in r["levels"]] for r in state["binary"]}
+    with_missing = [str(c) for c in state["missing_indicator"]]
+    pre.column_transformer_ = pre._column_transformer(with_missing).fit(_design_frame(pre, state))
+    _set_learned(pre, state)
+    pre._set_fitted_names(with_missing)
+    saved = {r["column"]: (r["categories"], r["infrequent"]) for r in state["categorical"]}
+    restored = _state(pre)
+    rebuilt = {r["column"]: (r["categories"], r["infrequent"]) for r in restored["categorical"]}
+    if rebuilt != saved or restored["feature_names_out"] != state["feature_names_out"]:
+        raise ValueError("the categories or output columns do not agree with the saved ones")
+    return pre
+
+
+def load_preprocessor(path: str | Path) -> ClinicalPreprocessor:
+    """Load a :class:`ClinicalPreprocessor` written by :meth:`ClinicalPreprocessor.save`.
+
+    Only JSON is read; nothing in the file is run. The file's SHA-256 checksum and format
+    version are checked first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file written by ``save``.
+
+    Returns
+    -------
+    ClinicalPreprocessor
+        Fitted; its :meth:`~ClinicalPreprocessor.transform` gives, bit for bit, what the saved
+        preprocessor gave.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a file.
+    ValueError
+        The file is not JSON, is not a saved ClinicalPreprocessor, has another format version,
+        does not match its checksum (altered or damaged), or holds an inconsistent state. The
+        message names the path.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from features import ClinicalPreprocessor, load_preprocessor
+    >>> df = pd.DataFrame({"bmi": [21.0, 30.5, 25.0], "sex": ["f", "m", "f"]})
+    >>> path = os.path.join(tempfile.mkdtemp(), "preprocessor.json")
+    >>> _ = ClinicalPreprocessor().set_output(transform="pandas").fit(df).save(path)
+    >>> list(load_preprocessor(path).transform(df).columns)
+    ['bmi', 'sex=f', 'sex=m']
+    """
+    state = read_checked_json(
+        path, kind=_FORMAT, version=_FORMAT_VERSION, what="ClinicalPreprocessor"
+    )
+    try:
+        return _from_state(state)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"'{path}' holds an inconsistent ClinicalPreprocessor state "
+            f"({type(exc).__name__}: {exc}); save it again from the fitted object."
+        ) from exc

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from features import ClinicalPreprocessor, UnseenCategoryWarning
+from features import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
 
 
 @pytest.fixture
@@ -230,3 +233,184 @@ def test_binary_coding():
         warnings.simplefilter("error", UnseenCategoryWarning)  # 1 in a 0/1 column is not new
         out = pre.transform(test)
     np.testing.assert_array_equal(out[:, 1:], [[1.0, 1.0], [0.0, 0.0]])  # x, ind, sex
+
+
+# ---------------------------------------------------------------------- save / load
+
+
+def _new_patients(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows with unseen categories, an unseen binary value, and missing values everywhere."""
+    new = table.head(6).copy()
+    new["menopause"] = ["peri", None, "pre", "post", "x", "pre"]
+    new["smoker"] = [0, 1, 7, 0, 1, 1]
+    new.loc[new.index[:3], ["age", "lab"]] = np.nan
+    new["stage"] = pd.Categorical([1, 2, 9, 3, 1, 2])
+    return new
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"min_frequency": 3},
+        {"min_frequency": 0.2},
+        {"scale": False, "skip_indicator": ["lab", "menopause"]},
+        {"categorical": ["coded"], "binary": ["treated"], "on_invalid": "drop"},
+    ],
+)
+@pytest.mark.parametrize("output", ["default", "pandas"])
+def test_save_load_round_trip_is_exact(table, tmp_path, params, output):
+    """The loaded preprocessor transforms bit for bit as the saved one, also on new patients."""
+    table = table.assign(rare=["a"] * 36 + ["b", "c", "c", "d"])
+    pre = ClinicalPreprocessor(**params).set_output(transform=output).fit(table)
+    path = pre.save(tmp_path / "pre.json")
+    loaded = load_preprocessor(path)
+    for X in (table, _new_patients(table), table.iloc[[5]]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnseenCategoryWarning)
+            expected, got = pre.transform(X), loaded.transform(X)
+        assert type(got) is type(expected)
+        if output == "pandas":
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+            expected, got = expected.to_numpy(), got.to_numpy()
+        assert expected.tobytes() == got.tobytes()
+    for attr in (
+        "numeric_",
+        "binary_",
+        "categorical_",
+        "categories_",
+        "binary_levels_",
+        "source_columns_",
+        "feature_groups_",
+        "dropped_columns_",
+        "n_features_in_",
+    ):
+        assert getattr(loaded, attr) == getattr(pre, attr), attr
+    assert list(loaded.feature_names_in_) == list(pre.feature_names_in_)
+    assert loaded.get_params() == pre.get_params()
+    assert list(loaded.get_feature_names_out()) == list(pre.get_feature_names_out())
+    assert loaded.map_groups({"g": ["age", "menopause"]}) == pre.map_groups(
+        {"g": ["age", "menopause"]}
+    )
+    # the unseen-category warning survives the round trip
+    with pytest.warns(UnseenCategoryWarning, match=r"'menopause': 'peri', 'x'"):
+        loaded.transform(_new_patients(table))
+
+
+def test_save_load_all_categories_infrequent(tmp_path):
+    """A column whose every category is infrequent, next to one with frequent categories."""
+    df = pd.DataFrame(
+        {
+            "site": ["a"] * 8 + ["b"] * 2,
+            "grade": ["g1", "g2", "g3", "g4", "g5"] * 2,
+            "x": np.arange(10.0) ** 2,
+        }
+    )
+    pre = ClinicalPreprocessor(min_frequency=0.3).fit(df)
+    assert "grade=infrequent" in pre.get_feature_names_out()
+    assert not any(n.startswith("grade=g") for n in pre.get_feature_names_out())
+    loaded = load_preprocessor(pre.save(tmp_path / "p.json"))
+    new = pd.DataFrame({"site": ["b", "z"], "grade": ["g2", "g9"], "x": [1.0, 2.0]})
+    with pytest.warns(UnseenCategoryWarning, match=r"'site': 'z'; 'grade': 'g9'"):
+        expected = pre.transform(new)
+    with pytest.warns(UnseenCategoryWarning, match=r"'site': 'z'; 'grade': 'g9'"):
+        assert loaded.transform(new).tobytes() == expected.tobytes()
+
+
+def test_save_load_array_input(tmp_path):
+    X = np.array([[1.0, 0.0], [2.0, 1.0], [np.nan, 1.0], [4.0, 0.0]])
+    pre = ClinicalPreprocessor().fit(X)
+    loaded = load_preprocessor(pre.save(tmp_path / "p.json"))
+    assert not hasattr(loaded, "feature_names_in_")
+    assert loaded.transform(X).tobytes() == pre.transform(X).tobytes()
+    assert list(loaded.get_feature_names_out()) == ["x0", "x1", "x0:missing"]
+
+
+def test_saved_file_is_checksummed_json(table, tmp_path):
+    path = ClinicalPreprocessor().fit(table).save(tmp_path / "p.json")
+    document = json.loads(path.read_text())
+    assert document["format"] == "features.ClinicalPreprocessor"
+    assert document["format_version"] == 1
+    assert len(document["sha256"]) == 64
+    age = next(r for r in document["payload"]["numeric"] if r["column"] == "age")
+    assert age["median"] == pytest.approx(np.nanmedian(table["age"]))
+
+
+def test_load_refuses_altered_and_foreign_files(table, tmp_path):
+    path = ClinicalPreprocessor().fit(table).save(tmp_path / "p.json")
+    document = json.loads(path.read_text())
+
+    altered = tmp_path / "altered.json"
+    edited = json.loads(json.dumps(document))
+    next(r for r in edited["payload"]["numeric"] if r["column"] == "age")["mean"] += 1.0
+    altered.write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match=r"altered\.json' does not match its SHA-256 checksum"):
+        load_preprocessor(altered)
+
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps({**document, "format_version": 2}))
+    with pytest.raises(
+        ValueError,
+        match=r"newer\.json' holds a ClinicalPreprocessor in format "
+        r"version 2; .* reads format version 1",
+    ):
+        load_preprocessor(newer)
+
+    text = tmp_path / "notes.json"
+    text.write_text("age,bmi\n50,21\n")
+    with pytest.raises(
+        ValueError,
+        match=r"notes\.json' is not a saved ClinicalPreprocessor: it "
+        r"is not valid JSON",
+    ):
+        load_preprocessor(text)
+
+    pickled = tmp_path / "pre.pkl"
+    pickled.write_bytes(pickle.dumps(ClinicalPreprocessor().fit(table)))
+    with pytest.raises(ValueError, match=r"pre\.pkl' is not a saved ClinicalPreprocessor"):
+        load_preprocessor(pickled)
+
+    other = tmp_path / "model.json"
+    other.write_text(json.dumps({"format": "graphboost.GraphBoostClassifier"}))
+    with pytest.raises(
+        ValueError,
+        match=r"model\.json' is not a saved ClinicalPreprocessor: its "
+        r"format is 'graphboost.GraphBoostClassifier'",
+    ):
+        load_preprocessor(other)
+
+    with pytest.raises(FileNotFoundError, match=r"No saved ClinicalPreprocessor at .*absent\.json"):
+        load_preprocessor(tmp_path / "absent.json")
+
+
+def test_load_refuses_consistent_checksum_with_broken_state(table, tmp_path):
+    """A file re-checksummed after an edit that breaks the state: refused, path named."""
+    from features._jsonfile import write_checked_json
+
+    path = ClinicalPreprocessor().fit(table).save(tmp_path / "p.json")
+    payload = json.loads(path.read_text())["payload"]
+    payload["feature_names_out"] = payload["feature_names_out"][:-1]
+    broken = write_checked_json(
+        tmp_path / "broken.json", kind="features.ClinicalPreprocessor", version=1, payload=payload
+    )
+    with pytest.raises(ValueError, match=r"broken\.json' holds an inconsistent"):
+        load_preprocessor(broken)
+
+
+def test_save_needs_a_fitted_preprocessor_and_a_folder(table, tmp_path):
+    with pytest.raises(NotFittedError):
+        ClinicalPreprocessor().save(tmp_path / "p.json")
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nowhere' does not exist"):
+        ClinicalPreprocessor().fit(table).save(tmp_path / "nowhere" / "p.json")
+
+
+def test_transform_names_missing_and_unexpected_columns(table):
+    pre = ClinicalPreprocessor().fit(table)
+    with pytest.raises(
+        ValueError, match=r"Columns missing at transform time: 'age', 'lab' \(seen in fit\)"
+    ):
+        pre.transform(table.drop(columns=["age", "lab"]))
+    with pytest.raises(ValueError, match=r"columns not seen in fit: 'bmi'"):
+        pre.transform(table.assign(bmi=1.0))
+    with pytest.raises(ValueError, match=r"same order"):
+        pre.transform(table[table.columns[::-1]])
