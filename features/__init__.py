@@ -5,7 +5,7 @@ Public API (implementations live in private modules and are re-exported here).
 
 from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
 from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
-from ._cohort import Cohort, read_table
+from ._cohort import Cohort
 from ._data import shared_data_dir
 from ._duke import DukeDataset, load_duke
 from ._embedding import (
@@ -18,6 +18,7 @@ from ._embedding import (
 from ._pretrain import PretrainResult, fine_tune, load_encoder, pretrain_encoder, save_encoder
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
 from ._synthetic import SyntheticCohort, make_synthetic_cohort
+from ._table import read_table
 from ._transforms import VolumePreprocessor
 from ._volumes import Volume, read_volume, shape_features
 

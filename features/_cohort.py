@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -10,17 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from ._clinical import ClinicalPreprocessor
+from ._table import describe_id_format, ids_as_text, read_table
 
-__all__ = ["Cohort", "read_table"]
+__all__ = ["Cohort"]
 
 _MAX_NAMED = 5
-_READERS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "excel",
-    ".xls": "excel",
-}
+_MIN_MATCHED_SHARE = 0.1  # a block matching fewer IDs than this share is a format mismatch
 
 
 def _named(items: Sequence[object]) -> str:
@@ -29,63 +23,41 @@ def _named(items: Sequence[object]) -> str:
     return shown + (f" and {len(items) - _MAX_NAMED} more" if len(items) > _MAX_NAMED else "")
 
 
-def read_table(path: str | Path, **kwargs) -> pd.DataFrame:
-    """Read a table from CSV, Parquet or Excel, chosen by the file extension.
-
-    Parameters
-    ----------
-    path : str or Path
-        ``.csv``, ``.parquet``/``.pq`` or ``.xlsx``/``.xls`` file.
-    **kwargs
-        Passed to :func:`pandas.read_csv`, :func:`pandas.read_parquet` or
-        :func:`pandas.read_excel`.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Examples
-    --------
-    >>> from features import read_table
-    >>> table = read_table("clinical.csv")  # doctest: +SKIP
-    """
-    path = Path(path)
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise ValueError(
-            f"Cannot read {path}: unsupported extension {path.suffix!r}; expected one of "
-            f"{sorted(_READERS)}."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"Table not found: {path}")
-    if kind == "csv":
-        return pd.read_csv(path, **kwargs)
-    if kind == "parquet":
-        if (
-            importlib.util.find_spec("pyarrow") is None
-            and importlib.util.find_spec("fastparquet") is None
-        ):
-            raise ImportError(
-                f"Reading {path.name} (Parquet) needs pyarrow: pip install 'graphboost[benchmarks]'"
-            )
-        return pd.read_parquet(path, **kwargs)
-    if importlib.util.find_spec("openpyxl") is None:
-        raise ImportError(
-            f"Reading {path.name} (Excel) needs openpyxl: pip install 'graphboost[benchmarks]'"
-        )
-    return pd.read_excel(path, **kwargs)
-
-
 def _ids(values: pd.Index | pd.Series, where: str) -> pd.Index:
-    """Patient IDs as text (so 7 and "7" match); missing or duplicate IDs raise."""
-    ids = pd.Index(values)
+    """Patient IDs as text (so 7 and "7" match, "007" stays "007"); missing or duplicates raise.
+
+    Messages give counts only: patient IDs are never put in messages or logs.
+    """
+    ids = pd.Index(ids_as_text(values), dtype=object, name="patient_id")
     if ids.isna().any():
         raise ValueError(f"{where} has {int(ids.isna().sum())} missing patient ID(s).")
-    ids = pd.Index([str(v) for v in ids], dtype=object, name="patient_id")
     if not ids.is_unique:
-        dupes = ids[ids.duplicated()].unique().tolist()
-        raise ValueError(f"Duplicate patient ID(s) in {where}: {_named(dupes)}.")
+        n_dupes = int(ids.duplicated(keep=False).sum())
+        raise ValueError(
+            f"{where} has {n_dupes} rows whose patient ID is not unique ("
+            f"{ids[ids.duplicated()].nunique()} ID(s) repeated); each patient needs one row."
+        )
     return ids
+
+
+def _check_overlap(
+    name: str, ids: pd.Index, block_ids: pd.Index, raw_ids: Sequence[object], raw_block: pd.Index
+) -> None:
+    """A block sharing (almost) no ID with the clinical table is an error showing both formats."""
+    if len(block_ids) == 0:
+        return
+    matched = int(block_ids.isin(ids).sum())
+    needed = max(1.0, _MIN_MATCHED_SHARE * min(len(ids), len(block_ids)))
+    if matched >= needed:
+        return
+    raise ValueError(
+        f"Block {name!r} shares {matched} of its {len(block_ids)} patient IDs with the "
+        f"{len(ids)} of the clinical table: the IDs seem to be written differently. "
+        f"Clinical table: {describe_id_format(raw_ids)}; block {name!r}: "
+        f"{describe_id_format(raw_block)}. IDs are matched as text ('7' matches 7, not '007'); "
+        "write them the same way on both sides, e.g. read the table with "
+        "read_table(path, id_column=...) so zero-padded IDs keep their zeros."
+    )
 
 
 class Cohort:
@@ -110,7 +82,7 @@ class Cohort:
         become ``"<block>:<column>"`` in :attr:`X` and the entry ``feature_groups[<block>]``.
     id_column : str or None, default="patient_id"
         Column of ``clinical`` holding the patient ID; ``None`` uses its index. IDs are matched as
-        text (``7`` matches ``"7"``).
+        text, verbatim (``7`` matches ``"7"``, not ``"007"``).
     label : str, optional
         Column of ``clinical`` holding the outcome; it becomes :attr:`y`, not a feature.
     exclude : list of str, optional
@@ -133,6 +105,14 @@ class Cohort:
         who are treated as lacking the block.
     unmatched_ids : dict of str to dict of str to list of str
         The same, with the IDs themselves.
+
+    Raises
+    ------
+    ValueError
+        Among others: a block that shares (almost) no patient ID with the clinical table (fewer
+        than 10% of the smaller side, at least one), which means the IDs are written differently
+        on the two sides; the message describes the two ID formats side by side (e.g. "integers
+        like 1, 2" against "zero-padded digit text like '001'"), never the IDs themselves.
 
     Notes
     -----
@@ -177,14 +157,16 @@ class Cohort:
         self.exclude = list(exclude)
 
         if id_column is None:
-            ids = _ids(clinical.index, "the clinical table's index")
+            raw_ids = clinical.index
+            ids = _ids(raw_ids, "the clinical table's index")
         else:
             if id_column not in clinical.columns:
                 raise ValueError(
                     f"id_column {id_column!r} is not a column of the clinical table; columns: "
                     f"{_named(clinical.columns.tolist())}. Pass id_column=None to use the index."
                 )
-            ids = _ids(clinical[id_column], f"the clinical column {id_column!r}")
+            raw_ids = clinical[id_column]
+            ids = _ids(raw_ids, f"the clinical column {id_column!r}")
         unknown = [c for c in self.exclude if c not in clinical.columns]
         if unknown:
             raise ValueError(
@@ -207,7 +189,7 @@ class Cohort:
         self.unmatched_counts: dict[str, dict[str, int]] = {}
         self.unmatched_ids: dict[str, dict[str, list[str]]] = {}
         for name, block in blocks.items():
-            parts.extend(self._join_block(str(name), block, ids))
+            parts.extend(self._join_block(str(name), block, ids, raw_ids))
 
         X = pd.concat(parts, axis=1)
         clashes = X.columns[X.columns.duplicated()].unique().tolist()
@@ -238,7 +220,9 @@ class Cohort:
         y.index.name = "patient_id"
         return y
 
-    def _join_block(self, name: str, block: pd.DataFrame, ids: pd.Index) -> list[pd.DataFrame]:
+    def _join_block(
+        self, name: str, block: pd.DataFrame, ids: pd.Index, clinical_ids: Sequence[object]
+    ) -> list[pd.DataFrame]:
         if not isinstance(block, pd.DataFrame):
             raise TypeError(
                 f"Block {name!r} must be a pandas DataFrame indexed by patient ID, got "
@@ -249,6 +233,7 @@ class Cohort:
                 f"Block name {name!r} is not allowed (empty, 'clinical', or containing ':')."
             )
         block_ids = _ids(block.index, f"block {name!r}")
+        _check_overlap(name, ids, block_ids, clinical_ids, block.index)
         non_numeric = [c for c in block.columns if not pd.api.types.is_numeric_dtype(block[c])]
         if non_numeric:
             raise ValueError(f"Block {name!r} has non-numeric columns: {_named(non_numeric)}.")
@@ -330,18 +315,14 @@ class Cohort:
         blocks, id_column, label, exclude
             As for :class:`Cohort`.
         **read_kwargs
-            Passed to the pandas reader (e.g. ``sheet_name=`` for Excel). For CSV and Excel the
-            ID column is read as text unless ``dtype`` is given, so ``"007"`` keeps its zeros.
+            Passed to the pandas reader (e.g. ``sheet_name=`` for Excel). The ID column is read
+            as text, so ``"007"`` keeps its zeros.
 
         Returns
         -------
         Cohort
         """
-        path = Path(path)
-        text_ids = path.suffix.lower() in (".csv", ".xlsx", ".xls") and id_column is not None
-        if text_ids and "dtype" not in read_kwargs:
-            read_kwargs["dtype"] = {id_column: str}
-        table = read_table(path, **read_kwargs)
+        table = read_table(path, id_column=id_column, **read_kwargs)
         return cls(table, blocks, id_column=id_column, label=label, exclude=exclude)
 
     @property
