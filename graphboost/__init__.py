@@ -4,8 +4,9 @@ The estimator takes a numeric matrix and named column blocks; clinical preproces
 embeddings live in the separate ``features`` package.
 """
 
-from ._boosting import GraphBoostClassifier
+from ._boosting import GraphBoostClassifier, load
 from ._device import resolve_device, torch_threads
+from ._gnn import train_gnn
 from ._graphs import (
     GraphSpec,
     block_knn_graph,
@@ -13,7 +14,7 @@ from ._graphs import (
     column_threshold_graph,
     threshold_from_differences,
 )
-from ._persistence import load
+from ._neighborhoods import build_graph
 from ._version import __version__
 from ._weak import GraphWeakLearner
 
@@ -23,10 +24,12 @@ __all__ = [
     "GraphWeakLearner",
     "__version__",
     "block_knn_graph",
+    "build_graph",
     "column_knn_graph",
     "column_threshold_graph",
     "load",
     "resolve_device",
     "threshold_from_differences",
     "torch_threads",
+    "train_gnn",
 ]

@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,15 +18,20 @@ from sklearn.utils.validation import (
 )
 
 from ._device import resolve_device
+from ._explain import explain
 from ._graphs import GraphSpec, threshold_from_differences
 from ._init_model import make_init
-from ._neighbourhoods import CandidateScreen, block_indicator, fit_graph
+from ._neighborhoods import Candidate, block_indicator
+from ._persistence import read_model, write_model
+from ._samme import log_loss, reweight, samme_codes, samme_weight, softmax
+from ._screen import CandidateScreen
 from ._validation import check_choice, check_class_counts, check_finite, format_names
 from ._weak import WEAK_LEARNERS, GraphWeakLearner, _stratified_mask
 
 #: Scales of the boosted score tried against the init score when ``early_stopping=True``.
 BOOST_SCALES = (0.0, 0.25, 0.5, 1.0)
 
+# Parameters the estimator hands to its GNN weak learners under the same name.
 _GNN_PARAMS = (
     "hidden_channels",
     "num_layers",
@@ -45,7 +51,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
     Every input column, and every named block of columns in ``feature_groups``, is a candidate
     edge feature: it defines a graph linking similar patients. Each boosting round scores every
     remaining candidate graph cheaply against the current sample weights (the weighted
-    leave-self-out neighbour vote), trains the weak learner (``conv``) on the best
+    leave-self-out neighbor vote), trains the weak learner (``conv``) on the best
     ``n_screen`` graphs, keeps the one with the lowest weighted error and reweights the patients
     (SAMME). The boosted score is added, on the log-odds scale, to an ``init`` model (an L2
     logistic regression by default), so the graphs correct a strong linear model rather than
@@ -61,10 +67,10 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
     learning_rate : float, default=0.1
         Shrinkage of each round's weight.
     conv : {"vote", "appnp", "gat", "gcn", "sage"}, default="vote"
-        Weak learner: the weighted neighbour vote (label propagation, no parameters), or a GNN
+        Weak learner: the weighted neighbor vote (label propagation, no parameters), or a GNN
         with that convolution (APPNP is AdaMedGraph's).
     n_neighbors : int or tuple of int, default=(10, 20)
-        Neighbourhood sizes of the k-nearest-neighbour candidate graphs; each must be smaller
+        Neighborhood sizes of the k-nearest-neighbor candidate graphs; each must be smaller
         than the number of training patients.
     threshold_quantiles : tuple of float, default=()
         Quantiles of the pairwise differences of a column that set ``tau`` for AdaMedGraph's
@@ -76,14 +82,14 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         ``"<group>:missing"`` (as :class:`features.Cohort` writes it), patients with a 1 there
         lack the block: they are not linked through its graph, and are predicted by the others.
     metric : {"euclidean", "cosine"}, default="euclidean"
-        Distance between patients on a block (the block is standardised first).
+        Distance between patients on a block (the block is standardized first).
     n_screen : int, default=3
         GNNs trained per round, on the best-screened graphs. Unused with ``conv="vote"``, whose
         screening score is its error.
     reuse_features : bool, default=True
         Whether a selected candidate may be selected again in a later round.
     init : "logistic", None or classifier, default="logistic"
-        The starting score: ``"logistic"`` is a standardised L2 logistic regression with C chosen
+        The starting score: ``"logistic"`` is a standardized L2 logistic regression with C chosen
         by inner 3-fold CV; None is the class prior; a classifier with ``predict_proba`` is
         cloned and fitted on the training patients (such a model cannot be saved).
     early_stopping : bool, default=False
@@ -103,16 +109,17 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         Dropout of the GNN learners.
     max_epochs : int, default=100
         Most epochs per GNN learner.
-    gnn_learning_rate : float, default=0.01
-        Adam step size of the GNN learners.
+    gnn_lr : float, default=0.01
+        Adam step size of the GNN learners (their ``lr``).
     weight_decay : float, default=5e-4
         L2 penalty of the GNN learners.
     patience : int, default=10
         Epochs without improvement before a GNN learner stops.
     max_degree : int, default=32
-        Most neighbours per patient in a threshold graph handed to a GNN.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where GNN learners train; ``"auto"`` picks CUDA when present.
+        Most neighbors per patient in a threshold graph handed to a GNN.
+    device : {"auto", "cpu", "cuda"}, "cuda:N" or torch.device, default="auto"
+        Where GNN learners train; ``"auto"`` picks CUDA when present (see
+        :func:`~graphboost.resolve_device`).
     random_state : int, RandomState instance or None, default=None
         Seed of everything random in ``fit``; a fixed seed makes ``fit`` deterministic on CPU.
     verbose : int, default=0
@@ -167,6 +174,14 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
        ML4H 2023.
     .. [2] Zhu, Zou, Rosset and Hastie, "Multi-class AdaBoost", Statistics and its Interface, 2009.
 
+    Notes
+    -----
+    The boosting follows scikit-learn's ``BaseWeightBoosting``: ``fit`` validates the input, then
+    :meth:`_fit_boosting` fits the init model and calls :meth:`_boost` once per round. With
+    ``early_stopping`` that loop runs first on the training part of a stratified split, stopped
+    by the validation log-loss (as ``GradientBoostingClassifier._fit_stages`` is stopped by its
+    monitor), then on all patients for the chosen number of rounds.
+
     Examples
     --------
     >>> import numpy as np
@@ -199,17 +214,18 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "gnn_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "gnn_lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "max_degree": [Interval(Integral, 1, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "device": [str, torch.device],  # the value is checked by resolve_device
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(
         self,
+        *,
         n_estimators=50,
         learning_rate=0.1,
         conv="vote",
@@ -227,7 +243,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         num_layers=2,
         dropout=0.0,
         max_epochs=100,
-        gnn_learning_rate=0.01,
+        gnn_lr=0.01,
         weight_decay=5e-4,
         patience=10,
         max_degree=32,
@@ -252,7 +268,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         self.num_layers = num_layers
         self.dropout = dropout
         self.max_epochs = max_epochs
-        self.gnn_learning_rate = gnn_learning_rate
+        self.gnn_lr = gnn_lr
         self.weight_decay = weight_decay
         self.patience = patience
         self.max_degree = max_degree
@@ -282,6 +298,31 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : GraphBoostClassifier
         """
+        X, y_codes, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        rng = check_random_state(self.random_state)
+        n_rounds, self.boost_scale_, self.validation_scores_ = self.n_estimators, 1.0, None
+        if self.early_stopping:
+            n_rounds = self._early_stopping(X, y_codes, sample_weight, rng)
+        self._fit_boosting(X, y_codes, sample_weight, n_rounds, rng)
+        if self.skipped_features_:
+            warnings.warn(
+                "Constant columns skipped as candidate edge features: "
+                f"{format_names(self.skipped_features_)}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        if not self.estimators_ and n_rounds > 0:
+            warnings.warn(
+                "No candidate graph beat chance in the first round; the model is the init "
+                "model alone.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.feature_importances_ = self._importances()
+        return self
+
+    def _validate_fit_data(self, X, y, sample_weight):
+        """Check the parameters and the data; set the attributes that describe the input."""
         owner = type(self).__name__
         check_choice(self.conv, "conv", WEAK_LEARNERS, owner)
         self._validate_params()
@@ -299,29 +340,112 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        n_samples = X.shape[0]
-        self._check_neighbours(n_samples)
+        self._check_neighbors(X.shape[0])
         self.device_ = str(resolve_device(self.device)) if self.conv != "vote" else "cpu"
         self.feature_groups_ = self._resolve_groups(frame)
-        rng = check_random_state(self.random_state)
+        return X, y_codes, sample_weight
 
-        self.validation_scores_ = None
-        self.boost_scale_ = 1.0
-        n_rounds = self.n_estimators
-        if self.early_stopping:
-            val = _stratified_split(y_codes, classes, self.validation_fraction, rng, owner)
-            tr = ~val
-            scores = self._boost(
-                X[tr], y_codes[tr], sample_weight[tr], n_rounds, rng, (X[val], y_codes[val])
-            )
-            self.validation_scores_ = scores
-            # Fewest rounds, then smallest scale, among the ties of the lowest validation loss.
-            n_rounds, scale = np.unravel_index(np.argmin(scores), scores.shape)
-            self.boost_scale_ = float(BOOST_SCALES[scale]) if n_rounds else 0.0
-        self._boost(X, y_codes, sample_weight, int(n_rounds), rng, None)
-        return self
+    def _early_stopping(self, X, y_codes, sample_weight, rng):
+        """Choose the number of rounds and ``boost_scale_`` on a stratified validation split."""
+        val = _stratified_split(
+            y_codes, self.classes_, self.validation_fraction, rng, type(self).__name__
+        )
+        losses = _ValidationLosses(X[val], y_codes[val], self.n_iter_no_change)
+        train = ~val
+        self._fit_boosting(
+            X[train], y_codes[train], sample_weight[train], self.n_estimators, rng, losses
+        )
+        self.validation_scores_ = scores = losses.scores()
+        # Fewest rounds, then smallest scale, among the ties of the lowest validation loss.
+        n_rounds, scale = np.unravel_index(np.argmin(scores), scores.shape)
+        self.boost_scale_ = float(BOOST_SCALES[scale]) if n_rounds else 0.0
+        return int(n_rounds)
 
-    def _check_neighbours(self, n_samples):
+    def _fit_boosting(self, X, y_codes, sample_weight, n_rounds, rng, monitor=None):
+        """SAMME: fit the init model, then call :meth:`_boost` for at most ``n_rounds`` rounds.
+
+        ``monitor`` (early stopping) sees each new round and may stop the loop, as the monitor
+        of scikit-learn's gradient boosting does.
+        """
+        self.init_ = make_init(self.init).fit(
+            X, y_codes, self.n_classes_, sample_weight, rng.randint(2**31 - 1), type(self).__name__
+        )
+        candidates, self.skipped_features_ = self._candidates(X)
+        screen = CandidateScreen(X, candidates)
+        self.n_candidates_ = len(screen)
+        self.estimators_, weights, errors = [], [], []
+        if monitor is not None:
+            monitor.start(self.init_)
+        sample_weight = sample_weight / sample_weight.sum()
+        for iboost in range(n_rounds):
+            result = self._boost(iboost, X, y_codes, sample_weight, rng, screen)
+            if result is None:
+                break
+            sample_weight, estimator_weight, estimator_error = result
+            weights.append(estimator_weight)
+            errors.append(estimator_error)
+            if monitor is not None and monitor(self.estimators_[-1], estimator_weight):
+                break
+            if estimator_error <= 0:
+                break  # a perfect round: nothing is left to reweight
+        self.estimator_weights_ = np.asarray(weights, dtype=np.float64)
+        self.estimator_errors_ = np.asarray(errors, dtype=np.float64)
+        self.selected_graphs_ = [learner.graph_spec_ for learner in self.estimators_]
+
+    def _boost(self, iboost, X, y_codes, sample_weight, random_state, screen):
+        """One SAMME round: keep the best learner of the screened candidates, reweight.
+
+        Returns
+        -------
+        result : (sample_weight, estimator_weight, estimator_error) or None
+            The new weights (summing to 1), the round's weight and its weighted error; None
+            when no candidate is left or none beats chance (the boosting stops).
+        """
+        best = self._best_learner(X, y_codes, sample_weight, random_state, screen)
+        if best is None:
+            return None
+        learner, estimator_error, i = best
+        if estimator_error >= 1.0 - 1.0 / self.n_classes_:
+            return None  # no candidate beats chance
+        estimator_weight = samme_weight(estimator_error, self.n_classes_, self.learning_rate)
+        self.estimators_.append(learner)
+        if self.verbose:
+            print(f"round {iboost + 1}: {screen.specs[i]} error={estimator_error:.4f}")
+        if not self.reuse_features:
+            screen.retire(i)
+        if estimator_error <= 0:
+            return sample_weight, estimator_weight, estimator_error
+        incorrect = learner.train_predictions_ != y_codes
+        return (
+            reweight(sample_weight, estimator_weight, incorrect),
+            estimator_weight,
+            estimator_error,
+        )
+
+    def _best_learner(self, X, y_codes, sample_weight, random_state, screen):
+        """Train the weak learner on the best-screened candidates; (learner, error, index)."""
+        if not screen.active.any():
+            return None
+        screened = screen.errors(sample_weight, y_codes, self.n_classes_)
+        width = 1 if self.conv == "vote" else self.n_screen
+        best = None
+        for i in np.argsort(screened, kind="stable")[:width]:
+            if not np.isfinite(screened[i]):
+                continue
+            learner = self._learner(random_state.randint(2**31 - 1))
+            learner._fit_graph(screen.graph(i, X), X, self.classes_, y_codes, sample_weight)
+            wrong = learner.train_predictions_ != y_codes
+            error = float(sample_weight @ wrong / sample_weight.sum())
+            if best is None or error < best[1]:
+                best = (learner, error, i)
+        return best
+
+    def _learner(self, seed):
+        params = {name: getattr(self, name) for name in _GNN_PARAMS}
+        return GraphWeakLearner(conv=self.conv, lr=self.gnn_lr, random_state=seed, **params)
+
+    # -- candidates --------------------------------------------------------------------------
+    def _check_neighbors(self, n_samples):
         ks = np.atleast_1d(np.asarray(self.n_neighbors))
         if ks.size == 0 or not np.issubdtype(ks.dtype, np.integer) or (ks < 1).any():
             raise ValueError(
@@ -332,7 +456,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         if too_big.size:
             raise ValueError(
                 f"n_neighbors={int(too_big[0])} must be smaller than the number of training "
-                f"patients (n_samples={n_samples}): each patient needs that many neighbours "
+                f"patients (n_samples={n_samples}): each patient needs that many neighbors "
                 "other than itself."
             )
         qs = np.asarray(self.threshold_quantiles, dtype=np.float64).ravel()
@@ -348,8 +472,8 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         return [f"x{i}" for i in range(self.n_features_in_)]
 
     def _resolve_groups(self, frame):
+        """``feature_groups`` as column indices; callables are called on the DataFrame."""
         names = self._column_names()
-        lookup = {name: i for i, name in enumerate(names)}
         groups = {}
         for group, members in (self.feature_groups or {}).items():
             if callable(members):
@@ -362,167 +486,33 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             members = list(members)
             if not members:
                 raise ValueError(f"feature_groups[{group!r}] names no column.")
-            indices, missing = [], []
-            for m in members:
-                if isinstance(m, Integral) and not isinstance(m, bool):
-                    if 0 <= m < len(names):
-                        indices.append(int(m))
-                    else:
-                        missing.append(m)
-                elif str(m) in lookup:
-                    indices.append(lookup[str(m)])
-                else:
-                    missing.append(m)
-            if missing:
-                raise ValueError(
-                    f"feature_groups[{group!r}] names columns not in X: {format_names(missing)}."
-                )
-            groups[str(group)] = indices
+            groups[str(group)] = _group_indices(group, members, names)
         return groups
 
     def _candidates(self, X):
-        """Candidate graphs of every non-constant column and every block."""
+        """Candidate graphs of every non-constant column, then of every block; constant names."""
         names = self._column_names()
         ks = sorted({int(k) for k in np.atleast_1d(self.n_neighbors)})
         quantiles = [float(q) for q in np.asarray(self.threshold_quantiles).ravel()]
         constant = np.ptp(X, axis=0) == 0
-        column_specs = []
+        candidates = []
         for j in np.flatnonzero(~constant):
             name = names[j]
-            specs = [GraphSpec(name, (name,), "knn", n_neighbors=k) for k in ks]
+            for k in ks:
+                candidates.append(
+                    Candidate(GraphSpec(name, (name,), "knn", n_neighbors=k), (int(j),))
+                )
             for q in quantiles:
                 tau = threshold_from_differences(X[:, j], q, random_state=j)
-                specs.append(GraphSpec(name, (name,), "threshold", quantile=q, threshold=tau))
-            column_specs.append((int(j), specs))
-        block_specs = []
+                spec = GraphSpec(name, (name,), "threshold", quantile=q, threshold=tau)
+                candidates.append(Candidate(spec, (int(j),)))
         for group, indices in self.feature_groups_.items():
             cols = tuple(names[i] for i in indices)
             specs = [GraphSpec(group, cols, "knn", n_neighbors=k, metric=self.metric) for k in ks]
             indicator = block_indicator(specs[0], names)
-            if indicator is not None:
-                n_present = int((X[:, indicator] < 0.5).sum())
-                if max(ks) >= n_present:
-                    raise ValueError(
-                        f"n_neighbors={max(ks)} must be smaller than the number of training "
-                        f"patients having block {group!r} ({n_present}, by column "
-                        f"'{group}:missing')."
-                    )
-            block_specs.append((indices, indicator, specs))
-        return column_specs, block_specs, [names[j] for j in np.flatnonzero(constant)]
-
-    def _learner(self, seed):
-        params = {name: getattr(self, name) for name in _GNN_PARAMS}
-        return GraphWeakLearner(
-            conv=self.conv, learning_rate=self.gnn_learning_rate, random_state=seed, **params
-        )
-
-    def _boost(self, X, y_codes, sample_weight, n_rounds, rng, validation):
-        """Fit the init model and run SAMME for at most ``n_rounds`` rounds.
-
-        With ``validation=(X_val, y_val)`` returns the validation log-loss after each round
-        (index 0 is the init model alone) and stops after ``n_iter_no_change`` rounds without
-        improvement; otherwise stores the fitted model on ``self``.
-        """
-        owner = type(self).__name__
-        n_classes = self.n_classes_
-        init = make_init(self.init).fit(
-            X, y_codes, n_classes, sample_weight, rng.randint(2**31 - 1), owner
-        )
-        column_specs, block_specs, constant = self._candidates(X)
-        if validation is None:
-            self.skipped_features_ = constant
-            if constant:
-                warnings.warn(
-                    f"Constant columns skipped as candidate edge features: "
-                    f"{format_names(constant)}.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        screen = CandidateScreen(X, column_specs, block_specs)
-        columns_of = {}
-        for j, specs in column_specs:
-            for spec in specs:
-                columns_of[spec] = [j]
-        indicator_of = {}
-        for indices, indicator, specs in block_specs:
-            for spec in specs:
-                columns_of[spec] = list(indices)
-                indicator_of[spec] = indicator
-        active = np.ones(len(screen), dtype=bool)
-        graphs, learners, weights, errors, specs = {}, [], [], [], []
-        w = sample_weight / sample_weight.sum()
-        if validation is not None:
-            X_val, y_val = validation
-            val_init = init.log_proba(X_val)
-            val_boost = np.zeros_like(val_init)
-            val_scores = [_scaled_losses(val_init, val_boost, y_val)]
-        for round_ in range(n_rounds):
-            if len(screen) == 0 or not active.any():
-                break
-            screened = screen.errors(w, y_codes, n_classes, active)
-            width = 1 if self.conv == "vote" else self.n_screen
-            order = np.argsort(screened, kind="stable")[:width]
-            best = None
-            for i in order:
-                if not np.isfinite(screened[i]):
-                    continue
-                spec = screen.specs[i]
-                if spec not in graphs:
-                    graphs[spec] = fit_graph(spec, X, columns_of[spec], indicator_of.get(spec))
-                learner = self._learner(rng.randint(2**31 - 1))
-                learner._fit_graph(graphs[spec], X, self.classes_, y_codes, w)
-                error = float(w @ (learner.train_predictions_ != y_codes) / w.sum())
-                if best is None or error < best[1]:
-                    best = (learner, error, i)
-            if best is None:
-                break
-            learner, error, i = best
-            if error >= 1.0 - 1.0 / n_classes:
-                break  # no candidate beats chance
-            if error <= 0:
-                weight = 1.0
-            else:
-                weight = self.learning_rate * (
-                    np.log((1.0 - error) / error) + np.log(n_classes - 1.0)
-                )
-            learners.append(learner)
-            weights.append(weight)
-            errors.append(error)
-            specs.append(screen.specs[i])
-            if self.verbose:
-                print(f"round {round_ + 1}: {screen.specs[i]} error={error:.4f}")
-            if not self.reuse_features:
-                chosen = screen.specs[i].columns
-                active &= np.array([s.columns != chosen for s in screen.specs])
-            if validation is not None:
-                codes = learner._predict_codes(X_val)
-                val_boost = val_boost + weight * _samme_codes(codes, n_classes)
-                val_scores.append(_scaled_losses(val_init, val_boost, y_val))
-                best_round = int(np.argmin(np.min(val_scores, axis=1)))
-                if len(val_scores) - 1 - best_round >= self.n_iter_no_change:
-                    break
-            if error <= 0:
-                break
-            incorrect = learner.train_predictions_ != y_codes
-            w = w * np.exp(weight * incorrect)
-            w /= w.sum()
-        if validation is not None:
-            return np.asarray(val_scores)
-        if not learners and n_rounds > 0:
-            warnings.warn(
-                "No candidate graph beat chance in the first round; the model is the init "
-                "model alone.",
-                UserWarning,
-                stacklevel=3,
-            )
-        self.init_ = init
-        self.estimators_ = learners
-        self.estimator_weights_ = np.asarray(weights, dtype=np.float64)
-        self.estimator_errors_ = np.asarray(errors, dtype=np.float64)
-        self.selected_graphs_ = specs
-        self.n_candidates_ = len(screen)
-        self.feature_importances_ = self._importances()
-        return None
+            _check_block_size(X, group, indicator, max(ks))
+            candidates.extend(Candidate(spec, tuple(indices), indicator) for spec in specs)
+        return candidates, [names[j] for j in np.flatnonzero(constant)]
 
     def _importances(self):
         names = self._column_names()
@@ -546,7 +536,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         yield logits
         for learner, weight in zip(self.estimators_, self.estimator_weights_, strict=True):
             codes = learner._predict_codes(X)
-            logits = logits + self.boost_scale_ * weight * _samme_codes(codes, self.n_classes_)
+            logits = logits + self.boost_scale_ * weight * samme_codes(codes, self.n_classes_)
             yield logits
 
     def _logits(self, X):
@@ -594,7 +584,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return _softmax(self._logits(self._validate_predict(X)))
+        return softmax(self._logits(self._validate_predict(X)))
 
     def staged_predict_proba(self, X):
         """Class probabilities after the init model and after each boosting round.
@@ -609,7 +599,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         """
         X = self._validate_predict(X)
         for logits in self._staged_logits(X):
-            yield _softmax(logits)
+            yield softmax(logits)
 
     def predict(self, X):
         """Predicted class of new patients.
@@ -643,56 +633,127 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             ``graph`` (``"init"`` for the starting model, else the selected feature or block),
             ``rule``, ``rounds`` (rounds that used this graph), ``contribution`` (to the log-odds
             of ``classes_[1]`` for binary problems, else to the score of the predicted class; the
-            contributions of a patient sum to its decision function), ``neighbours`` (positions
-            of the most similar training patients, nearest first) and ``neighbour_labels``.
+            contributions of a patient sum to its decision function), ``neighbors`` (positions
+            of the most similar training patients, nearest first) and ``neighbor_labels``.
         """
-        from ._explain import explain
-
         return explain(self, self._validate_predict(X), n_neighbors)
 
     def save(self, path):
         """Save the fitted model to the folder ``path`` in a safe format (JSON and tensors).
 
         The model holds the training values of the columns its graphs use, and the labels,
-        because new patients are linked to the training patients.
+        because new patients are linked to the training patients. Read it back with
+        :func:`graphboost.load`.
 
         Parameters
         ----------
         path : str or path-like
             Folder to create; an existing non-empty folder is an error.
         """
-        from ._persistence import save
-
-        save(self, path)
+        write_model(self, path)
 
 
-def _samme_codes(codes, n_classes):
-    """Per-class score of one round's prediction, on the log-probability scale.
+def load(path):
+    """Load a model saved with :meth:`GraphBoostClassifier.save`.
 
-    SAMME codes a prediction of class k as 1 for k and -1/(K-1) for the others; the
-    exponential-loss solution makes log p_k = (K-1)/K * sum of weighted codes (Zhu et al. 2009),
-    so that for two classes the log-odds is the sum of the signed round weights.
+    Only JSON and tensors are read (``torch.load(..., weights_only=True)``) after their SHA-256
+    checksums are verified; no code from the folder is run. The loaded model predicts exactly
+    what the saved one did.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder written by ``save``.
+
+    Returns
+    -------
+    model : GraphBoostClassifier
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` holds no saved model.
+    ValueError
+        When a file was altered or corrupted, or was written in another format version.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from graphboost import GraphBoostClassifier, load
+    >>> X = np.random.default_rng(0).normal(size=(60, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> clf = GraphBoostClassifier(n_estimators=5, random_state=0).fit(X, y)
+    >>> folder = os.path.join(tempfile.mkdtemp(), "model")
+    >>> clf.save(folder)
+    >>> bool(np.array_equal(load(folder).predict_proba(X), clf.predict_proba(X)))
+    True
     """
-    g = np.full((codes.shape[0], n_classes), -1.0 / (n_classes - 1))
-    g[np.arange(codes.shape[0]), codes] = 1.0
-    return g * (n_classes - 1) / n_classes
+    return read_model(path, GraphBoostClassifier)
 
 
-def _scaled_losses(init_logits, boost, y_codes):
-    """Log-loss of the init score plus each candidate scale of the boosted score."""
-    return [_log_loss(init_logits + scale * boost, y_codes) for scale in BOOST_SCALES]
+class _ValidationLosses:
+    """Early-stopping monitor: validation log-loss after the init model and after each round.
+
+    Each row holds the loss at every scale of ``BOOST_SCALES`` of the boosted score; calling
+    the monitor with a new round says whether ``n_iter_no_change`` rounds passed without
+    improvement of the best row.
+    """
+
+    def __init__(self, X_val, y_val, n_iter_no_change):
+        self.X_val = X_val
+        self.y_val = y_val
+        self.n_iter_no_change = n_iter_no_change
+
+    def start(self, init):
+        self.init_logits = init.log_proba(self.X_val)
+        self.boost = np.zeros_like(self.init_logits)
+        self.rows = [self._losses()]
+
+    def __call__(self, learner, estimator_weight):
+        n_classes = self.init_logits.shape[1]
+        codes = learner._predict_codes(self.X_val)
+        self.boost = self.boost + estimator_weight * samme_codes(codes, n_classes)
+        self.rows.append(self._losses())
+        best_round = int(np.argmin(np.min(self.rows, axis=1)))
+        return len(self.rows) - 1 - best_round >= self.n_iter_no_change
+
+    def _losses(self):
+        return [log_loss(self.init_logits + s * self.boost, self.y_val) for s in BOOST_SCALES]
+
+    def scores(self):
+        return np.asarray(self.rows)
 
 
-def _softmax(logits):
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+def _group_indices(group, members, names):
+    """Column indices of a block named by column names or indices; an error names the rest."""
+    lookup = {name: i for i, name in enumerate(names)}
+    indices, missing = [], []
+    for m in members:
+        if isinstance(m, Integral) and not isinstance(m, bool):
+            if 0 <= m < len(names):
+                indices.append(int(m))
+            else:
+                missing.append(m)
+        elif str(m) in lookup:
+            indices.append(lookup[str(m)])
+        else:
+            missing.append(m)
+    if missing:
+        raise ValueError(
+            f"feature_groups[{group!r}] names columns not in X: {format_names(missing)}."
+        )
+    return indices
 
 
-def _log_loss(logits, y_codes):
-    z = logits - logits.max(axis=1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(y_codes.shape[0]), y_codes].mean())
+def _check_block_size(X, group, indicator, k):
+    """A block's kNN graph links only the patients having it: ``k`` must be smaller."""
+    if indicator is None:
+        return
+    n_present = int((X[:, indicator] < 0.5).sum())
+    if k >= n_present:
+        raise ValueError(
+            f"n_neighbors={k} must be smaller than the number of training patients having "
+            f"block {group!r} ({n_present}, by column '{group}:missing')."
+        )
 
 
 def _stratified_split(y_codes, classes, fraction, rng, owner):

@@ -113,3 +113,44 @@ def torch_threads(n_nodes, device):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def seeded_torch(seed, device="cpu"):
+    """Seed torch's generator of ``device`` for the body only; the caller's state is restored.
+
+    Model initialization and dropout draw from torch's global generators; this forks them
+    (:func:`torch.random.fork_rng`), so a seeded fit leaves the process's random state as it was.
+    Only the generator of ``device`` (and the CPU's) is touched.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the body's draws.
+    device : str or torch.device, default="cpu"
+        The device the body computes on.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from graphboost._device import seeded_torch
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded_torch(0):
+    ...     a = torch.rand(2)
+    >>> with seeded_torch(0):
+    ...     b = torch.rand(2)
+    >>> bool(torch.equal(a, b)), bool(torch.equal(before, torch.random.get_rng_state()))
+    (True, True)
+    """
+    device = torch.device(device)
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        yield

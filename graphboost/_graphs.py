@@ -3,10 +3,10 @@
 Pure functions over NumPy arrays: they know nothing of torch models. Every builder works in
 O(N log N) time (sorting, or a tree search for blocks) and O(N * k) memory; none builds an
 N x N matrix. Edges follow PyG's ``source_to_target`` convention: column ``(j, i)`` of
-``edge_index`` means patient ``j`` (a neighbour) sends a message to patient ``i``.
+``edge_index`` means patient ``j`` (a neighbor) sends a message to patient ``i``.
 
 A graph over one column links each patient to its nearest patients on the sorted values of that
-column (the *k*-nearest-neighbour rule) or to every patient within a distance ``tau`` (the
+column (the *k*-nearest-neighbor rule) or to every patient within a distance ``tau`` (the
 AdaMedGraph threshold rule, with ``tau`` a quantile of the pairwise *differences*, learned on the
 training patients). A graph over a block of columns (for example an imaging embedding) links each
 patient to its nearest patients in Euclidean or cosine distance.
@@ -27,7 +27,7 @@ __all__ = [
     "threshold_from_differences",
 ]
 
-# Relative slack when comparing recomputed distances with a radius, so that a neighbour exactly at
+# Relative slack when comparing recomputed distances with a radius, so that a neighbor exactly at
 # the radius is never lost to floating-point rounding.
 _RADIUS_SLACK = 1e-12
 
@@ -46,7 +46,7 @@ class GraphSpec:
         ``"knn"`` links each patient to its ``n_neighbors`` nearest patients; ``"threshold"``
         links patients whose values differ by at most ``threshold``.
     n_neighbors : int or None
-        Neighbourhood size of the ``"knn"`` rule.
+        Neighborhood size of the ``"knn"`` rule.
     quantile : float or None
         Quantile of the pairwise differences that gave ``threshold`` (``"threshold"`` rule).
     threshold : float or None
@@ -96,7 +96,7 @@ def _kth_distance_sorted(sorted_values, n_neighbors, query_values=None):
     """Distance from each point to its ``n_neighbors``-th nearest point on a sorted line.
 
     Without ``query_values`` the points are ``sorted_values`` themselves and each one is left out
-    of its own neighbourhood. Only the ``n_neighbors`` positions on either side can hold the
+    of its own neighborhood. Only the ``n_neighbors`` positions on either side can hold the
     nearest points, so the work is O(N * k).
     """
     n = sorted_values.shape[0]
@@ -124,25 +124,25 @@ def _radius_ranges(sorted_values, values, radius):
     return lo, hi
 
 
-def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None, order=None):
-    """Neighbourhoods of one column as contiguous ranges of its sorted training values.
+def column_neighborhoods(x, rule, n_neighbors=None, threshold=None, query=None, order=None):
+    """Neighborhoods of one column as contiguous ranges of its sorted training values.
 
     On a line, the patients within a distance of a value form a contiguous range of the sorted
-    values, so a whole neighbourhood is two integers. Ties are kept: every patient at the
-    ``n_neighbors``-th distance belongs to the neighbourhood, so a binary column acts as a stump.
+    values, so a whole neighborhood is two integers. Ties are kept: every patient at the
+    ``n_neighbors``-th distance belongs to the neighborhood, so a binary column acts as a stump.
 
     Parameters
     ----------
     x : array-like of shape (n_samples,)
         Values of the training patients.
     rule : {"knn", "threshold"}
-        Neighbourhood rule.
+        Neighborhood rule.
     n_neighbors : int, default=None
-        Neighbourhood size for ``"knn"``.
+        Neighborhood size for ``"knn"``.
     threshold : float, default=None
         Radius for ``"threshold"``.
     query : array-like of shape (n_queries,), default=None
-        New patients. Without it, the neighbourhoods of the training patients themselves are
+        New patients. Without it, the neighborhoods of the training patients themselves are
         returned, each range still holding the patient (callers leave it out of its own vote).
     order : ndarray of shape (n_samples,), default=None
         ``np.argsort(x, kind="stable")`` when the caller already has it.
@@ -152,7 +152,7 @@ def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None,
     order : ndarray of shape (n_samples,)
         Training patients in sorted order of ``x``.
     lo, hi : ndarray of shape (n_samples,) or (n_queries,)
-        Range of sorted positions ``[lo, hi)`` of each neighbourhood.
+        Range of sorted positions ``[lo, hi)`` of each neighborhood.
     """
     x = _as_1d(x)
     order = np.argsort(x, kind="stable") if order is None else order
@@ -174,15 +174,15 @@ def column_neighbourhoods(x, rule, n_neighbors=None, threshold=None, query=None,
     return order, lo, hi
 
 
-def _window_neighbours(sorted_values, values, positions, radius, max_neighbours, exclude):
-    """The ``max_neighbours`` nearest sorted positions within ``radius`` of each value.
+def _window_neighbors(sorted_values, values, positions, radius, max_neighbors, exclude):
+    """The ``max_neighbors`` nearest sorted positions within ``radius`` of each value.
 
-    Returns an array of shape (n_values, max_neighbours) of sorted positions, -1 where a
-    neighbourhood has fewer members. ``exclude`` gives a position to leave out per value (the
+    Returns an array of shape (n_values, max_neighbors) of sorted positions, -1 where a
+    neighborhood has fewer members. ``exclude`` gives a position to leave out per value (the
     patient itself), or None.
     """
     n = sorted_values.shape[0]
-    m = max_neighbours
+    m = max_neighbors
     offsets = np.arange(-m, m + 1)
     idx = positions[:, None] + offsets[None, :]
     valid = (idx >= 0) & (idx < n)
@@ -201,19 +201,19 @@ def _window_neighbours(sorted_values, values, positions, radius, max_neighbours,
     return np.where(chosen_valid, chosen, -1)
 
 
-def column_neighbours(
+def column_neighbors(
     x, rule, n_neighbors=None, threshold=None, max_degree=None, query=None, order=None
 ):
     """Indices of the nearest training patients of each patient on one column.
 
-    Unlike :func:`column_neighbourhoods` this breaks ties (by sorted position) so that every
+    Unlike :func:`column_neighborhoods` this breaks ties (by sorted position) so that every
     patient has at most ``n_neighbors`` (``"knn"``) or ``max_degree`` (``"threshold"``)
-    neighbours, which bounds the number of edges of a graph handed to a GNN.
+    neighbors, which bounds the number of edges of a graph handed to a GNN.
 
     Returns
     -------
-    neighbours : ndarray of shape (n, m)
-        Training indices (in the original order), -1 where a neighbourhood is smaller than ``m``.
+    neighbors : ndarray of shape (n, m)
+        Training indices (in the original order), -1 where a neighborhood is smaller than ``m``.
     """
     x = _as_1d(x)
     order = np.argsort(x, kind="stable") if order is None else order
@@ -236,32 +236,32 @@ def column_neighbours(
         radius = (
             _kth_distance_sorted(sorted_values, n_neighbors, values) if rule == "knn" else threshold
         )
-    chosen = _window_neighbours(sorted_values, values, positions, radius, m, exclude)
-    neighbours = np.where(chosen >= 0, order[np.clip(chosen, 0, None)], -1)
+    chosen = _window_neighbors(sorted_values, values, positions, radius, m, exclude)
+    neighbors = np.where(chosen >= 0, order[np.clip(chosen, 0, None)], -1)
     if query is None:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(n)
-        neighbours = neighbours[inverse]
-    return neighbours
+        neighbors = neighbors[inverse]
+    return neighbors
 
 
-def neighbours_to_edge_index(neighbours, self_loops=True, offset=0):
-    """Turn a padded neighbour array into a sparse ``edge_index`` of shape (2, n_edges).
+def neighbors_to_edge_index(neighbors, self_loops=True, offset=0):
+    """Turn a padded neighbor array into a sparse ``edge_index`` of shape (2, n_edges).
 
-    Row ``i`` of ``neighbours`` lists the sources of the edges into node ``i + offset``.
+    Row ``i`` of ``neighbors`` lists the sources of the edges into node ``i + offset``.
     """
-    rows, slots = np.nonzero(neighbours >= 0)
-    src = neighbours[rows, slots]
+    rows, slots = np.nonzero(neighbors >= 0)
+    src = neighbors[rows, slots]
     dst = rows + offset
     if self_loops:
-        loops = np.arange(neighbours.shape[0]) + offset
+        loops = np.arange(neighbors.shape[0]) + offset
         src = np.concatenate([src, loops])
         dst = np.concatenate([dst, loops])
     return np.stack([src, dst]).astype(np.int64)
 
 
 def column_knn_graph(x, n_neighbors, self_loops=True):
-    """k-nearest-neighbour graph of the patients on one column.
+    """k-nearest-neighbor graph of the patients on one column.
 
     Each patient receives an edge from each of its ``n_neighbors`` nearest other patients
     (ties broken by sorted position). Built by sorting: O(N log N + N * k).
@@ -271,7 +271,7 @@ def column_knn_graph(x, n_neighbors, self_loops=True):
     x : array-like of shape (n_samples,)
         The column.
     n_neighbors : int
-        Number of neighbours of each patient, at most ``n_samples - 1``.
+        Number of neighbors of each patient, at most ``n_samples - 1``.
     self_loops : bool, default=True
         Add an edge from each patient to itself.
 
@@ -288,14 +288,14 @@ def column_knn_graph(x, n_neighbors, self_loops=True):
     """
     x = _as_1d(x)
     _check_n_neighbors(n_neighbors, x.shape[0])
-    return neighbours_to_edge_index(column_neighbours(x, "knn", n_neighbors), self_loops)
+    return neighbors_to_edge_index(column_neighbors(x, "knn", n_neighbors), self_loops)
 
 
 def column_threshold_graph(x, threshold, max_degree=None, self_loops=True):
     """AdaMedGraph threshold graph: link patients whose values differ by at most ``threshold``.
 
     Computed by sorting, never with an N x N matrix. ``max_degree`` keeps only the nearest
-    neighbours of a patient, so that a wide threshold cannot produce a dense graph.
+    neighbors of a patient, so that a wide threshold cannot produce a dense graph.
 
     Parameters
     ----------
@@ -304,7 +304,7 @@ def column_threshold_graph(x, threshold, max_degree=None, self_loops=True):
     threshold : float
         The distance ``tau``; see :func:`threshold_from_differences` to learn it.
     max_degree : int, default=None
-        Largest number of neighbours kept per patient (nearest first); None keeps all.
+        Largest number of neighbors kept per patient (nearest first); None keeps all.
     self_loops : bool, default=True
         Add an edge from each patient to itself.
 
@@ -321,8 +321,8 @@ def column_threshold_graph(x, threshold, max_degree=None, self_loops=True):
     x = _as_1d(x)
     if not np.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold must be a finite number >= 0; got {threshold!r}.")
-    neighbours = column_neighbours(x, "threshold", threshold=threshold, max_degree=max_degree)
-    return neighbours_to_edge_index(neighbours, self_loops)
+    neighbors = column_neighbors(x, "threshold", threshold=threshold, max_degree=max_degree)
+    return neighbors_to_edge_index(neighbors, self_loops)
 
 
 def threshold_from_differences(x, quantile, n_pairs=200_000, random_state=None):
@@ -370,17 +370,17 @@ def threshold_from_differences(x, quantile, n_pairs=200_000, random_state=None):
 
 
 def block_knn_graph(X, n_neighbors, metric="euclidean", self_loops=True):
-    """k-nearest-neighbour graph of the patients on a block of columns.
+    """k-nearest-neighbor graph of the patients on a block of columns.
 
     Built with scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors` (a tree search for
-    Euclidean distance), each patient left out of its own neighbours.
+    Euclidean distance), each patient left out of its own neighbors.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_block_columns)
         The block, already scaled as it should be compared.
     n_neighbors : int
-        Number of neighbours of each patient, at most ``n_samples - 1``.
+        Number of neighbors of each patient, at most ``n_samples - 1``.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between patients.
     self_loops : bool, default=True
@@ -400,14 +400,14 @@ def block_knn_graph(X, n_neighbors, metric="euclidean", self_loops=True):
     if X.ndim != 2:
         raise ValueError(f"X must be two-dimensional; got an array of shape {X.shape}.")
     _check_n_neighbors(n_neighbors, X.shape[0])
-    neighbours = block_neighbours(X, n_neighbors, metric)
-    return neighbours_to_edge_index(neighbours, self_loops)
+    neighbors = block_neighbors(X, n_neighbors, metric)
+    return neighbors_to_edge_index(neighbors, self_loops)
 
 
-def block_neighbours(X, n_neighbors, metric, query=None, index=None):
+def block_neighbors(X, n_neighbors, metric, query=None, index=None):
     """Indices of the ``n_neighbors`` nearest training patients on a block.
 
-    Without ``query`` each training patient is left out of its own neighbours. ``index`` may be
+    Without ``query`` each training patient is left out of its own neighbors. ``index`` may be
     a fitted :class:`~sklearn.neighbors.NearestNeighbors` to reuse.
     """
     if index is None:
@@ -424,6 +424,6 @@ def _check_n_neighbors(n_neighbors, n_samples):
     if n_neighbors >= n_samples:
         raise ValueError(
             f"n_neighbors={n_neighbors} must be smaller than the number of training patients "
-            f"(n_samples={n_samples}): each patient needs {n_neighbors} neighbours other than "
+            f"(n_samples={n_samples}): each patient needs {n_neighbors} neighbors other than "
             "itself."
         )

@@ -1,4 +1,4 @@
-"""The starting point of the boosted score: a regularised linear model, the class prior, or any
+"""The starting point of the boosted score: a regularized linear model, the class prior, or any
 probabilistic classifier.
 
 The boosted graph model is fitted separately and added to this score on the log-odds scale; on
@@ -17,7 +17,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ._validation import check_class_counts
 
-#: Inverse regularisation strengths searched by ``init="logistic"``.
+#: Inverse regularization strengths searched by ``init="logistic"``.
 LOGISTIC_CS = np.logspace(-4, 1, 11)
 _EPS = 1e-12
 
@@ -27,7 +27,7 @@ def _center(log_proba):
 
 
 class LinearInit:
-    """Standardised L2 logistic regression, C chosen by inner 3-fold CV on log-loss.
+    """Standardized L2 logistic regression, C chosen by inner 3-fold CV on log-loss.
 
     Predictions are computed from the stored arrays, so a saved and reloaded model scores
     exactly as the fitted one.

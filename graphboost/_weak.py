@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -15,17 +13,17 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._device import resolve_device, torch_threads
-from ._gnn import CONVS, GraphNet
-from ._graphs import GraphSpec, _check_n_neighbors, neighbours_to_edge_index
+from ._device import resolve_device, seeded_torch, torch_threads
+from ._gnn import CONVS, GraphNet, train_gnn
+from ._graphs import GraphSpec, _check_n_neighbors
 from ._graphs import threshold_from_differences as _tau
-from ._neighbourhoods import fit_graph, vote_predict
+from ._neighborhoods import Candidate, vote_predict
 from ._validation import check_choice, check_class_counts
 
 WEAK_LEARNERS = (*CONVS, "vote")
 
 
-def _normalise(vote, prior):
+def _normalize(vote, prior):
     total = vote.sum(axis=1, keepdims=True)
     empty = total[:, 0] <= 0
     out = np.where(total > 0, vote / np.where(total > 0, total, 1.0), 0.0)
@@ -34,13 +32,13 @@ def _normalise(vote, prior):
 
 
 class GraphWeakLearner(ClassifierMixin, BaseEstimator):
-    """Classifier on one patient-similarity graph: a weighted neighbour vote or a small GNN.
+    """Classifier on one patient-similarity graph: a weighted neighbor vote or a small GNN.
 
     The graph links patients by one column (or one block of columns); see
     :class:`~graphboost.GraphSpec`. With ``conv="vote"`` a patient's class is the weighted vote of
-    its neighbours (label propagation along the graph, one step), with no parameters to train.
-    With a GNN ``conv`` the node features are the graph's own column(s) and the neighbour vote,
-    the sample weights enter the loss (normalised by their sum), and training stops early on a
+    its neighbors (label propagation along the graph, one step), with no parameters to train.
+    With a GNN ``conv`` the node features are the graph's own column(s) and the neighbor vote,
+    the sample weights enter the loss (normalized by their sum), and training stops early on a
     stratified internal validation split.
 
     New patients are linked only to training patients, by the same rule as the training graph,
@@ -53,13 +51,13 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
     rule : {"knn", "threshold"}, default="knn"
         Graph rule; ``"threshold"`` is for one column only.
     n_neighbors : int, default=10
-        Neighbourhood size of the ``"knn"`` rule.
+        Neighborhood size of the ``"knn"`` rule.
     quantile : float, default=0.05
         Quantile of the pairwise differences that sets ``tau`` for the ``"threshold"`` rule.
     metric : {"euclidean", "cosine"} or None, default=None
         Distance between patients of a block; None for a single column.
     conv : {"vote", "appnp", "gat", "gcn", "sage"}, default="vote"
-        The learner: the neighbour vote, or a GNN with that convolution.
+        The learner: the neighbor vote, or a GNN with that convolution.
     hidden_channels : int, default=16
         Hidden width of the GNN.
     num_layers : int, default=2
@@ -68,7 +66,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         Dropout of the GNN.
     max_epochs : int, default=100
         Most training epochs of the GNN.
-    learning_rate : float, default=0.01
+    lr : float, default=0.01
         Adam step size of the GNN.
     weight_decay : float, default=5e-4
         L2 penalty of the GNN.
@@ -77,11 +75,11 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Share of the training patients held out (stratified) for early stopping of the GNN.
     max_degree : int, default=32
-        Most neighbours per patient in the graph given to the GNN (``"threshold"`` rule).
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the GNN trains.
+        Most neighbors per patient in the graph given to the GNN (``"threshold"`` rule).
+    device : {"auto", "cpu", "cuda"}, "cuda:N" or torch.device, default="auto"
+        Where the GNN trains (see :func:`~graphboost.resolve_device`).
     random_state : int, RandomState instance or None, default=None
-        Seed of the validation split and of the GNN's initialisation and dropout.
+        Seed of the validation split and of the GNN's initialization and dropout.
 
     Attributes
     ----------
@@ -89,6 +87,12 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         Class labels.
     graph_spec_ : GraphSpec
         The fitted graph's description.
+    graph_ : ColumnGraph or BlockGraph
+        The fitted graph (see :func:`~graphboost.build_graph`).
+    n_epochs_ : int
+        Epochs the GNN trained (GNN ``conv`` only).
+    device_ : str
+        Device the GNN trained on (GNN ``conv`` only).
     train_predictions_ : ndarray of shape (n_samples,)
         In-sample predictions: the leave-self-out vote, or the GNN on the training graph. The
         boosting reweights patients with these.
@@ -105,6 +109,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        *,
         columns=(0,),
         rule="knn",
         n_neighbors=10,
@@ -115,7 +120,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         num_layers=2,
         dropout=0.0,
         max_epochs=100,
-        learning_rate=0.01,
+        lr=0.01,
         weight_decay=5e-4,
         patience=10,
         validation_fraction=0.2,
@@ -133,7 +138,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         self.num_layers = num_layers
         self.dropout = dropout
         self.max_epochs = max_epochs
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -176,7 +181,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         else:
             tau = _tau(X[:, columns[0]], self.quantile, random_state=self.random_state)
             spec = GraphSpec(names[0], names, "threshold", quantile=self.quantile, threshold=tau)
-        graph = fit_graph(spec, X, list(columns))
+        graph = Candidate(spec, columns).fit_graph(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -205,10 +210,10 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         self.prior_ = wy.sum(axis=0)
         vote = graph.vote_train(wy)
         if self.conv == "vote":
-            self.train_proba_ = _normalise(vote, self.prior_)
+            self.train_proba_ = _normalize(vote, self.prior_)
             self.train_predictions_ = vote_predict(vote, self.prior_)
         else:
-            self._fit_gnn(graph, _normalise(vote, self.prior_), y_codes, w)
+            self._fit_gnn(graph, _normalize(vote, self.prior_), y_codes, w)
         return self
 
     # -- GNN ---------------------------------------------------------------------------------
@@ -229,17 +234,9 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         self.device_ = str(device)
         x = self._node_features(graph.node_features_train(), vote_fraction).to(device)
-        edge_index = torch.as_tensor(
-            neighbours_to_edge_index(graph.neighbours_train(self.max_degree), self_loops=False)
-        ).to(device)
-        y_t = torch.as_tensor(y_codes, dtype=torch.long, device=device)
-        w_t = torch.as_tensor(w, dtype=torch.float32, device=device)
-        train_t = torch.as_tensor(~val_mask, device=device)
-        val_t = torch.as_tensor(val_mask, device=device)
+        edge_index = torch.as_tensor(graph.edge_index(self.max_degree)).to(device)
         seed = int(rng.randint(0, 2**31 - 1))
-        devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch_threads(x.shape[0], device):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, device), torch_threads(x.shape[0], device):
             model = GraphNet(
                 x.shape[1],
                 self.hidden_channels,
@@ -248,34 +245,22 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
                 self.conv,
                 self.dropout,
             ).to(device)
-            optimiser = torch.optim.Adam(
-                model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            trained = train_gnn(
+                model,
+                x,
+                edge_index,
+                y_codes,
+                w,
+                ~val_mask,
+                val_mask,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+                patience=self.patience,
             )
-            best, best_state, waited = np.inf, None, 0
-            self.n_epochs_ = 0
-            for _ in range(self.max_epochs):
-                model.train()
-                optimiser.zero_grad()
-                out = model(x, edge_index)
-                loss = _weighted_ce(out, y_t, w_t, train_t)
-                loss.backward()
-                optimiser.step()
-                self.n_epochs_ += 1
-                model.eval()
-                with torch.no_grad():
-                    val_loss = float(_weighted_ce(model(x, edge_index), y_t, w_t, val_t))
-                if val_loss < best - 1e-6:
-                    best, waited = val_loss, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best_state is not None:  # None only if every validation loss was NaN
-                model.load_state_dict(best_state)
-            model.eval()
             with torch.no_grad():
                 proba = torch.softmax(model(x, edge_index), dim=1).cpu().numpy()
+        self.n_epochs_ = trained.n_epochs
         self.module_ = model.cpu()
         self._x_train = x.cpu()
         self._edge_index_train = edge_index.cpu()
@@ -285,10 +270,9 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
     def _gnn_query_proba(self, X):
         graph = self.graph_
         n = graph.n_train
-        vote = _normalise(self._vote_query(X), self.prior_)
+        vote = _normalize(self._vote_query(X), self.prior_)
         xq = self._node_features(graph.node_features_query(X), vote)
-        neighbours = graph.neighbours_query(X, self.max_degree)
-        query_edges = neighbours_to_edge_index(neighbours, self_loops=False, offset=n)
+        query_edges = graph.query_edge_index(X, self.max_degree)
         x_all = torch.cat([self._x_train, xq])
         edges = torch.cat([self._edge_index_train, torch.as_tensor(query_edges)], dim=1)
         with torch.no_grad(), torch_threads(x_all.shape[0], torch.device("cpu")):
@@ -316,7 +300,7 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
 
     def _proba(self, X):
         if self.conv == "vote":
-            return _normalise(self._vote_query(X), self.prior_)
+            return _normalize(self._vote_query(X), self.prior_)
         return self._gnn_query_proba(X)
 
     def _predict_codes(self, X):
@@ -338,11 +322,6 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         return self.classes_[self._predict_codes(X)]
-
-
-def _weighted_ce(out, y, w, mask):
-    losses = torch.nn.functional.cross_entropy(out[mask], y[mask], reduction="none")
-    return (losses * w[mask]).sum() / w[mask].sum().clamp_min(1e-12)
 
 
 def _stratified_mask(y_codes, fraction, rng):

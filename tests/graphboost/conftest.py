@@ -6,10 +6,10 @@ import pytest
 
 
 def similarity_cohort(n=200, n_noise=12, seed=0):
-    """Label carried by the neighbourhoods of one column ('signal') among noise columns.
+    """Label carried by the neighborhoods of one column ('signal') among noise columns.
 
     The label alternates along 'signal' (bands), so it is invisible to a linear model but
-    plain to a neighbour graph on that column.
+    plain to a neighbor graph on that column.
     """
     rng = np.random.default_rng(seed)
     signal = rng.uniform(-2, 2, size=n)

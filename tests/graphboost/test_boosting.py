@@ -94,20 +94,20 @@ def test_explain_contributions_sum_to_the_decision_function(cohort):
     sums = explanation.groupby("patient")["contribution"].sum().to_numpy()
     np.testing.assert_allclose(sums, clf.decision_function(X.iloc[:5]))
     row = explanation[explanation["graph"] == "signal"].iloc[0]
-    assert len(row["neighbours"]) == 3
-    # The neighbours are the training patients nearest on the signal column, with their labels.
+    assert len(row["neighbors"]) == 3
+    # The neighbors are the training patients nearest on the signal column, with their labels.
     value = X["signal"].iloc[row["patient"]]
     nearest = np.argsort(np.abs(X["signal"].to_numpy() - value), kind="stable")[:3]
-    assert set(row["neighbours"]) == set(nearest.tolist())
-    assert row["neighbour_labels"] == y[row["neighbours"]].tolist()
+    assert set(row["neighbors"]) == set(nearest.tolist())
+    assert row["neighbor_labels"] == y[row["neighbors"]].tolist()
 
 
 def test_feature_groups_make_block_candidates():
     rng = np.random.default_rng(0)
     n = 200
-    centres = rng.normal(size=(2, 6)) * 2
+    centers = rng.normal(size=(2, 6)) * 2
     y = rng.integers(0, 2, size=n)
-    block = centres[y] + rng.normal(size=(n, 6))
+    block = centers[y] + rng.normal(size=(n, 6))
     # The block's signal is in its geometry, not in any one linear direction of the rest.
     X = pd.DataFrame(block, columns=[f"emb{i}" for i in range(6)])
     X["age"] = rng.normal(size=n)
@@ -311,11 +311,11 @@ def test_patients_lacking_a_block_are_not_linked_through_it(tmp_path):
     ).fit(X, y)
     block = [e for e in clf.estimators_ if e.graph_spec_.name == "mri"]
     assert block, "the informative block should be selected"
-    neighbours = block[0].graph_.neighbours_train()
-    assert (neighbours[lacking] == -1).all()
-    assert not np.isin(neighbours[~lacking], np.flatnonzero(lacking)).any()
+    neighbors = block[0].graph_.neighbors_train()
+    assert (neighbors[lacking] == -1).all()
+    assert not np.isin(neighbors[~lacking], np.flatnonzero(lacking)).any()
     explained = clf.explain(X[lacking][:3])
-    assert all(len(r) == 0 for r in explained.loc[explained["graph"] == "mri", "neighbours"])
+    assert all(len(r) == 0 for r in explained.loc[explained["graph"] == "mri", "neighbors"])
     assert np.isfinite(clf.predict_proba(X[lacking])).all()
     clf.save(tmp_path / "m")
     from graphboost import load

@@ -9,7 +9,7 @@ from graphboost import (
     column_threshold_graph,
     threshold_from_differences,
 )
-from graphboost._graphs import column_neighbourhoods
+from graphboost._graphs import column_neighborhoods
 
 
 def _edges(edge_index):
@@ -40,11 +40,11 @@ def test_column_knn_graph_self_loops():
 
 
 @pytest.mark.parametrize("k", [2, 5])
-def test_column_neighbourhoods_keep_ties(k):
-    """The vote's neighbourhood holds every patient within the k-th distance, ties included."""
+def test_column_neighborhoods_keep_ties(k):
+    """The vote's neighborhood holds every patient within the k-th distance, ties included."""
     rng = np.random.default_rng(3)
     x = rng.integers(0, 4, size=50).astype(float)  # many ties
-    order, lo, hi = column_neighbourhoods(x, "knn", n_neighbors=k)
+    order, lo, hi = column_neighborhoods(x, "knn", n_neighbors=k)
     D = np.abs(x[:, None] - x[None, :])
     np.fill_diagonal(D, np.inf)
     for i in range(50):
@@ -54,9 +54,9 @@ def test_column_neighbourhoods_keep_ties(k):
         assert got == expected
 
 
-def test_binary_column_neighbourhood_is_a_stump():
+def test_binary_column_neighborhood_is_a_stump():
     x = np.array([0.0] * 10 + [1.0] * 10)
-    order, lo, hi = column_neighbourhoods(x, "knn", n_neighbors=3)
+    order, lo, hi = column_neighborhoods(x, "knn", n_neighbors=3)
     for i in range(20):
         members = set(order[lo[i] : hi[i]].tolist())
         assert members == set(np.flatnonzero(x == x[i]).tolist())

@@ -54,9 +54,9 @@ def saved(small_cohort, tmp_path):
 
 
 def test_files_are_json_and_tensors_only(saved):
-    assert sorted(p.name for p in saved.iterdir()) == ["arrays.pt", "model.json"]
+    assert sorted(p.name for p in saved.iterdir()) == ["arrays.pt", "manifest.json", "model.json"]
     meta = json.loads((saved / "model.json").read_text())
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["graphboost_version"] == graphboost.__version__
 
 
