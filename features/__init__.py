@@ -8,14 +8,16 @@ from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preproc
 from ._cohort import Cohort
 from ._data import shared_data_dir
 from ._duke import DukeDataset, load_duke
-from ._embedding import (
+from ._embedding import VolumeEmbedder
+from ._encoders import (
     ENCODERS,
     SmallCNN3D,
-    VolumeEmbedder,
     build_encoder,
+    load_encoder,
     load_encoder_weights,
+    save_encoder,
 )
-from ._pretrain import PretrainResult, fine_tune, load_encoder, pretrain_encoder, save_encoder
+from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
 from ._synthetic import SyntheticCohort, make_synthetic_cohort
 from ._table import read_table

@@ -4,8 +4,6 @@ of the 3D encoders, plus saving / loading their weights as plain state dicts."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._embedding import build_encoder, encoder_feature_map, load_encoder_weights
+from graphboost import resolve_device
 
-__all__ = [
-    "PretrainResult",
-    "fine_tune",
-    "load_encoder",
-    "pretrain_encoder",
-    "save_encoder",
-]
+from ._encoders import build_encoder, encoder_feature_map, save_encoder, seeded
+from ._volume_data import preprocess_volumes
+
+__all__ = ["PretrainResult", "fine_tune", "pretrain_encoder"]
 
 _OBJECTIVES = ("mae", "simclr")
 
@@ -56,12 +51,6 @@ class PretrainResult:
         return save_encoder(self.encoder, path)
 
 
-def _device(device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _as_tensor(X, preprocessor=None) -> torch.Tensor:
     """(n, C, D, H, W) float32 tensor from an array or a list of paths / arrays / Volumes."""
     if isinstance(X, np.ndarray) and X.dtype != object:
@@ -71,10 +60,7 @@ def _as_tensor(X, preprocessor=None) -> torch.Tensor:
         if arr.ndim != 5:
             raise ValueError(f"X must be (n, D, H, W) or (n, C, D, H, W), got shape {X.shape}")
     else:
-        from ._embedding import VolumeEmbedder
-
-        emb = VolumeEmbedder(preprocessor=preprocessor)
-        arr = emb._preprocess_all(X)
+        arr = preprocess_volumes(X, preprocessor)
     if arr.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 volumes, got {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
@@ -200,34 +186,97 @@ def pretrain_encoder(
     >>> len(res.history)
     1
     """
-    if objective not in _OBJECTIVES:
-        raise ValueError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
-    if not 0.0 < mask_ratio < 1.0:
-        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}")
-    if int(epochs) < 1 or int(batch_size) < 2:
-        raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
+    _check_pretrain_params(objective, mask_ratio, epochs, batch_size)
     data = _as_tensor(X, preprocessor)
     n, c, s = data.shape[0], data.shape[1], data.shape[2]
     if data.shape[2:] != (s, s, s):
         raise ValueError(f"pretraining needs cubic volumes, got spatial shape {data.shape[2:]}")
     if objective == "mae" and s % patch_size:
         raise ValueError(f"patch_size={patch_size} must divide the volume size {s}")
-    dev = _device(device)
-    torch.manual_seed(int(random_state))
+    dev = resolve_device(device)
     gen = torch.Generator().manual_seed(int(random_state))
-    enc = build_encoder(encoder, in_channels=c, **(encoder_kwargs or {})).to(dev)
+    enc, head = seeded(
+        random_state,
+        lambda: _pretrain_modules(
+            encoder, encoder_kwargs, objective, c, s // patch_size, patch_size
+        ),
+    )
+    enc, head = enc.to(dev), head.to(dev)
     if objective == "mae":
-        grid = s // patch_size
-        head: nn.Module = _MAEDecoder(enc.out_channels, grid, patch_size, c).to(dev)
+        loss = _mae_loss(enc, head, patch_size, mask_ratio, mask_value, dev, gen)
     else:
-        head = nn.Sequential(
-            nn.Linear(enc.out_dim, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128)
-        ).to(dev)
-    params = list(enc.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
-    steps_per_epoch = math.ceil(n / int(batch_size))
-    total = steps_per_epoch * int(epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(
+        loss = _simclr_loss(enc, head, temperature, dev, gen)
+    history, seconds = _train(
+        (enc, head), data, loss, epochs, batch_size, lr, max_seconds, gen, verbose
+    )
+    enc.eval()
+    config = {
+        "encoder": encoder,
+        "encoder_kwargs": dict(encoder_kwargs or {}),
+        "objective": objective,
+        "epochs": len(history),
+        "batch_size": int(batch_size),
+        "lr": lr,
+        "mask_ratio": mask_ratio,
+        "patch_size": patch_size,
+    }
+    return PretrainResult(
+        encoder=enc.cpu(), history=history, seconds=seconds, n_volumes=n, config=config
+    )
+
+
+def _check_pretrain_params(objective, mask_ratio, epochs, batch_size) -> None:
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}")
+    if int(epochs) < 1 or int(batch_size) < 2:
+        raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
+
+
+def _pretrain_modules(encoder, encoder_kwargs, objective, channels, grid, patch_size):
+    """The encoder and the head of the objective (MAE decoder or SimCLR projection)."""
+    enc = build_encoder(encoder, in_channels=channels, **(encoder_kwargs or {}))
+    if objective == "mae":
+        return enc, _MAEDecoder(enc.out_channels, grid, patch_size, channels)
+    head = nn.Sequential(
+        nn.Linear(enc.out_dim, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 128)
+    )
+    return enc, head
+
+
+def _mae_loss(enc, head, patch_size, mask_ratio, mask_value, dev, gen):
+    """Batch -> mean squared reconstruction error on the randomly masked patches."""
+
+    def loss(xb: torch.Tensor) -> torch.Tensor:
+        c, grid = xb.shape[1], xb.shape[2] // patch_size
+        keep = torch.rand((len(xb), 1, grid, grid, grid), generator=gen) >= mask_ratio
+        vmask = (~keep).float()
+        for axis in (2, 3, 4):
+            vmask = vmask.repeat_interleave(patch_size, axis)
+        xb, vmask = xb.to(dev), vmask.to(dev)
+        inp = xb * (1 - vmask) + mask_value * vmask
+        rec = head(encoder_feature_map(enc, inp))
+        err = ((rec - xb) ** 2) * vmask
+        return err.sum() / (vmask.sum() * c).clamp_min(1.0)
+
+    return loss
+
+
+def _simclr_loss(enc, head, temperature, dev, gen):
+    """Batch -> NT-Xent loss of two random views of each volume."""
+
+    def loss(xb: torch.Tensor) -> torch.Tensor:
+        v1 = _augment(xb, gen).to(dev)
+        v2 = _augment(xb, gen).to(dev)
+        return _nt_xent(head(enc(v1)), head(enc(v2)), temperature)
+
+    return loss
+
+
+def _warmup_cosine(opt, steps_per_epoch: int, total: int):
+    """One epoch of linear warm-up, then a cosine decay to 0 over ``total`` steps."""
+    return torch.optim.lr_scheduler.LambdaLR(
         opt,
         lambda k: (
             min(1.0, (k + 1) / max(1, steps_per_epoch))
@@ -235,33 +284,27 @@ def pretrain_encoder(
             * (1 + math.cos(math.pi * min(k, total) / total))
         ),
     )
+
+
+def _train(modules, data, loss_of, epochs, batch_size, lr, max_seconds, gen, verbose):
+    """AdamW with warm-up and cosine decay over shuffled batches; (epoch losses, seconds)."""
+    n, batch_size = data.shape[0], int(batch_size)
+    params = [p for module in modules for p in module.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    steps_per_epoch = math.ceil(n / batch_size)
+    sched = _warmup_cosine(opt, steps_per_epoch, steps_per_epoch * int(epochs))
     history: list[float] = []
     start = time.perf_counter()
-    enc.train()
-    head.train()
+    for module in modules:
+        module.train()
     for epoch in range(int(epochs)):
         perm = torch.randperm(n, generator=gen)
         losses = []
-        for b0 in range(0, n, int(batch_size)):
-            idx = perm[b0 : b0 + int(batch_size)]
+        for b0 in range(0, n, batch_size):
+            idx = perm[b0 : b0 + batch_size]
             if len(idx) < 2:
                 continue
-            xb = data[idx]
-            if objective == "mae":
-                grid = s // patch_size
-                keep = torch.rand((len(idx), 1, grid, grid, grid), generator=gen) >= mask_ratio
-                vmask = (~keep).float()
-                vmask = vmask.repeat_interleave(patch_size, 2)
-                vmask = vmask.repeat_interleave(patch_size, 3).repeat_interleave(patch_size, 4)
-                xb, vmask = xb.to(dev), vmask.to(dev)
-                inp = xb * (1 - vmask) + mask_value * vmask
-                rec = head(encoder_feature_map(enc, inp))
-                err = ((rec - xb) ** 2) * vmask
-                loss = err.sum() / (vmask.sum() * c).clamp_min(1.0)
-            else:
-                v1 = _augment(xb, gen).to(dev)
-                v2 = _augment(xb, gen).to(dev)
-                loss = _nt_xent(head(enc(v1)), head(enc(v2)), temperature)
+            loss = loss_of(data[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -273,23 +316,7 @@ def pretrain_encoder(
             print(f"pretrain epoch {epoch + 1}/{epochs}: loss {history[-1]:.5f} ({elapsed:.0f} s)")
         if max_seconds is not None and elapsed > max_seconds:
             break
-    enc.eval()
-    return PretrainResult(
-        encoder=enc.cpu(),
-        history=history,
-        seconds=time.perf_counter() - start,
-        n_volumes=n,
-        config={
-            "encoder": encoder,
-            "encoder_kwargs": dict(encoder_kwargs or {}),
-            "objective": objective,
-            "epochs": len(history),
-            "batch_size": int(batch_size),
-            "lr": lr,
-            "mask_ratio": mask_ratio,
-            "patch_size": patch_size,
-        },
-    )
+    return history, time.perf_counter() - start
 
 
 def fine_tune(
@@ -335,11 +362,10 @@ def fine_tune(
     classes, yi = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(f"fine_tune needs at least 2 classes in y, got {classes.tolist()}")
-    dev = _device(device) if not isinstance(device, torch.device) else device
-    torch.manual_seed(int(random_state))
+    dev = resolve_device(device)
     gen = torch.Generator().manual_seed(int(random_state))
     encoder.to(dev)
-    head = nn.Linear(encoder.out_dim, len(classes)).to(dev)
+    head = seeded(random_state, lambda: nn.Linear(encoder.out_dim, len(classes))).to(dev)
     counts = np.bincount(yi, minlength=len(classes)).astype(np.float32)
     weight = torch.tensor(len(yi) / (len(classes) * counts), device=dev)
     target = torch.from_numpy(yi.astype(np.int64))
@@ -367,38 +393,3 @@ def fine_tune(
             print(f"fine-tune epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
     encoder.eval()
     return encoder
-
-
-def save_encoder(encoder: nn.Module, path) -> Path:
-    """Write ``encoder.state_dict()`` to ``path`` atomically (tensors only, CPU).
-
-    Reload with :func:`load_encoder` or ``VolumeEmbedder(pretrained=path)``; both use
-    ``torch.load(weights_only=True)``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def load_encoder(path, encoder: str = "small", encoder_kwargs: dict | None = None) -> nn.Module:
-    """Build the ``encoder`` architecture and load the weights at ``path`` (weights_only=True).
-
-    Raises
-    ------
-    ValueError
-        When the file does not fit the architecture (lists the mismatched keys).
-    """
-    enc = build_encoder(encoder, **(encoder_kwargs or {}))
-    load_encoder_weights(enc, path)
-    enc.eval()
-    return enc

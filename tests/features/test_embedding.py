@@ -66,8 +66,9 @@ def test_pandas_output_indexed_by_patient_id(tmp_path):
     assert list(df.columns[:2]) == ["ct:0", "ct:1"] and df.shape == (3, 16)
     df2 = emb.transform(paths, ids=["a", "b", "c"])
     np.testing.assert_allclose(df.to_numpy(), df2.to_numpy())
-    with pytest.raises(ValueError, match=r"duplicate patient ids: \['a'\]"):
+    with pytest.raises(ValueError, match=r"ids are not unique: 1 repeated patient ID") as info:
         emb.transform(paths, ids=["a", "a", "c"])
+    assert "'a'" not in str(info.value)  # IDs are never shown
     with pytest.raises(ValueError, match="ids has 2 entries for 3 volumes"):
         emb.transform(paths, ids=["a", "b"])
 
@@ -201,7 +202,7 @@ def test_parameter_errors():
     with pytest.raises(ValueError, match="wrap it in a list"):
         _embedder().fit().transform("scan.nii.gz")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(ValueError, match="'device' parameter is 'cuda' but torch sees no CUDA"):
             _embedder(device="cuda").fit()
         assert _embedder(device="auto").fit().device_.type == "cpu"
 
@@ -242,3 +243,16 @@ def test_volume_container_errors():
         Volume(np.zeros((4, 4, 4)), spacing=(1, 1))
     with pytest.raises(ValueError, match="affine must be 4x4"):
         Volume(np.zeros((4, 4, 4)), affine=np.eye(3))
+
+
+def test_embedder_uses_only_local_random_state(tmp_path):
+    """Regression: fit called torch.manual_seed, and iterating the DataLoader drew its worker
+    seed from torch's global RNG. Same random_state -> same embeddings, global RNG untouched."""
+    paths = _npy_files(tmp_path, n=3)
+    results = []
+    for global_seed in (0, 123):
+        torch.manual_seed(global_seed)
+        before = torch.random.get_rng_state()
+        results.append(_embedder(random_state=5).fit_transform(paths))
+        assert torch.equal(torch.random.get_rng_state(), before)
+    np.testing.assert_array_equal(results[0], results[1])

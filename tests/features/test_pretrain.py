@@ -137,3 +137,41 @@ def test_max_seconds_stops_after_the_current_epoch():
         X, encoder_kwargs=TINY, epochs=5, batch_size=3, patch_size=4, max_seconds=0.0
     )
     assert len(res.history) == 1 and res.config["epochs"] == 1
+
+
+@pytest.mark.parametrize("objective", ["mae", "simclr"])
+def test_pretraining_uses_only_local_random_state(objective):
+    """Same random_state -> same weights, whatever torch's global RNG holds; the global RNG is
+    neither read nor changed (regression: pretrain_encoder called torch.manual_seed)."""
+    X, _ = _blobs(8)
+    kwargs = {"encoder_kwargs": TINY, "objective": objective, "epochs": 2, "batch_size": 4}
+    runs = []
+    for global_seed in (0, 123):
+        torch.manual_seed(global_seed)
+        before = torch.random.get_rng_state()
+        res = pretrain_encoder(X, patch_size=4, random_state=7, **kwargs)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        runs.append(res)
+    assert runs[0].history == runs[1].history
+    for key, value in runs[0].encoder.state_dict().items():
+        assert torch.equal(value, runs[1].encoder.state_dict()[key]), key
+    other = pretrain_encoder(X, patch_size=4, random_state=8, **kwargs)
+    assert other.history != runs[0].history
+
+
+def test_fine_tune_uses_only_local_random_state():
+    """The linear head's initial weights and the flips come from random_state alone."""
+    X, y = _blobs(8)
+    start = build_encoder("small", **TINY).state_dict()
+    tuned = []
+    for global_seed in (0, 123):
+        encoder = build_encoder("small", **TINY)
+        encoder.load_state_dict(start)
+        torch.manual_seed(global_seed)
+        before = torch.random.get_rng_state()
+        fine_tune(encoder, X, y, epochs=2, batch_size=4, random_state=3)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        tuned.append(encoder.state_dict())
+    for key, value in tuned[0].items():
+        assert torch.equal(value, tuned[1][key]), key
+    assert not torch.equal(tuned[0]["stages.0.0.weight"], start["stages.0.0.weight"])

@@ -1,0 +1,154 @@
+"""Reading and preprocessing the volumes of a batch: inputs normalized to a list, a torch
+Dataset that reports (rather than raises) a volume it cannot read, and a stacked array.
+
+A leaf module shared by :mod:`features._embedding` and :mod:`features._pretrain`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._transforms import VolumePreprocessor
+from ._volumes import Volume, read_volume
+
+__all__ = ["VolumeDataset", "describe_item", "hash_item", "normalize_inputs", "preprocess_volumes"]
+
+
+def _hash_path(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_item(item) -> str:
+    if isinstance(item, Volume):
+        h = hashlib.sha256(np.ascontiguousarray(item.array).tobytes())
+        h.update(repr((item.array.shape, item.spacing)).encode())
+        h.update(np.asarray(item.affine, dtype=np.float64).tobytes())
+        return h.hexdigest()
+    if isinstance(item, np.ndarray):
+        h = hashlib.sha256(np.ascontiguousarray(item).tobytes())
+        h.update(repr((item.shape, str(item.dtype))).encode())
+        return h.hexdigest()
+    return _hash_path(Path(item))
+
+
+def describe_item(item, index) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return str(item)
+    if isinstance(item, Volume) and item.source is not None:
+        return str(item.source)
+    return f"array at position {index}"
+
+
+class VolumeDataset(torch.utils.data.Dataset):
+    def __init__(self, items, positions, preprocessor, masks, bboxes):
+        self.items = items
+        self.positions = positions
+        self.preprocessor = preprocessor
+        self.masks = masks
+        self.bboxes = bboxes
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i):
+        pos = self.positions[i]
+        item = self.items[pos]
+        try:
+            if isinstance(item, Volume):
+                vol = item
+            elif isinstance(item, np.ndarray):
+                arr = np.asarray(item, dtype=np.float32)
+                if arr.ndim not in (3, 4) or min(arr.shape[-3:]) < 2:
+                    raise ValueError(
+                        f"array at position {pos} has shape {item.shape}; a 3D volume is needed"
+                    )
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(f"array at position {pos} contains NaN or infinite voxels")
+                vol = Volume(arr)
+            else:
+                vol = read_volume(item)
+            mask = self.masks[pos] if self.masks is not None else None
+            if isinstance(mask, (str, os.PathLike)):
+                mask = read_volume(mask)
+            bbox = self.bboxes[pos] if self.bboxes is not None else None
+            out = self.preprocessor(vol, mask=mask, bbox=bbox)
+            return pos, out, None
+        except Exception as exc:  # reported (raise or skip) by the main process
+            return pos, None, f"{type(exc).__name__}: {exc}"
+
+
+def collate_list(batch):
+    """DataLoader ``collate_fn`` keeping the batch as a list of ``(position, array, error)``."""
+    return batch
+
+
+def normalize_inputs(X, ids=None, masks=None, bboxes=None):
+    """``X`` (list, Series, dict or array of volumes) -> (items, index, masks, bboxes), checked.
+
+    ``index`` is the patient IDs: ``ids`` when given, else the Series index or dict keys, else
+    ``None``. IDs must be unique; ``masks`` and ``bboxes`` must have one entry per volume.
+    """
+    import pandas as pd
+
+    if isinstance(X, str | os.PathLike):
+        raise ValueError(
+            f"X must be a list of volume paths or arrays, got a single path {str(X)!r}; "
+            f"wrap it in a list"
+        )
+    index = None
+    if isinstance(X, pd.Series):
+        index = list(X.index)
+        items = list(X.to_numpy())
+    elif isinstance(X, Mapping):
+        index = list(X.keys())
+        items = list(X.values())
+    elif isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim not in (4, 5):
+            raise ValueError(
+                f"X as an array must be (n, X, Y, Z) or (n, C, X, Y, Z), got shape {X.shape}"
+            )
+        items = list(X)
+    else:
+        items = list(X)
+    if ids is not None:
+        ids = list(ids)
+        if len(ids) != len(items):
+            raise ValueError(f"ids has {len(ids)} entries for {len(items)} volumes")
+        index = ids
+    for name, extra in (("masks", masks), ("bboxes", bboxes)):
+        if extra is not None and len(extra) != len(items):
+            raise ValueError(f"{name} has {len(extra)} entries for {len(items)} volumes")
+    if index is not None and len(set(index)) != len(index):
+        n_dupes = len(index) - len(set(index))
+        raise ValueError(f"ids are not unique: {n_dupes} repeated patient ID(s)")
+    return items, index, masks, bboxes
+
+
+def preprocess_volumes(X, preprocessor: VolumePreprocessor | None = None) -> np.ndarray:
+    """Preprocess every volume of ``X`` and stack them: an array of shape (n, C, D, H, W).
+
+    A volume that cannot be read or preprocessed raises a ``ValueError`` naming it.
+    """
+    items, _, masks, bboxes = normalize_inputs(X)
+    preprocessor = preprocessor if preprocessor is not None else VolumePreprocessor()
+    dataset = VolumeDataset(items, list(range(len(items))), preprocessor, masks, bboxes)
+    out = []
+    for pos in range(len(dataset)):
+        _, arr, err = dataset[pos]
+        if err is not None:
+            raise ValueError(f"Cannot preprocess {describe_item(items[pos], pos)}: {err}")
+        out.append(arr)
+    return np.stack(out)
