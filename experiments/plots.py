@@ -255,43 +255,50 @@ def _scatter_classes(ax, coords, labels, class_names, **style):
 
 
 def selected_graph_edges(spec, X, max_degree=32):
-    """The training graph of a selected :class:`graphboost.GraphSpec`, rebuilt on ``X``.
+    """The training graph of a selected :class:`graphboost.GraphSpec`, as the model built it.
 
-    Uses graphboost's public builders with the rule and parameters in ``spec``: a kNN graph on
-    one column (ties broken by position), AdaMedGraph's threshold graph with the learned
-    ``tau`` (at most ``max_degree`` neighbours), or a kNN graph on the standardised block.
+    The graph is fitted by :func:`graphboost.build_graph`, the builder the estimator uses: a kNN
+    graph on one column (ties broken by position), AdaMedGraph's threshold graph with the learned
+    ``tau`` (at most ``max_degree`` neighbors), or a kNN graph on the block standardized over
+    the training patients, in which patients flagged in the block's ``"<block>:missing"`` column
+    have no edge.
 
     Parameters
     ----------
     spec : graphboost.GraphSpec
         An entry of ``GraphBoostClassifier.selected_graphs_``.
     X : pandas.DataFrame
-        The matrix the model was fitted on (after preprocessing), holding ``spec.columns``.
+        The matrix the model was fitted on (after preprocessing), holding ``spec.columns`` (and
+        the block's ``"<block>:missing"`` column, when it had one).
     max_degree : int, default=32
         The model's ``max_degree`` (threshold graphs only).
 
     Returns
     -------
     edge_index : ndarray of shape (2, n_edges)
+        Sources (neighbors) in row 0, targets in row 1; no self-loops.
     values : ndarray of shape (n_patients, n_columns)
         The column(s) the graph is built on (for :func:`graph_layout`).
-    """
-    from graphboost import block_knn_graph, column_knn_graph, column_threshold_graph
 
-    missing = [c for c in spec.columns if c not in getattr(X, "columns", [])]
-    if missing:
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from graphboost import GraphSpec
+    >>> X = pd.DataFrame({"age": [40.0, 41.0, 60.0, 62.0]})
+    >>> edges, values = selected_graph_edges(GraphSpec("age", ("age",), "knn", n_neighbors=1), X)
+    >>> edges
+    array([[1, 0, 3, 2],
+           [0, 1, 2, 3]])
+    """
+    from graphboost import build_graph
+
+    if not hasattr(X, "columns"):
         raise ValueError(
-            f"X lacks the column(s) {missing[:5]} of the selected graph {spec.name!r}; pass the "
-            "preprocessed matrix the model was fitted on (a DataFrame)."
+            f"X must be a pandas DataFrame with the columns the model was fitted on; got "
+            f"{type(X).__name__}."
         )
-    values = X[list(spec.columns)].to_numpy(dtype=np.float64)
-    if spec.is_block:
-        sd = values.std(axis=0)
-        z = (values - values.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-        return block_knn_graph(z, spec.n_neighbors, metric=spec.metric), values
-    if spec.rule == "knn":
-        return column_knn_graph(values[:, 0], spec.n_neighbors), values
-    return column_threshold_graph(values[:, 0], spec.threshold, max_degree=max_degree), values
+    graph = build_graph(spec, X)
+    return graph.edge_index(max_degree=max_degree), X[list(spec.columns)].to_numpy(np.float64)
 
 
 def plot_selected_graph(spec, X, labels, ax=None, class_names=None, title=None, max_degree=32):
@@ -309,6 +316,7 @@ def plot_selected_graph(spec, X, labels, ax=None, class_names=None, title=None, 
     title : str, optional
         Default: the graph's rule and feature.
     max_degree : int, default=32
+        The model's ``max_degree`` (threshold graphs only).
 
     Returns
     -------

@@ -219,19 +219,54 @@ def test_selected_graph_edges_follow_the_spec(plt):
     X = pd.DataFrame(rng.normal(size=(30, 3)), columns=["a", "b", "c"])
     knn = GraphSpec(name="a", columns=("a",), rule="knn", n_neighbors=4)
     edges, values = selected_graph_edges(knn, X)
-    np.testing.assert_array_equal(edges, column_knn_graph(X["a"], 4))
+    np.testing.assert_array_equal(edges, column_knn_graph(X["a"], 4, self_loops=False))
     assert values.shape == (30, 1)
     thr = GraphSpec(name="b", columns=("b",), rule="threshold", quantile=0.1, threshold=0.3)
     edges, _ = selected_graph_edges(thr, X, max_degree=5)
-    np.testing.assert_array_equal(edges, column_threshold_graph(X["b"], 0.3, max_degree=5))
+    expected = column_threshold_graph(X["b"], 0.3, max_degree=5, self_loops=False)
+    np.testing.assert_array_equal(edges, expected)
     block = GraphSpec(name="bc", columns=("b", "c"), rule="knn", n_neighbors=3, metric="euclidean")
     edges, _ = selected_graph_edges(block, X)
     z = (X[["b", "c"]] - X[["b", "c"]].mean()) / X[["b", "c"]].std(ddof=0)
-    np.testing.assert_array_equal(edges, block_knn_graph(z.to_numpy(), 3))
+    np.testing.assert_array_equal(edges, block_knn_graph(z.to_numpy(), 3, self_loops=False))
     ax = plot_selected_graph(block, X, rng.integers(0, 2, 30))
     _labelled(ax)
     with pytest.raises(ValueError, match=r"X lacks the column\(s\) \['z'\]"):
         selected_graph_edges(GraphSpec(name="z", columns=("z",), rule="knn", n_neighbors=2), X)
+    with pytest.raises(ValueError, match=r"X must be a pandas DataFrame .*; got ndarray"):
+        selected_graph_edges(knn, X.to_numpy())
+
+
+def test_selected_graph_edges_are_the_models_graph_with_a_missing_block(plt):
+    """Regression: plots rebuilt graphs with their own block scaling and ignored the
+    ``"<block>:missing"`` column, so a plotted graph could differ from the one the model used."""
+    from experiments.plots import plot_selected_graph, selected_graph_edges
+    from graphboost import GraphBoostClassifier
+
+    rng = np.random.default_rng(0)
+    n, lacking = 60, np.arange(8)  # the first 8 patients have no scan
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["age", "img:0", "img:1"])
+    y = (X["img:0"] + 0.5 * X["img:1"] > 0).astype(int).to_numpy()
+    X.loc[lacking, ["img:0", "img:1"]] = 0.0  # imputed, as a preprocessor would
+    X["img:missing"] = np.isin(np.arange(n), lacking).astype(float)
+    clf = GraphBoostClassifier(
+        n_estimators=4,
+        n_neighbors=(5,),
+        feature_groups={"img": ["img:0", "img:1"]},
+        init=None,
+        random_state=0,
+    ).fit(X, y)
+    blocks = [i for i, spec in enumerate(clf.selected_graphs_) if spec.is_block]
+    assert blocks, f"the block was never selected: {clf.selected_graphs_}"
+    spec, model_graph = clf.selected_graphs_[blocks[0]], clf.estimators_[blocks[0]].graph_
+    edges, values = selected_graph_edges(spec, X, max_degree=clf.max_degree)
+    np.testing.assert_array_equal(edges, model_graph.edge_index(max_degree=clf.max_degree))
+    assert not np.isin(edges, lacking).any()  # no edge touches a patient without the block
+    in_degree = np.bincount(edges[1], minlength=n)
+    assert (in_degree[lacking] == 0).all() and (np.delete(in_degree, lacking) == 5).all()
+    assert values.shape == (n, 2)
+    ax = plot_selected_graph(spec, X, y, max_degree=clf.max_degree)
+    assert len(ax.collections[0].get_segments()) == edges.shape[1]
 
 
 def test_plot_selection_frequency(plt):
