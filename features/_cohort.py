@@ -151,36 +151,12 @@ class Cohort:
             )
         if isinstance(exclude, str):
             raise TypeError(f"exclude must be a list of column names, got the string {exclude!r}.")
-        blocks = dict(blocks or {})
         self.id_column = id_column
         self.label = label
         self.exclude = list(exclude)
-
-        if id_column is None:
-            raw_ids = clinical.index
-            ids = _ids(raw_ids, "the clinical table's index")
-        else:
-            if id_column not in clinical.columns:
-                raise ValueError(
-                    f"id_column {id_column!r} is not a column of the clinical table; columns: "
-                    f"{_named(clinical.columns.tolist())}. Pass id_column=None to use the index."
-                )
-            raw_ids = clinical[id_column]
-            ids = _ids(raw_ids, f"the clinical column {id_column!r}")
-        unknown = [c for c in self.exclude if c not in clinical.columns]
-        if unknown:
-            raise ValueError(
-                f"Columns in exclude are not in the clinical table: {_named(unknown)}."
-            )
-
-        self.y = None
-        if label is not None:
-            self.y = self._label(clinical, label, ids)
-
-        drop = set(self.exclude) | {c for c in (id_column, label) if c is not None}
-        features = clinical.drop(columns=[c for c in clinical.columns if c in drop])
-        features = features.set_axis(ids, axis=0)
-        features.columns = [str(c) for c in features.columns]
+        raw_ids, ids = self._patient_ids(clinical)
+        self.y = None if label is None else self._label(clinical, label, ids)
+        features = self._clinical_features(clinical, ids)
         parts = [features]
         self.feature_groups: dict[str, list[str]] = {}
         if features.shape[1]:
@@ -188,9 +164,8 @@ class Cohort:
         self.missing_indicators: dict[str, str] = {}
         self.unmatched_counts: dict[str, dict[str, int]] = {}
         self.unmatched_ids: dict[str, dict[str, list[str]]] = {}
-        for name, block in blocks.items():
+        for name, block in dict(blocks or {}).items():
             parts.extend(self._join_block(str(name), block, ids, raw_ids))
-
         X = pd.concat(parts, axis=1)
         clashes = X.columns[X.columns.duplicated()].unique().tolist()
         if clashes:
@@ -198,6 +173,31 @@ class Cohort:
         X.index.name = "patient_id"
         self.X = X
         self._report()
+
+    def _patient_ids(self, clinical: pd.DataFrame) -> tuple[Sequence[object], pd.Index]:
+        """The IDs as given (for messages about their format) and as text."""
+        if self.id_column is None:
+            return clinical.index, _ids(clinical.index, "the clinical table's index")
+        if self.id_column not in clinical.columns:
+            raise ValueError(
+                f"id_column {self.id_column!r} is not a column of the clinical table; columns: "
+                f"{_named(clinical.columns.tolist())}. Pass id_column=None to use the index."
+            )
+        raw = clinical[self.id_column]
+        return raw, _ids(raw, f"the clinical column {self.id_column!r}")
+
+    def _clinical_features(self, clinical: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+        """The clinical columns that are features (not the ID, label or excluded columns)."""
+        unknown = [c for c in self.exclude if c not in clinical.columns]
+        if unknown:
+            raise ValueError(
+                f"Columns in exclude are not in the clinical table: {_named(unknown)}."
+            )
+        drop = set(self.exclude) | {c for c in (self.id_column, self.label) if c is not None}
+        features = clinical.drop(columns=[c for c in clinical.columns if c in drop])
+        features = features.set_axis(ids, axis=0)
+        features.columns = [str(c) for c in features.columns]
+        return features
 
     @staticmethod
     def _label(clinical: pd.DataFrame, label: str, ids: pd.Index) -> pd.Series:

@@ -139,39 +139,34 @@ def pretrain_encoder(
 ) -> PretrainResult:
     """Self-supervised pretraining of a 3D encoder on unlabelled volumes.
 
-    ``objective="mae"`` (masked-volume reconstruction, in the spirit of masked autoencoders for
-    CNNs): the volume is cut into ``patch_size``-cubed patches, a random ``mask_ratio`` share is
-    replaced by ``mask_value``, the encoder plus a light decoder (1x1 projection, one 3x3x3 conv,
-    pixel shuffle from the patch grid) reconstruct the volume, and the loss is the mean squared
-    error on the masked patches only. ``objective="simclr"``: two random 3D views (flips,
-    crop-and-resize, intensity jitter) of each volume, NT-Xent loss on a 2-layer projection head.
-    No label is used, so pretraining on all available volumes (including a test set's, as in
-    transductive use) leaks nothing about the outcome.
+    ``objective="mae"`` (masked-volume reconstruction, after masked autoencoders): a random
+    ``mask_ratio`` share of the ``patch_size``-cubed patches is set to ``mask_value``; the encoder
+    and a light decoder reconstruct the volume; the loss is the squared error on masked patches.
+    ``objective="simclr"``: NT-Xent loss of two random 3D views (flips, crop-and-resize,
+    intensity jitter) on a projection head. No label is used, so pretraining on all volumes
+    (a test set's too, as in transductive use) leaks nothing about the outcome.
 
     Parameters
     ----------
     X : array (n, D, H, W) / (n, C, D, H, W) or list of paths / arrays / Volumes
         Arrays are used as given (already normalised); other inputs go through
         ``preprocessor`` (default ``VolumePreprocessor()``: 64^3, min-max).
-    encoder, encoder_kwargs
-        See :func:`features.build_encoder`.
+    encoder, encoder_kwargs : see :func:`features.build_encoder`
     objective : {"mae", "simclr"}, default "mae"
-    epochs : int, default 10
-    batch_size : int, default 16
+    epochs, batch_size : int, default 10 and 16
     lr : float, default 2e-3
         AdamW learning rate with a cosine schedule.
-    mask_ratio : float, default 0.6
-    patch_size : int, default 8
-        Edge of the masked cubes; must divide the volume size.
-    mask_value : float, default 0.5
+    mask_ratio, patch_size, mask_value : float, int, float, default 0.6, 8 and 0.5
+        MAE: share of masked patches, edge of the masked cubes (must divide the volume size),
+        value of the masked voxels.
     temperature : float, default 0.2
         SimCLR temperature.
-    device : str, default "auto"
+    device : str or torch.device, default "auto"
+        See :func:`graphboost.resolve_device`.
     max_seconds : float, optional
         Stop after the epoch during which this wall-clock budget runs out.
-    random_state : int, default 0
-    verbose : bool, default False
-        Print one line per epoch.
+    random_state, verbose : int and bool, default 0 and False
+        Seed of the initial weights, masks and views; print one line per epoch.
 
     Returns
     -------
@@ -180,58 +175,53 @@ def pretrain_encoder(
     Examples
     --------
     >>> import numpy as np
-    >>> X = (np.random.rand(8, 16, 16, 16) > 0.7).astype(np.float32)
+    >>> X = (np.random.default_rng(0).random((8, 16, 16, 16)) > 0.7).astype(np.float32)
     >>> res = pretrain_encoder(X, encoder_kwargs={"channels": (4, 4, 8, 8)}, epochs=1,
     ...                        batch_size=4, patch_size=4)
     >>> len(res.history)
     1
     """
-    _check_pretrain_params(objective, mask_ratio, epochs, batch_size)
     data = _as_tensor(X, preprocessor)
+    _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size, data.shape)
     n, c, s = data.shape[0], data.shape[1], data.shape[2]
-    if data.shape[2:] != (s, s, s):
-        raise ValueError(f"pretraining needs cubic volumes, got spatial shape {data.shape[2:]}")
-    if objective == "mae" and s % patch_size:
-        raise ValueError(f"patch_size={patch_size} must divide the volume size {s}")
     dev = resolve_device(device)
     gen = torch.Generator().manual_seed(int(random_state))
-    enc, head = seeded(
-        random_state,
-        lambda: _pretrain_modules(
-            encoder, encoder_kwargs, objective, c, s // patch_size, patch_size
-        ),
-    )
-    enc, head = enc.to(dev), head.to(dev)
-    if objective == "mae":
-        loss = _mae_loss(enc, head, patch_size, mask_ratio, mask_value, dev, gen)
-    else:
-        loss = _simclr_loss(enc, head, temperature, dev, gen)
+    build = (encoder, encoder_kwargs, objective, c, s // patch_size, patch_size)
+    enc, head = (m.to(dev) for m in seeded(random_state, lambda: _pretrain_modules(*build)))
+    options = (patch_size, mask_ratio, mask_value) if objective == "mae" else (temperature,)
+    loss = _LOSSES[objective](enc, head, *options, dev, gen)
     history, seconds = _train(
         (enc, head), data, loss, epochs, batch_size, lr, max_seconds, gen, verbose
     )
     enc.eval()
-    config = {
+    config = _config(encoder, encoder_kwargs, objective, len(history), batch_size, lr)
+    config.update(mask_ratio=mask_ratio, patch_size=patch_size)
+    return PretrainResult(enc.cpu(), history, seconds, n_volumes=n, config=config)
+
+
+def _config(encoder, encoder_kwargs, objective, epochs, batch_size, lr) -> dict:
+    return {
         "encoder": encoder,
         "encoder_kwargs": dict(encoder_kwargs or {}),
         "objective": objective,
-        "epochs": len(history),
+        "epochs": epochs,
         "batch_size": int(batch_size),
         "lr": lr,
-        "mask_ratio": mask_ratio,
-        "patch_size": patch_size,
     }
-    return PretrainResult(
-        encoder=enc.cpu(), history=history, seconds=seconds, n_volumes=n, config=config
-    )
 
 
-def _check_pretrain_params(objective, mask_ratio, epochs, batch_size) -> None:
+def _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size, shape) -> None:
     if objective not in _OBJECTIVES:
         raise ValueError(f"objective must be one of {_OBJECTIVES}, got {objective!r}")
     if not 0.0 < mask_ratio < 1.0:
         raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}")
     if int(epochs) < 1 or int(batch_size) < 2:
         raise ValueError(f"epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
+    s = shape[2]
+    if tuple(shape[2:]) != (s, s, s):
+        raise ValueError(f"pretraining needs cubic volumes, got spatial shape {tuple(shape[2:])}")
+    if objective == "mae" and s % patch_size:
+        raise ValueError(f"patch_size={patch_size} must divide the volume size {s}")
 
 
 def _pretrain_modules(encoder, encoder_kwargs, objective, channels, grid, patch_size):
@@ -272,6 +262,9 @@ def _simclr_loss(enc, head, temperature, dev, gen):
         return _nt_xent(head(enc(v1)), head(enc(v2)), temperature)
 
     return loss
+
+
+_LOSSES = {"mae": _mae_loss, "simclr": _simclr_loss}
 
 
 def _warmup_cosine(opt, steps_per_epoch: int, total: int):
