@@ -1,17 +1,22 @@
-"""Experiments for graphboost: benchmark runner, metrics, Optuna searches and the command line.
+"""Experiments for graphboost: workflows, benchmark runner, metrics, Optuna searches, the CLI.
 
-The runner compares GraphBoostClassifier with strong baselines under repeated stratified (or
-leave-one-group-out) cross-validation, with every fitted step inside the training folds::
+:mod:`experiments.workflows` holds what a user does with a cohort, as plain functions: load a
+cohort (table + scans -> ``features.Cohort``), cross-validate, fit and save a model folder, load
+it, predict and explain. The runner compares GraphBoostClassifier with strong baselines under
+repeated stratified (or leave-one-group-out) cross-validation, with every fitted step inside the
+training folds::
 
     from experiments import run_benchmark, format_table
     res = run_benchmark("duke-tnbc", output="runs/tnbc-{timestamp}")
     print(format_table(res.table))
 
 The same is available as ``graphboost benchmark --config duke-tnbc``; ``graphboost tune`` runs
-Optuna searches (:class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
+Optuna searches (:func:`run_search`, :class:`NestedCVObjective`, :func:`search_space`,
+:func:`create_study`).
 """
 
-from ._data import DATASETS, Dataset, InputError, load_dataset, read_table
+from . import workflows
+from ._data import DATASETS, Dataset, InputError, load_dataset
 from ._gcn import PopulationGCNClassifier
 from ._methods import METHODS, make_pipeline
 from ._metrics import (
@@ -21,9 +26,8 @@ from ._metrics import (
     delong_test,
     paired_bootstrap,
 )
-from ._preprocess import GroupColumns, TablePreprocessor
-from ._runner import BenchmarkResult, format_table, load_config, run_benchmark
-from ._tuning import NestedCVObjective, create_study, open_storage, search_space
+from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
+from ._tuning import NestedCVObjective, create_study, open_storage, run_search, search_space
 
 __all__ = [
     "DATASETS",
@@ -31,14 +35,13 @@ __all__ = [
     "METRICS",
     "BenchmarkResult",
     "Dataset",
-    "GroupColumns",
     "InputError",
     "NestedCVObjective",
     "PopulationGCNClassifier",
-    "TablePreprocessor",
     "bootstrap_metrics",
     "compute_metrics",
     "create_study",
+    "cross_validate",
     "delong_test",
     "format_table",
     "load_config",
@@ -46,7 +49,8 @@ __all__ = [
     "make_pipeline",
     "open_storage",
     "paired_bootstrap",
-    "read_table",
     "run_benchmark",
+    "run_search",
     "search_space",
+    "workflows",
 ]

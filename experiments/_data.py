@@ -1,8 +1,12 @@
-"""Datasets for the runner and the command line: tables, labels, and the named cohorts."""
+"""Datasets for the runner and the workflows: a cohort table (through ``features.Cohort``) or a
+named cohort, ready for cross-validation.
+
+``graphboost`` and ``features`` import torch, so they are imported inside the functions that use
+them: ``import experiments`` (and ``graphboost --help``) stays fast.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +17,6 @@ DATASETS = ("adrenalmnist3d", "csv", "duke")
 """Dataset kinds a benchmark config may name."""
 
 DUKE_TASKS = ("pcr", "tnbc", "tnbc-imaging")
-
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xls")
 
 
 class InputError(ValueError):
@@ -33,10 +35,14 @@ class Dataset:
     y : ndarray
         Labels as given (encoded by the runner).
     feature_groups : dict of str to list of str
-        Named column blocks (for example an imaging embedding) for GraphBoostClassifier.
+        Named blocks of source columns (for example an imaging embedding), one candidate graph
+        each for GraphBoostClassifier.
     groups : ndarray or None
         Site / scanner / source-cohort of each patient, for leave-one-group-out evaluation.
     group_column : str or None
+    preprocessor : features.ClinicalPreprocessor or None
+        The (unfitted) preprocessor suited to the columns, e.g. from
+        ``features.Cohort.make_preprocessor``; ``None`` means ``ClinicalPreprocessor()``.
     """
 
     name: str
@@ -45,89 +51,7 @@ class Dataset:
     feature_groups: dict = field(default_factory=dict)
     groups: np.ndarray | None = None
     group_column: str | None = None
-
-
-def data_dir():
-    """Shared data folder: ``$GRAPHBOOST_DATA_DIR`` or ``<repo>/../shared/data``."""
-    env = os.environ.get("GRAPHBOOST_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def read_table(path):
-    """Read a cohort table (CSV, TSV, Parquet or Excel) with a clear error for anything else.
-
-    Examples
-    --------
-    >>> read_table("cohort.txt")  # doctest: +SKIP
-    Traceback (most recent call last):
-    InputError: Cannot read 'cohort.txt': unsupported format '.txt' ...
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InputError(
-            f"Cannot read '{path}': unsupported format '{suffix}' "
-            f"(supported: {', '.join(TABLE_SUFFIXES)})."
-        )
-    if not path.is_file():
-        raise InputError(f"Cohort file not found: '{path}'.")
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t")
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_excel(path)
-    except Exception as exc:  # parser errors differ by format; report them in one line
-        raise InputError(f"Cannot read '{path}' as {suffix[1:]}: {exc}") from exc
-
-
-def split_table(df, label, exclude=(), group=None, source="the cohort table"):
-    """Split a table into features, labels and optional groups, checking the columns.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-    label : str
-        Label column.
-    exclude : sequence of str
-        Columns that must not be used as features (identifiers, leakage).
-    group : str or None
-        Site / scanner column for leave-one-group-out evaluation (dropped from the features).
-    source : str
-        Where the table came from, for error messages.
-
-    Returns
-    -------
-    X, y, groups
-    """
-    if label is None:
-        raise InputError("No label column given (--label).")
-    needed = [label, *exclude] + ([group] if group else [])
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        cols = ", ".join(map(str, list(df.columns)[:8]))
-        more = "" if df.shape[1] <= 8 else f", ... ({df.shape[1]} columns)"
-        raise InputError(f"Columns not found in {source}: {missing[:5]}; available: {cols}{more}.")
-    y = df[label]
-    if y.isna().any():
-        raise InputError(
-            f"Label column {label!r} has {int(y.isna().sum())} missing values; "
-            "drop those patients or fill the label."
-        )
-    drop = [label, *exclude] + ([group] if group else [])
-    X = df.drop(columns=list(dict.fromkeys(drop)))
-    if X.shape[1] == 0:
-        raise InputError(f"No feature columns left in {source} after removing {drop}.")
-    groups = None
-    if group:
-        if df[group].isna().any():
-            raise InputError(f"Group column {group!r} has missing values.")
-        groups = df[group].astype(str).to_numpy()
-    return X, y.to_numpy(), groups
+    preprocessor: object = None
 
 
 def check_labels(y, n_splits, what="the label"):
@@ -142,42 +66,104 @@ def check_labels(y, n_splits, what="the label"):
     experiments._data.InputError: The label has a single class (1): nothing to predict.
     """
     values, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    what = what[0].upper() + what[1:]
     if values.size < 2:
-        raise InputError(
-            f"{what[0].upper()}{what[1:]} has a single class ({values[0]}): nothing to predict."
-        )
+        raise InputError(f"{what} has a single class ({values[0]}): nothing to predict.")
     small = [(str(v), int(c)) for v, c in zip(values, counts, strict=True) if c < n_splits]
     if small:
         desc = ", ".join(f"class {v!r} has {c}" for v, c in small)
         raise InputError(
-            f"{what[0].upper()}{what[1:]}: {desc} patients; {n_splits}-fold cross-validation needs "
-            f"at least {n_splits} per class. Use fewer folds or merge rare classes."
+            f"{what}: {desc} patients; {n_splits}-fold cross-validation needs at least "
+            f"{n_splits} per class. Use fewer folds or merge rare classes."
         )
 
 
-def _unpack_loader_result(res, name):
-    """Accept (X, y, groups) tuples, dicts or Bunch-like objects from the features loaders."""
-    if isinstance(res, tuple):
-        if len(res) == 3:
-            return res
-        if len(res) == 2:
-            return res[0], res[1], {}
-    if isinstance(res, dict):
-        return res["X"], res["y"], res.get("feature_groups", {})
-    if hasattr(res, "X") and hasattr(res, "y"):
-        return res.X, res.y, getattr(res, "feature_groups", {}) or {}
-    raise TypeError(f"Unexpected result from {name}: {type(res).__name__}")
+def read_cohort(data, *, label=None, id_column=None, exclude=(), blocks=None):
+    """A ``features.Cohort`` from a table file (or DataFrame) and optional embedding blocks.
+
+    Parameters
+    ----------
+    data : str, Path or pandas.DataFrame
+        The clinical table, read by ``features.read_table`` (ID column as text, verbatim).
+    label, id_column, exclude, blocks
+        As for ``features.Cohort``; without ``id_column`` the row number is the patient ID.
+
+    Returns
+    -------
+    features.Cohort
+    """
+    from features import Cohort, read_table
+
+    table = data if isinstance(data, pd.DataFrame) else read_table(data, id_column=id_column)
+    return Cohort(table, blocks, id_column=id_column, label=label, exclude=list(exclude))
 
 
-def _features_api(name):
-    try:
-        import features
-    except ImportError as exc:  # pragma: no cover - features ships with the package
-        raise InputError(f"The 'features' package is needed for {name}: {exc}") from exc
-    fn = getattr(features, name, None)
-    if fn is None:
-        raise InputError(f"features.{name} is not available in this installation.")
-    return fn
+def resolve_groups(groups, columns):
+    """Check named column blocks against ``columns``; a lone ``"prefix*"`` entry expands.
+
+    Examples
+    --------
+    >>> resolve_groups({"lab": ["crp", "wbc"], "mri": ["e*"]}, ["age", "crp", "wbc", "e0", "e1"])
+    {'lab': ['crp', 'wbc'], 'mri': ['e0', 'e1']}
+    """
+    out = {}
+    for name, cols in (groups or {}).items():
+        cols = list(cols)
+        if len(cols) == 1 and cols[0].endswith("*"):
+            cols = [c for c in columns if str(c).startswith(cols[0][:-1])]
+        bad = [c for c in cols if c not in set(columns)]
+        if bad or not cols:
+            raise InputError(f"Group {name!r} names columns that are not features: {bad[:5]}.")
+        out[str(name)] = cols
+    return out
+
+
+def block_indicators(cohort):
+    """Cohort features with a ``"<block>:missing"`` column for every block (0 where absent).
+
+    ``features.Cohort`` writes the indicator only when some patient lacks the block; a model
+    keeps it always, so that a new patient without a scan is never linked through the block.
+    """
+    X = cohort.X.copy()
+    for name in cohort.feature_groups:
+        indicator = f"{name}:missing"
+        if name != "clinical" and indicator not in X.columns:
+            X.insert(X.columns.get_loc(cohort.feature_groups[name][0]), indicator, 0.0)
+    return X
+
+
+def cohort_preprocessor(X, blocks):
+    """The ``ClinicalPreprocessor`` of a cohort's columns (as ``Cohort.make_preprocessor``).
+
+    Block columns are numeric with no per-column indicator; block indicators are binary.
+    """
+    from features import ClinicalPreprocessor
+
+    columns = [c for cols in blocks.values() for c in cols]
+    indicators = [f"{name}:missing" for name in blocks if f"{name}:missing" in X.columns]
+    return ClinicalPreprocessor(numeric=columns, binary=indicators, skip_indicator=columns)
+
+
+def dataset_from_cohort(cohort, name, groups=None, group_column=None):
+    """A :class:`Dataset` of a labelled ``features.Cohort``.
+
+    Every embedding block of the cohort is a feature group (with its ``"<block>:missing"``
+    column, see :func:`block_indicators`); ``groups`` adds named blocks of other columns.
+    """
+    if cohort.y is None:
+        raise InputError("The cohort has no label; give the label column.")
+    X = block_indicators(cohort)
+    blocks = {k: v for k, v in cohort.feature_groups.items() if k != "clinical"}
+    site = None
+    if group_column is not None:
+        if group_column not in X.columns:
+            raise InputError(f"Group column {group_column!r} is not a feature column.")
+        if X[group_column].isna().any():
+            raise InputError(f"Group column {group_column!r} has missing values.")
+        site = X.pop(group_column).astype(str).to_numpy()
+    feature_groups = {**blocks, **resolve_groups(groups, list(X.columns))}
+    preprocessor = cohort_preprocessor(X, blocks)
+    return Dataset(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)
 
 
 def load_dataset(spec, n_splits=5):
@@ -186,10 +172,12 @@ def load_dataset(spec, n_splits=5):
     Parameters
     ----------
     spec : dict
-        ``kind`` (one of :data:`DATASETS`) and its options: ``task`` for ``duke``;
-        ``path``, ``label``, ``exclude``, ``groups`` for ``csv``; ``size`` (28 or 64),
-        ``encoder`` and ``cache_dir`` for ``adrenalmnist3d``. ``group_column`` (any kind) names a
-        site / scanner column used for leave-one-group-out evaluation.
+        ``kind`` (one of :data:`DATASETS`) and its options: ``task`` and ``data_dir`` for
+        ``duke``; ``path``, ``label``, ``id_column``, ``exclude`` and ``feature_groups`` for
+        ``csv`` (read through ``features.Cohort``, as ``graphboost fit`` reads it); ``size``
+        (28 or 64), ``split``, ``features`` and ``embedder`` for ``adrenalmnist3d``.
+        ``group_column`` (any kind) names a site / scanner column for leave-one-group-out
+        evaluation; it is removed from the features.
     n_splits : int
         Folds the labels must support.
 
@@ -198,47 +186,56 @@ def load_dataset(spec, n_splits=5):
     Dataset
     """
     kind = spec.get("kind")
-    if kind not in DATASETS:
+    loaders = {"csv": _load_csv, "duke": _load_duke, "adrenalmnist3d": _load_adrenal}
+    if kind not in loaders:
         raise InputError(f"Unknown dataset kind {kind!r}; choose one of {list(DATASETS)}.")
-    group_col = spec.get("group_column") or None
-    if kind == "csv":
-        if "path" not in spec:
-            raise InputError("A 'csv' dataset needs 'path' (the cohort table).")
-        df = read_table(spec["path"])
-        X, y, groups = split_table(
-            df, spec.get("label"), spec.get("exclude", []), group_col, source=f"'{spec['path']}'"
-        )
-        fg = {k: list(v) for k, v in spec.get("feature_groups", {}).items()}
-        ds = Dataset(f"csv:{Path(spec['path']).name}", X, y, fg, groups, group_col)
-    elif kind == "duke":
-        task = spec.get("task")
-        if task not in DUKE_TASKS:
-            raise InputError(f"Unknown Duke task {task!r}; choose one of {list(DUKE_TASKS)}.")
-        load_duke = _features_api("load_duke")
-        kwargs = {}
-        if spec.get("data_dir"):
-            kwargs["data_dir"] = spec["data_dir"]
-        X, y, fg = _unpack_loader_result(load_duke(task, **kwargs), "features.load_duke")
-        X = pd.DataFrame(X)
-        groups = None
-        if group_col:
-            if group_col not in X.columns:
-                raise InputError(
-                    f"Group column {group_col!r} not in the Duke {task} features; e.g. "
-                    f"{[c for c in X.columns if 'anufact' in str(c)][:5]}."
-                )
-            groups = X[group_col].astype(str).to_numpy()
-            X = X.drop(columns=[group_col])
-            fg = {k: [c for c in v if c != group_col] for k, v in dict(fg).items()}
-        ds = Dataset(f"duke:{task}", X, np.asarray(y), dict(fg), groups, group_col)
-    else:  # adrenalmnist3d
-        ds = _load_adrenal(spec)
-    check_labels(ds.y, n_splits, what=f"the label of {ds.name}")
-    if ds.groups is not None and np.unique(ds.groups).size < 2:
+    ds = loaders[kind](spec)
+    if ds.groups is None:
+        check_labels(ds.y, n_splits, what=f"the label of {ds.name}")
+    elif np.unique(ds.groups).size < 2:
         raise InputError(
-            f"Group column {group_col!r} has a single value; leave-one-group-out needs two or more."
+            f"Group column {ds.group_column!r} has a single value; leave-one-group-out needs "
+            "two or more."
         )
     return ds
+
+
+def _load_csv(spec):
+    if "path" not in spec:
+        raise InputError("A 'csv' dataset needs 'path' (the cohort table).")
+    if spec.get("label") is None:
+        raise InputError("A 'csv' dataset needs 'label' (the label column).")
+    cohort = read_cohort(
+        spec["path"],
+        label=spec["label"],
+        id_column=spec.get("id_column"),
+        exclude=spec.get("exclude", []),
+    )
+    name = f"csv:{Path(spec['path']).name}"
+    return dataset_from_cohort(
+        cohort, name, spec.get("feature_groups"), spec.get("group_column") or None
+    )
+
+
+def _load_duke(spec):
+    from features import load_duke
+
+    task = spec.get("task")
+    if task not in DUKE_TASKS:
+        raise InputError(f"Unknown Duke task {task!r}; choose one of {list(DUKE_TASKS)}.")
+    duke = load_duke(task, spec.get("data_dir") or None)
+    X, fg = duke.X, {k: list(v) for k, v in duke.feature_groups.items()}
+    group_col, groups = spec.get("group_column") or None, None
+    if group_col:
+        if group_col not in X.columns:
+            hint = [c for c in X.columns if "anufact" in str(c)][:5]
+            raise InputError(
+                f"Group column {group_col!r} not in the Duke {task} features; e.g. {hint}."
+            )
+        groups = X[group_col].astype(str).to_numpy()
+        X = X.drop(columns=[group_col])
+        fg = {k: [c for c in v if c != group_col] for k, v in fg.items()}
+    return Dataset(f"duke:{task}", X, np.asarray(duke.y), fg, groups, group_col)
 
 
 def _load_adrenal(spec):
@@ -249,26 +246,23 @@ def _load_adrenal(spec):
     ``[dataset.embedder]``; its weights are not fitted on labels) embeds the volumes. The splits
     are ``split = "train"`` (default), ``"train+val"`` or any ``+``-joined official split names.
     """
-    load = _features_api("load_adrenalmnist3d")
-    size = int(spec.get("size", 28))
-    kwargs = {"data_dir": spec["data_dir"]} if spec.get("data_dir") else {}
-    data = load(size=size, **kwargs)
-    parts = [data.split(name) for name in str(spec.get("split", "train")).split("+")]
-    volumes = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([np.asarray(p[1]).ravel() for p in parts])
+    import features
+
     kind = spec.get("features", "shape")
-    if kind == "shape":
-        shape_features = _features_api("shape_features")
-        X = pd.DataFrame([shape_features(v) for v in volumes])
-        groups = {}
-    elif kind == "embedding":
-        embedder_cls = _features_api("VolumeEmbedder")
-        embedder = embedder_cls(**spec.get("embedder", {}))
-        emb = np.asarray(embedder.fit().transform(list(volumes.astype(np.float32) / 255.0)))
-        X = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
-        groups = {"ct": list(X.columns)}
-    else:
+    if kind not in ("embedding", "shape"):
         raise InputError(
             f"Unknown AdrenalMNIST3D features {kind!r}; choose one of ['embedding', 'shape']."
         )
+    size = int(spec.get("size", 28))
+    data = features.load_adrenalmnist3d(size=size, data_dir=spec.get("data_dir") or None)
+    parts = [data.split(name) for name in str(spec.get("split", "train")).split("+")]
+    volumes = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([np.asarray(p[1]).ravel() for p in parts])
+    if kind == "shape":
+        X, groups = pd.DataFrame([features.shape_features(v) for v in volumes]), {}
+    else:
+        embedder = features.VolumeEmbedder(**spec.get("embedder", {}))
+        emb = np.asarray(embedder.fit().transform(list(volumes.astype(np.float32) / 255.0)))
+        X = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
+        groups = {"ct": list(X.columns)}
     return Dataset(f"adrenalmnist3d-{size}:{spec.get('split', 'train')}", X, y, groups)

@@ -1,12 +1,17 @@
-"""The methods a benchmark compares, each a full scikit-learn Pipeline fitted inside the folds."""
+"""The methods a benchmark compares, each a scikit-learn Pipeline fitted inside the folds.
+
+Every method starts with the one table preprocessor, ``features.ClinicalPreprocessor``.
+"""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from ._data import InputError
-from ._preprocess import GroupColumns, TablePreprocessor
 
 METHODS = (
     "adaboost",
@@ -21,8 +26,6 @@ METHODS = (
 
 BASELINES = tuple(m for m in METHODS if m != "graphboost")
 
-PREPROCESSORS = ("auto", "clinical", "table")
-
 
 def check_methods(names):
     """Raise :class:`InputError` naming the unknown methods and the choices."""
@@ -33,39 +36,33 @@ def check_methods(names):
         raise InputError(f"No methods given; choose from {list(METHODS)}.")
 
 
-def make_preprocessor(kind="auto"):
-    """Preprocessing step: ``features.ClinicalPreprocessor`` or :class:`TablePreprocessor`.
+def group_selector(columns):
+    """Selector of the preprocessed columns that came from the source ``columns``.
 
-    ``auto`` uses the clinical preprocessor of the ``features`` package when it is installed and
-    falls back to the table preprocessor otherwise.
+    ``features.ClinicalPreprocessor`` keeps a numeric or binary column's name, writes
+    ``"c=<category>"`` for a one-hot column and ``"c:missing"`` for an indicator; the selector
+    (:func:`sklearn.compose.make_column_selector`) picks exactly those names, so a
+    ``feature_groups`` entry written against the user's columns applies inside a Pipeline.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(columns=["age", "age:missing", "site=a", "site=b", "x"])
+    >>> group_selector(["age", "site"])(frame)
+    ['age', 'age:missing', 'site=a', 'site=b']
     """
-    if kind not in PREPROCESSORS:
-        raise InputError(f"Unknown preprocessor {kind!r}; choose from {list(PREPROCESSORS)}.")
-    if kind in ("auto", "clinical"):
-        try:
-            from features import ClinicalPreprocessor
-        except ImportError:
-            if kind == "clinical":
-                raise InputError("features.ClinicalPreprocessor is not available.") from None
-        else:
-            pre = ClinicalPreprocessor()
-            if hasattr(pre, "set_output"):
-                try:
-                    pre.set_output(transform="pandas")
-                except Exception:
-                    pass
-            return pre
-    return TablePreprocessor()
+    from sklearn.compose import make_column_selector
+
+    names = "|".join(re.escape(str(c)) for c in columns)
+    return make_column_selector(pattern=f"^(?:{names})(?:=.*|:missing)?$")
 
 
-def _graphboost(params, feature_groups, random_state):
-    try:
-        from graphboost import GraphBoostClassifier
-    except ImportError as exc:
-        raise InputError(f"GraphBoostClassifier is not available: {exc}") from exc
+def _graphboost(params, feature_groups, random_state, n_jobs):
+    from graphboost import GraphBoostClassifier
+
     params = dict(params)
     if feature_groups and "feature_groups" not in params:
-        params["feature_groups"] = {k: GroupColumns(v) for k, v in feature_groups.items()}
+        params["feature_groups"] = {k: group_selector(v) for k, v in feature_groups.items()}
     valid = GraphBoostClassifier().get_params()
     bad = [k for k in params if k not in valid]
     if bad:
@@ -74,6 +71,69 @@ def _graphboost(params, feature_groups, random_state):
         )
     params.setdefault("random_state", random_state)
     return GraphBoostClassifier(**params)
+
+
+def _logistic(params, feature_groups, random_state, n_jobs):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    grid = params.pop("C_grid", [0.001, 0.01, 0.1, 1.0, 10.0])
+    inner = int(params.pop("inner_splits", 3))
+    return GridSearchCV(
+        LogisticRegression(max_iter=5000, **params),
+        {"C": list(grid)},
+        cv=StratifiedKFold(inner, shuffle=True, random_state=random_state),
+        scoring="roc_auc_ovr",
+        n_jobs=n_jobs,
+    )
+
+
+def _random_forest(params, feature_groups, random_state, n_jobs):
+    from sklearn.ensemble import RandomForestClassifier
+
+    params = {"n_estimators": 500, "n_jobs": n_jobs, **params}
+    return RandomForestClassifier(random_state=random_state, **params)
+
+
+def _hist_gradient_boosting(params, feature_groups, random_state, n_jobs):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    params = {"early_stopping": False, **params}
+    return HistGradientBoostingClassifier(random_state=random_state, **params)
+
+
+def _xgboost(params, feature_groups, random_state, n_jobs):
+    try:
+        from xgboost import XGBClassifier
+    except ImportError as exc:
+        raise InputError("xgboost is not installed: pip install 'graphboost[benchmarks]'") from exc
+    defaults = {"n_estimators": 300, "max_depth": 4, "learning_rate": 0.05}
+    params = {**defaults, "subsample": 0.8, "colsample_bytree": 0.8, "n_jobs": n_jobs, **params}
+    return XGBClassifier(random_state=random_state, **params)
+
+
+def _adaboost(params, feature_groups, random_state, n_jobs):
+    from sklearn.ensemble import AdaBoostClassifier
+
+    params = {"n_estimators": 200, "learning_rate": 0.5, **params}
+    return AdaBoostClassifier(random_state=random_state, **params)
+
+
+def _gcn(params, feature_groups, random_state, n_jobs):
+    from ._gcn import PopulationGCNClassifier
+
+    return PopulationGCNClassifier(random_state=random_state, **params)
+
+
+_BUILDERS = {
+    "adaboost": _adaboost,
+    "gcn": _gcn,
+    "graphboost": _graphboost,
+    "hist_gradient_boosting": _hist_gradient_boosting,
+    "logistic": _logistic,
+    "random_forest": _random_forest,
+    "xgboost": _xgboost,
+}
 
 
 def make_estimator(name, params=None, feature_groups=None, random_state=0, n_jobs=1):
@@ -86,7 +146,8 @@ def make_estimator(name, params=None, feature_groups=None, random_state=0, n_job
     params : dict, optional
         Overrides of the defaults below.
     feature_groups : dict, optional
-        Column blocks, passed to GraphBoostClassifier.
+        Named blocks of source columns, passed to GraphBoostClassifier (see
+        :func:`group_selector`).
     random_state : int
     n_jobs : int
 
@@ -96,60 +157,14 @@ def make_estimator(name, params=None, feature_groups=None, random_state=0, n_job
     on AUROC (nested tuning); ``random_forest`` 500 trees; ``hist_gradient_boosting`` scikit-learn
     defaults with early stopping off; ``xgboost`` 300 trees of depth 4 (the Duke README's
     baseline); ``adaboost`` 200 stumps (SAMME); ``gcn`` a 2-layer GCN on a 10-NN graph.
+
+    Examples
+    --------
+    >>> make_estimator("adaboost", {"n_estimators": 10}).n_estimators
+    10
     """
-    params = dict(params or {})
     check_methods([name])
-    if name == "logistic":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
-        grid = params.pop("C_grid", [0.001, 0.01, 0.1, 1.0, 10.0])
-        inner = int(params.pop("inner_splits", 3))
-        lr = LogisticRegression(max_iter=5000, **params)
-        return GridSearchCV(
-            lr,
-            {"C": list(grid)},
-            cv=StratifiedKFold(inner, shuffle=True, random_state=random_state),
-            scoring="roc_auc_ovr",
-            n_jobs=n_jobs,
-        )
-    if name == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier
-
-        params = {"n_estimators": 500, "n_jobs": n_jobs, **params}
-        return RandomForestClassifier(random_state=random_state, **params)
-    if name == "hist_gradient_boosting":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        params = {"early_stopping": False, **params}
-        return HistGradientBoostingClassifier(random_state=random_state, **params)
-    if name == "xgboost":
-        try:
-            from xgboost import XGBClassifier
-        except ImportError as exc:
-            raise InputError(
-                "xgboost is not installed: pip install 'graphboost[benchmarks]'"
-            ) from exc
-        params = {
-            "n_estimators": 300,
-            "max_depth": 4,
-            "learning_rate": 0.05,
-            "subsample": 0.8,
-            "colsample_bytree": 0.8,
-            "n_jobs": n_jobs,
-            **params,
-        }
-        return XGBClassifier(random_state=random_state, **params)
-    if name == "adaboost":
-        from sklearn.ensemble import AdaBoostClassifier
-
-        params = {"n_estimators": 200, "learning_rate": 0.5, **params}
-        return AdaBoostClassifier(random_state=random_state, **params)
-    if name == "gcn":
-        from ._gcn import PopulationGCNClassifier
-
-        return PopulationGCNClassifier(random_state=random_state, **params)
-    return _graphboost(params, feature_groups, random_state)
+    return _BUILDERS[name](dict(params or {}), feature_groups, random_state, n_jobs)
 
 
 def _to_array(X):
@@ -158,11 +173,29 @@ def _to_array(X):
 
 
 def make_pipeline(
-    name, params=None, feature_groups=None, random_state=0, preprocessor="auto", n_jobs=1
+    name, params=None, feature_groups=None, random_state=0, n_jobs=1, preprocessor=None
 ):
-    """Preprocessing + estimator of method ``name`` as one Pipeline (fitted inside each fold)."""
+    """``features.ClinicalPreprocessor`` + the estimator of method ``name`` as one Pipeline.
+
+    Parameters
+    ----------
+    name, params, feature_groups, random_state, n_jobs
+        See :func:`make_estimator`.
+    preprocessor : features.ClinicalPreprocessor, optional
+        An unfitted preprocessor to clone (e.g. ``Cohort.make_preprocessor()``); default
+        ``ClinicalPreprocessor()``. It outputs a DataFrame, so column names reach the model.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"preprocess"``, (``"to_array"`` for XGBoost), ``"model"``; fit it inside the
+        training folds.
+    """
+    from features import ClinicalPreprocessor
+
     est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
-    steps = [("preprocess", make_preprocessor(preprocessor))]
+    pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
+    steps = [("preprocess", pre.set_output(transform="pandas"))]
     if name == "xgboost":
         from sklearn.preprocessing import FunctionTransformer
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 import tomllib
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 from sklearn.preprocessing import LabelEncoder
 
 from ._data import DATASETS, Dataset, InputError, check_labels, load_dataset
-from ._methods import BASELINES, PREPROCESSORS, check_methods, final_estimator, make_pipeline
+from ._methods import BASELINES, check_methods, final_estimator, make_pipeline, staged_proba
 from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
 from ._report import (
     RunFolder,
@@ -31,19 +33,15 @@ from ._report import (
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-_TOP_KEYS = {
-    "name",
-    "methods",
-    "preprocessor",
-    "seed",
-    "n_jobs",
-    "dataset",
-    "cv",
-    "metrics",
-    "params",
-}
+_TOP_KEYS = {"name", "methods", "seed", "n_jobs", "dataset", "cv", "metrics", "params"}
 _CV_KEYS = {"n_splits", "n_repeats"}
 _METRIC_KEYS = {"n_bootstrap"}
+
+# Warnings that every fold of a cross-validation repeats and that say nothing about the result:
+# a rare category or binary value absent from one training fold, a rare column constant in one.
+# Filtered by message inside the folds only; every other warning (such as "No candidate graph
+# beat chance") reaches the user.
+FOLD_NOISE = ("Values not seen in fit", "Constant columns skipped")
 
 
 def default_config():
@@ -59,7 +57,6 @@ def default_config():
             "gcn",
             "graphboost",
         ],
-        "preprocessor": "auto",
         "seed": 0,
         "n_jobs": 1,
         "dataset": {},
@@ -67,6 +64,28 @@ def default_config():
         "metrics": {"n_bootstrap": 1000},
         "params": {},
     }
+
+
+def _read_config(source):
+    """The raw config and a description of where it came from."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source), "config"
+    path = Path(source)
+    if not path.suffix and not path.exists():
+        path = CONFIG_DIR / f"{source}.toml"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+        raise InputError(f"Config file not found: '{source}'. Shipped configs: {shipped}.")
+    try:
+        return tomllib.loads(path.read_text()), f"config '{path}'"
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"Config '{path}' is not valid TOML: {exc}") from exc
+
+
+def _check_keys(found, allowed, where):
+    unknown = sorted(set(found) - allowed)
+    if unknown:
+        raise InputError(f"Unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}.")
 
 
 def load_config(source):
@@ -85,60 +104,37 @@ def load_config(source):
     Raises
     ------
     InputError
-        Unknown keys, methods, dataset kinds or preprocessors (each listing the choices), bad
-        fold numbers, or a file that is not valid TOML.
+        Unknown keys, methods or dataset kinds (each listing the choices), bad fold numbers, or a
+        file that is not valid TOML.
+
+    Examples
+    --------
+    >>> load_config("duke-tnbc")["cv"]
+    {'n_splits': 5, 'n_repeats': 5}
     """
-    if isinstance(source, dict):
-        raw = copy.deepcopy(source)
-        where = "config"
-    else:
-        path = Path(source)
-        if not path.suffix and not path.exists():
-            path = CONFIG_DIR / f"{source}.toml"
-        if not path.is_file():
-            shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-            raise InputError(f"Config file not found: '{source}'. Shipped configs: {shipped}.")
-        try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"Config '{path}' is not valid TOML: {exc}") from exc
-        where = f"config '{path}'"
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise InputError(f"Unknown key(s) {unknown} in {where}; allowed: {sorted(_TOP_KEYS)}.")
+    raw, where = _read_config(source)
+    _check_keys(raw, _TOP_KEYS, where)
     cfg = default_config()
     for key, value in raw.items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-            cfg[key] = {**cfg[key], **value}
-        else:
-            cfg[key] = value
-    bad = sorted(set(cfg["cv"]) - _CV_KEYS)
-    if bad:
-        raise InputError(f"Unknown key(s) {bad} in [cv]; allowed: {sorted(_CV_KEYS)}.")
-    bad = sorted(set(cfg["metrics"]) - _METRIC_KEYS)
-    if bad:
-        raise InputError(f"Unknown key(s) {bad} in [metrics]; allowed: {sorted(_METRIC_KEYS)}.")
+        is_table = isinstance(value, dict) and isinstance(cfg.get(key), dict)
+        cfg[key] = {**cfg[key], **value} if is_table else value
+    _check_keys(cfg["cv"], _CV_KEYS, "[cv]")
+    _check_keys(cfg["metrics"], _METRIC_KEYS, "[metrics]")
     check_methods(cfg["methods"])
     unknown_params = sorted(set(cfg["params"]) - set(cfg["methods"]))
     if unknown_params:
         raise InputError(
             f"[params] names method(s) {unknown_params} that are not in methods={cfg['methods']}."
         )
-    if cfg["preprocessor"] not in PREPROCESSORS:
-        raise InputError(
-            f"Unknown preprocessor {cfg['preprocessor']!r}; choose from {list(PREPROCESSORS)}."
-        )
     kind = cfg["dataset"].get("kind")
     if kind not in DATASETS:
         raise InputError(
             f"Unknown dataset kind {kind!r} in {where}; choose one of {list(DATASETS)}."
         )
-    for key in ("n_splits", "n_repeats"):
+    for key, low in (("n_splits", 2), ("n_repeats", 1)):
         v = cfg["cv"][key]
-        if not isinstance(v, int) or v < (2 if key == "n_splits" else 1):
-            raise InputError(
-                f"[cv] {key} must be an integer >= {2 if key == 'n_splits' else 1}; got {v!r}."
-            )
+        if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            raise InputError(f"[cv] {key} must be an integer >= {low}; got {v!r}.")
     return cfg
 
 
@@ -165,17 +161,26 @@ class BenchmarkResult:
     output: Path | None
 
 
-def _splits(ds, y, cfg):
-    seed = int(cfg["seed"])
-    if ds.groups is not None:
+def make_splits(dataset, y, n_splits=5, n_repeats=1, random_state=0):
+    """The folds of every repeat, and a description of the scheme.
+
+    Leave-one-group-out when the dataset has groups, else repeated stratified K-fold.
+
+    Returns
+    -------
+    splits : list of list of (train, test) index arrays
+        One list of folds per repeat.
+    scheme : str
+    """
+    if dataset.groups is not None:
         logo = LeaveOneGroupOut()
-        return [list(logo.split(ds.X, y, ds.groups))], "leave-one-group-out"
-    n_splits, n_repeats = cfg["cv"]["n_splits"], cfg["cv"]["n_repeats"]
-    rskf = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
-    all_splits = list(rskf.split(ds.X, y))
-    return [all_splits[r * n_splits : (r + 1) * n_splits] for r in range(n_repeats)], (
-        f"repeated stratified {n_splits}-fold CV x {n_repeats}"
+        return [list(logo.split(dataset.X, y, dataset.groups))], "leave-one-group-out"
+    rskf = RepeatedStratifiedKFold(
+        n_splits=n_splits, n_repeats=n_repeats, random_state=random_state
     )
+    folds = list(rskf.split(dataset.X, y))
+    splits = [folds[r * n_splits : (r + 1) * n_splits] for r in range(n_repeats)]
+    return splits, f"repeated stratified {n_splits}-fold CV x {n_repeats}"
 
 
 def _align_proba(model, proba, n_classes):
@@ -196,63 +201,128 @@ def _progress(total, desc, enabled):
     return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
 
 
-def run_method(name, ds, y, splits, cfg, progress=True):
-    """Cross-validate one method; every fitted step lives inside the training folds."""
-    n_classes = int(y.max()) + 1
-    params = cfg["params"].get(name, {})
-    pipe = make_pipeline(
-        name,
-        params,
-        ds.feature_groups,
-        random_state=int(cfg["seed"]),
-        preprocessor=cfg["preprocessor"],
-        n_jobs=int(cfg.get("n_jobs", 1)),
-    )
-    res = MethodResult(name, probas=[])
-    total = sum(len(s) for s in splits)
+@contextmanager
+def filter_fold_noise():
+    """Filter the per-fold noise of :data:`FOLD_NOISE` by message; let the rest through."""
+    with warnings.catch_warnings():
+        for message in FOLD_NOISE:
+            warnings.filterwarnings("ignore", message=re.escape(message))
+        yield
+
+
+def _fit_fold(pipe, X, y, train, test, n_classes, res):
+    """Fit one fold, record its diagnostics in ``res``; the test-fold probabilities."""
+    model = clone(pipe)
+    t0 = time.perf_counter()
+    with filter_fold_noise():
+        model.fit(X.iloc[train], y[train])
+        res.fit_seconds.append(time.perf_counter() - t0)
+        est = final_estimator(model)
+        proba = _align_proba(est, model.predict_proba(X.iloc[test]), n_classes)
+        stages = staged_proba(model, X.iloc[test]) if res.name == "graphboost" else None
+    if hasattr(est, "selected_graphs_"):
+        res.selected.update({_graph_name(g) for g in est.selected_graphs_})
+    if stages is not None:
+        stages = [_align_proba(est, p, n_classes) for p in stages]
+        res.staged.append([compute_metrics(y[test], p)["auroc"] for p in stages])
+    return proba
+
+
+def run_method(name, pipe, X, y, splits, progress=False, n_jobs=1):
+    """Cross-validate one pipeline; every fitted step lives inside the training folds.
+
+    Parameters
+    ----------
+    name : str
+        Method name (``"graphboost"`` also records the boosting curve).
+    pipe : sklearn.pipeline.Pipeline
+        Unfitted; cloned for every fold.
+    X : pandas.DataFrame
+    y : ndarray
+        Labels encoded 0..K-1.
+    splits : list of list of (train, test)
+        From :func:`make_splits`.
+    progress : bool, default=False
+    n_jobs : int, default=1
+        BLAS / OpenMP threads.
+
+    Returns
+    -------
+    MethodResult
+    """
     from threadpoolctl import threadpool_limits
 
+    n_classes = int(y.max()) + 1
+    res = MethodResult(name, probas=[])
+    total = sum(len(s) for s in splits)
     # BLAS/OpenMP threads follow n_jobs: oversubscribed OpenMP pools (HistGradientBoosting)
     # slow down by orders of magnitude on a busy machine.
-    with (
-        threadpool_limits(limits=int(cfg.get("n_jobs", 1))),
-        _progress(total, name, progress) as bar,
-    ):
+    with threadpool_limits(limits=int(n_jobs)), _progress(total, name, progress) as bar:
         for r, folds in enumerate(splits):
             oof = np.full((y.size, n_classes), np.nan)
-            for f, (tr, te) in enumerate(folds):
-                model = clone(pipe)
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", category=UserWarning)
-                    model.fit(ds.X.iloc[tr], y[tr])
-                res.fit_seconds.append(time.perf_counter() - t0)
-                est = final_estimator(model)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", category=UserWarning)
-                    proba = _align_proba(est, model.predict_proba(ds.X.iloc[te]), n_classes)
-                oof[te] = proba
-                if np.unique(y[te]).size == n_classes:
-                    res.fold_scores.append((r, f, compute_metrics(y[te], proba)["auroc"]))
-                else:
-                    res.fold_scores.append((r, f, np.nan))
-                if hasattr(est, "selected_graphs_"):
-                    res.selected.update({_graph_name(g) for g in est.selected_graphs_})
-                if hasattr(est, "staged_predict_proba") and name == "graphboost":
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", category=UserWarning)
-                        Xt = model[:-1].transform(ds.X.iloc[te])
-                    curve = []
-                    for p in est.staged_predict_proba(Xt):
-                        p = _align_proba(est, np.asarray(p), n_classes)
-                        curve.append(compute_metrics(y[te], p)["auroc"])
-                    res.staged.append(curve)
+            for f, (train, test) in enumerate(folds):
+                oof[test] = _fit_fold(pipe, X, y, train, test, n_classes, res)
+                full = np.unique(y[test]).size == n_classes
+                score = compute_metrics(y[test], oof[test])["auroc"] if full else np.nan
+                res.fold_scores.append((r, f, score))
                 bar.update(1)
             res.probas.append(oof)
     return res
 
 
-def _summary_table(y, results, n_bootstrap, seed):
+def cross_validate(
+    dataset,
+    methods,
+    *,
+    params=None,
+    n_splits=5,
+    n_repeats=1,
+    random_state=0,
+    n_jobs=1,
+    progress=False,
+):
+    """Cross-validate methods on a dataset, all on the same folds.
+
+    This is the one cross-validation of the project: ``graphboost benchmark`` and
+    ``graphboost fit --cv`` both call it, so the same data and settings give the same AUROC.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    methods : list of str
+        Names from :data:`experiments.METHODS`.
+    params : dict of str to dict, optional
+        Method name -> parameters.
+    n_splits, n_repeats, random_state : int
+        Repeated stratified K-fold (leave-one-group-out when the dataset has groups).
+    n_jobs : int, default=1
+    progress : bool, default=False
+
+    Returns
+    -------
+    results : dict of str to MethodResult
+    y : ndarray
+        The labels encoded 0..K-1 (``LabelEncoder`` order).
+    scheme : str
+    """
+    y = LabelEncoder().fit_transform(dataset.y)
+    splits, scheme = make_splits(dataset, y, n_splits, n_repeats, random_state)
+    results = {}
+    for name in methods:
+        pipe = make_pipeline(
+            name,
+            (params or {}).get(name, {}),
+            dataset.feature_groups,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            preprocessor=dataset.preprocessor,
+        )
+        results[name] = run_method(name, pipe, dataset.X, y, splits, progress, n_jobs)
+    return results, y, scheme
+
+
+def summary_table(y, results, n_bootstrap, seed):
+    """One row per method: every metric with its bootstrap 95% CI, fold AUROC and fit time."""
     rows = []
     for name, res in results.items():
         cis = bootstrap_metrics(y, res.probas, n_bootstrap=n_bootstrap, random_state=seed)
@@ -340,26 +410,41 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
     folder = RunFolder(output, overwrite=overwrite) if output is not None else None
     ds = dataset if dataset is not None else load_dataset(cfg["dataset"], cfg["cv"]["n_splits"])
     if not isinstance(ds, Dataset):
-        raise TypeError("dataset must be an experiments Dataset.")
-    enc = LabelEncoder().fit(ds.y)
-    y = enc.transform(ds.y)
+        raise TypeError(f"dataset must be an experiments Dataset; got {type(ds).__name__}.")
     if ds.groups is None:
         check_labels(ds.y, cfg["cv"]["n_splits"], what=f"the label of {ds.name}")
-    splits, scheme = _splits(ds, y, cfg)
     t0 = time.time()
-    results = {}
-    for name in cfg["methods"]:
-        results[name] = run_method(name, ds, y, splits, cfg, progress=progress)
+    seed = int(cfg["seed"])
+    results, y, scheme = cross_validate(
+        ds,
+        cfg["methods"],
+        params=cfg["params"],
+        n_splits=cfg["cv"]["n_splits"],
+        n_repeats=cfg["cv"]["n_repeats"],
+        random_state=seed,
+        n_jobs=int(cfg.get("n_jobs", 1)),
+        progress=progress,
+    )
     n_boot = int(cfg["metrics"]["n_bootstrap"])
-    table = _summary_table(y, results, n_boot, int(cfg["seed"]))
-    comparison = _compare(y, results, table, n_boot, int(cfg["seed"]))
-    meta = {
+    table = summary_table(y, results, n_boot, seed)
+    comparison = _compare(y, results, table, n_boot, seed)
+    meta = _run_meta(cfg, ds, y, scheme, comparison, time.time() - t0)
+    if folder is not None:
+        with folder:
+            _write_outputs(folder.staging, ds, y, results, table, comparison, meta)
+    return BenchmarkResult(cfg, table, comparison, results, folder.path if folder else None)
+
+
+def _run_meta(cfg, ds, y, scheme, comparison, seconds):
+    """What ``run.json`` records: config, dataset summary, seeds, versions, time, comparison."""
+    classes = np.unique(ds.y)
+    return {
         "config": cfg,
         "dataset": {
             "name": ds.name,
             "n_patients": int(y.size),
             "n_features": int(ds.X.shape[1]),
-            "classes": [str(c) for c in enc.classes_],
+            "classes": [str(c) for c in classes],
             "class_counts": np.bincount(y).tolist(),
             "feature_groups": {k: len(v) for k, v in ds.feature_groups.items()},
             "group_column": ds.group_column,
@@ -372,99 +457,91 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
             "bootstrap": int(cfg["seed"]),
         },
         "versions": package_versions(),
-        "wall_seconds": time.time() - t0,
+        "wall_seconds": seconds,
         "comparison": comparison,
     }
-    if folder is not None:
-        with folder:
-            _write_outputs(folder.staging, ds, y, enc, results, table, comparison, meta, scheme)
-    return BenchmarkResult(cfg, table, comparison, results, folder.path if folder else None)
 
 
-def _write_outputs(out, ds, y, enc, results, table, comparison, meta, scheme):
-    table.to_csv(out / "results.csv", index=False)
+def _comparison_lines(comparison):
+    if not comparison:
+        return []
+    pb = comparison["paired_bootstrap"]
     lines = [
-        f"# Benchmark: {meta['config']['name']}",
-        "",
-        f"Dataset `{ds.name}`: {y.size} patients, {ds.X.shape[1]} feature columns, classes "
-        f"{dict(zip(meta['dataset']['classes'], meta['dataset']['class_counts'], strict=True))}.",
-        f"Evaluation: {scheme}; every preprocessing step fitted inside the training folds. "
-        "Each metric is the mean over repeats of the pooled out-of-fold predictions, with a "
-        f"stratified bootstrap 95% CI over patients ({meta['config']['metrics']['n_bootstrap']} "
-        "resamples). F1 and MCC at threshold 0.5.",
-        "",
-        format_table(table),
-        "",
+        f"GraphBoostClassifier vs the best baseline ({comparison['baseline']}): AUROC difference "
+        f"{pb['delta']:+.3f} (paired bootstrap 95% CI {pb['low']:+.3f} to {pb['high']:+.3f}, "
+        f"p = {pb['p_value']:.3f}); folds won {comparison['folds_won']}."
     ]
+    if "delong_repeat_averaged" in comparison:
+        d = comparison["delong_repeat_averaged"]
+        lines.append(
+            f"DeLong test on the repeat-averaged probabilities: z = {d['z']:.2f}, "
+            f"p = {d['p_value']:.3f}."
+        )
+    return [*lines, ""]
+
+
+def _group_lines(ds, results):
+    if ds.groups is None:
+        return []
+    names = sorted(set(ds.groups.tolist()))
+    rows = []
+    for name, res in results.items():
+        scores = {g: s for (_, _f, s), g in zip(res.fold_scores, names, strict=False)}
+        rows.append({"method": name, **scores})
+    return ["## Per held-out group (AUROC)", "", markdown_table(pd.DataFrame(rows)), ""]
+
+
+def _write_selected(out, gb):
+    """``selected_graphs.csv``: how many folds selected each graph."""
+    if gb is None or not gb.selected:
+        return []
+    n_folds = len(gb.fit_seconds)
+    sel = pd.DataFrame(
+        [(k, v, v / n_folds) for k, v in gb.selected.most_common()],
+        columns=["graph", "folds_selected", "share_of_folds"],
+    )
+    sel.to_csv(out / "selected_graphs.csv", index=False)
+    return ["## Edge features selected across folds (top 20)", "", markdown_table(sel.head(20)), ""]
+
+
+def _write_curve(out, ds, gb, table, comparison):
+    """``boosting_curve.csv`` / ``.png``: mean test-fold AUROC after each round."""
+    if gb is None or not gb.staged:
+        return []
+    width = max(len(c) for c in gb.staged)
+    curve = np.full((len(gb.staged), width), np.nan)
+    for i, c in enumerate(gb.staged):
+        curve[i, : len(c)] = c
+        curve[i, len(c) :] = c[-1] if c else np.nan  # a model that stopped early keeps its score
+    pd.DataFrame(
+        {
+            "round": np.arange(width),  # round 0 = the init model alone
+            "auroc_mean": np.nanmean(curve, axis=0),
+            "auroc_sd": np.nanstd(curve, axis=0),
+        }
+    ).to_csv(out / "boosting_curve.csv", index=False)
+    ref = None
     if comparison:
-        pb = comparison["paired_bootstrap"]
-        lines += [
-            f"GraphBoostClassifier vs the best baseline ({comparison['baseline']}): "
-            "AUROC difference "
-            f"{pb['delta']:+.3f} (paired bootstrap 95% CI {pb['low']:+.3f} to {pb['high']:+.3f}, "
-            f"p = {pb['p_value']:.3f}); folds won {comparison['folds_won']}.",
-        ]
-        if "delong_repeat_averaged" in comparison:
-            d = comparison["delong_repeat_averaged"]
-            lines.append(
-                f"DeLong test on the repeat-averaged probabilities: z = {d['z']:.2f}, "
-                f"p = {d['p_value']:.3f}."
-            )
-        lines.append("")
-    if ds.groups is not None:
-        lines += ["## Per held-out group (AUROC)", ""]
-        rows = []
-        splits_groups = sorted(set(ds.groups.tolist()))
-        for name, res in results.items():
-            row = {"method": name}
-            for (_, _f, s), g in zip(res.fold_scores, splits_groups, strict=False):
-                row[g] = s
-            rows.append(row)
-        lines += [markdown_table(pd.DataFrame(rows)), ""]
-    gb = results.get("graphboost")
-    if gb is not None and gb.selected:
-        n_folds = len(gb.fit_seconds)
-        sel = pd.DataFrame(
-            [(k, v, v / n_folds) for k, v in gb.selected.most_common()],
-            columns=["graph", "folds_selected", "share_of_folds"],
-        )
-        sel.to_csv(out / "selected_graphs.csv", index=False)
-        lines += [
-            "## Edge features selected across folds (top 20)",
-            "",
-            markdown_table(sel.head(20)),
-            "",
-        ]
-    if gb is not None and gb.staged:
-        width = max(len(c) for c in gb.staged)
-        curve = np.full((len(gb.staged), width), np.nan)
-        for i, c in enumerate(gb.staged):
-            curve[i, : len(c)] = c
-            curve[i, len(c) :] = (
-                c[-1] if c else np.nan
-            )  # a model that stopped early keeps its score
-        pd.DataFrame(
-            {
-                "round": np.arange(width),  # round 0 = the init model alone
-                "auroc_mean": np.nanmean(curve, axis=0),
-                "auroc_sd": np.nanstd(curve, axis=0),
-            }
-        ).to_csv(out / "boosting_curve.csv", index=False)
-        ref = None
-        if comparison:
-            bl = comparison["baseline"]
-            ref = (bl, float(table.set_index("method").loc[bl, "auroc"]))
-        plot_boosting_curve(
-            out / "boosting_curve.png", curve, f"Boosting curve, {ds.name}", reference=ref
-        )
-        lines += ["Boosting curve: `boosting_curve.png` / `boosting_curve.csv`.", ""]
-    if y.max() == 1:
-        probas = {n: r.probas for n, r in results.items()}
-        plot_roc(out / "roc.png", y, probas, f"ROC, {ds.name} (out-of-fold)")
-        plot_calibration(
-            out / "calibration.png", y, probas, f"Calibration, {ds.name} (out-of-fold)"
-        )
-        lines += ["Plots: `roc.png`, `calibration.png`.", ""]
+        bl = comparison["baseline"]
+        ref = (bl, float(table.set_index("method").loc[bl, "auroc"]))
+    plot_boosting_curve(
+        out / "boosting_curve.png", curve, f"Boosting curve, {ds.name}", reference=ref
+    )
+    return ["Boosting curve: `boosting_curve.png` / `boosting_curve.csv`.", ""]
+
+
+def _write_plots(out, ds, y, results):
+    """ROC and calibration plots of a binary task."""
+    if y.max() != 1:
+        return []
+    probas = {n: r.probas for n, r in results.items()}
+    plot_roc(out / "roc.png", y, probas, f"ROC, {ds.name} (out-of-fold)")
+    plot_calibration(out / "calibration.png", y, probas, f"Calibration, {ds.name} (out-of-fold)")
+    return ["Plots: `roc.png`, `calibration.png`.", ""]
+
+
+def _write_predictions(out, y, results):
+    """``oof_predictions.csv`` (per repeat and class) and ``fold_scores.csv``."""
     oof = {"row": np.arange(y.size), "label": y}
     for name, res in results.items():
         for r, p in enumerate(res.probas):
@@ -480,5 +557,28 @@ def _write_outputs(out, ds, y, enc, results, table, comparison, meta, scheme):
         columns=["method", "repeat", "fold", "auroc", "fit_seconds"],
     )
     folds.to_csv(out / "fold_scores.csv", index=False)
+
+
+def _write_outputs(out, ds, y, results, table, comparison, meta):
+    table.to_csv(out / "results.csv", index=False)
+    counts = dict(zip(meta["dataset"]["classes"], meta["dataset"]["class_counts"], strict=True))
+    lines = [
+        f"# Benchmark: {meta['config']['name']}",
+        "",
+        f"Dataset `{ds.name}`: {y.size} patients, {ds.X.shape[1]} feature columns, classes "
+        f"{counts}.",
+        f"Evaluation: {meta['scheme']}; every preprocessing step fitted inside the training "
+        "folds. Each metric is the mean over repeats of the pooled out-of-fold predictions, with "
+        f"a stratified bootstrap 95% CI over patients ({meta['config']['metrics']['n_bootstrap']} "
+        "resamples). F1 and MCC at threshold 0.5.",
+        "",
+        format_table(table),
+        "",
+    ]
+    gb = results.get("graphboost")
+    lines += _comparison_lines(comparison) + _group_lines(ds, results)
+    lines += _write_selected(out, gb) + _write_curve(out, ds, gb, table, comparison)
+    lines += _write_plots(out, ds, y, results)
+    _write_predictions(out, y, results)
     (out / "results.md").write_text("\n".join(lines))
     write_json(out / "run.json", meta)

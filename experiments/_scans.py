@@ -12,7 +12,10 @@ SCAN_SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz")
 
 
 def scan_files(folder):
-    """Patient ID -> scan path for every volume file (or DICOM series folder) in ``folder``."""
+    """Patient ID -> scan path for every volume file (or DICOM series folder) in ``folder``.
+
+    The patient ID is the file name without its extension, kept verbatim as text (``007``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"Scans folder not found: '{folder}'.")
@@ -32,13 +35,16 @@ def scan_files(folder):
     return out
 
 
-def embed_folder(folder, encoder=None, device="auto", cache_dir=None, shape=64, **kwargs):
+def embed_folder(
+    folder, *, encoder=None, device="auto", cache_dir=None, shape=64, on_error="raise"
+):
     """Embed every scan of ``folder``; a DataFrame indexed by patient ID (``emb_<i>`` columns).
 
     The encoder is ``features.VolumeEmbedder`` (``encoder`` name, random initialisation seeded
-    by ``random_state=0`` unless ``pretrained`` is given), volumes resampled to ``shape``^3 and
-    min-max scaled. The same settings give the same embeddings, so a model fitted on them can
-    embed new patients' scans at prediction time.
+    by ``random_state=0``), volumes resampled to ``shape``^3 and min-max scaled. The same
+    settings give the same embeddings, so a model fitted on them can embed new patients' scans
+    at prediction time. With ``on_error="skip"`` an unreadable scan gives a row of NaN (the
+    patient then lacks the block) instead of an error; ``frame.attrs["skipped"]`` lists them.
     """
     try:
         from features import VolumeEmbedder, VolumePreprocessor
@@ -48,17 +54,12 @@ def embed_folder(folder, encoder=None, device="auto", cache_dir=None, shape=64, 
             f"(pip install 'graphboost[imaging]'): {exc}"
         ) from exc
     files = scan_files(folder)
-    params = dict(kwargs)
+    params = {"device": device, "cache_dir": cache_dir, "on_error": on_error, "verbose": True}
     if encoder is not None:
         params["encoder"] = encoder
-    if cache_dir is not None:
-        params["cache_dir"] = cache_dir
-    params.setdefault("device", device)
-    params.setdefault("preprocessor", VolumePreprocessor(shape=int(shape)))
-    params.setdefault("verbose", True)
-    embedder = VolumeEmbedder(**params).fit()
+    embedder = VolumeEmbedder(preprocessor=VolumePreprocessor(shape=int(shape)), **params).fit()
     emb = embedder.transform([str(p) for p in files.values()])
-    frame = pd.DataFrame(emb)
-    frame.columns = [f"emb_{i}" for i in range(frame.shape[1])]
+    frame = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
     frame.index = pd.Index(list(files), name="patient_id")
+    frame.attrs["skipped"] = [s["source"] for s in embedder.skipped_]
     return frame

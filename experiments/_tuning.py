@@ -18,19 +18,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
+from sklearn.preprocessing import LabelEncoder
 
-from ._data import InputError
+from ._data import InputError, check_labels
+from ._methods import make_pipeline, staged_proba
+from ._metrics import compute_metrics
+from ._runner import filter_fold_noise
 
 MAX_ROUNDS = 100
 """Upper bound of ``n_estimators`` in the search space; a boosting curve is reported on this
 many steps per inner fold (shorter curves are padded with their last value)."""
 
 _REPORT_STEPS = 20  # reports per inner fold (a stride over the rounds)
+
+_GNN_LR = "gnn_learning_rate"  # the Adam step of the GNN weak learners
 
 
 def _optuna():
@@ -66,53 +70,33 @@ def search_space(trial, valid_params=None, fixed=None):
     """
     fixed = dict(fixed or {})
 
-    def pick(name, suggest):
-        return fixed[name] if name in fixed else suggest()
+    def pick(name, method, *args, **kwargs):
+        """The fixed value of ``name``, else ``trial.<method>(name, ...)``."""
+        return fixed[name] if name in fixed else getattr(trial, method)(name, *args, **kwargs)
 
-    p = {}
-    p["n_neighbors"] = pick(
-        "n_neighbors", lambda: trial.suggest_categorical("n_neighbors", [5, 10, 20, 40])
-    )
+    p = {"n_neighbors": pick("n_neighbors", "suggest_categorical", [5, 10, 20, 40])}
     if "threshold_quantiles" in fixed:
         p["threshold_quantiles"] = fixed["threshold_quantiles"]
     elif trial.suggest_categorical("graph_rule", ["knn", "knn+threshold"]) == "knn+threshold":
-        q = trial.suggest_float("threshold_quantile", 0.002, 0.05, log=True)
-        p["threshold_quantiles"] = (q,)
+        p["threshold_quantiles"] = (
+            trial.suggest_float("threshold_quantile", 0.002, 0.05, log=True),
+        )
     else:
         p["threshold_quantiles"] = ()
-    p["metric"] = pick(
-        "metric", lambda: trial.suggest_categorical("metric", ["euclidean", "cosine"])
-    )
-    p["conv"] = pick(
-        "conv", lambda: trial.suggest_categorical("conv", ["vote", "appnp", "gcn", "sage", "gat"])
-    )
+    p["metric"] = pick("metric", "suggest_categorical", ["euclidean", "cosine"])
+    p["conv"] = pick("conv", "suggest_categorical", ["vote", "appnp", "gcn", "sage", "gat"])
     if p["conv"] != "vote":
-        p["hidden_channels"] = pick(
-            "hidden_channels", lambda: trial.suggest_categorical("hidden_channels", [8, 16, 32, 64])
-        )
-        p["num_layers"] = pick("num_layers", lambda: trial.suggest_int("num_layers", 1, 3))
-        p["dropout"] = pick("dropout", lambda: trial.suggest_float("dropout", 0.0, 0.5))
-        p["gnn_learning_rate"] = pick(
-            "gnn_learning_rate",
-            lambda: trial.suggest_float("gnn_learning_rate", 1e-3, 5e-2, log=True),
-        )
-        p["n_screen"] = pick("n_screen", lambda: trial.suggest_int("n_screen", 1, 5))
-    p["learning_rate"] = pick(
-        "learning_rate", lambda: trial.suggest_float("learning_rate", 0.02, 0.5, log=True)
-    )
-    p["n_estimators"] = pick(
-        "n_estimators", lambda: trial.suggest_int("n_estimators", 10, MAX_ROUNDS, step=10)
-    )
+        p["hidden_channels"] = pick("hidden_channels", "suggest_categorical", [8, 16, 32, 64])
+        p["num_layers"] = pick("num_layers", "suggest_int", 1, 3)
+        p["dropout"] = pick("dropout", "suggest_float", 0.0, 0.5)
+        p[_GNN_LR] = pick(_GNN_LR, "suggest_float", 1e-3, 5e-2, log=True)
+        p["n_screen"] = pick("n_screen", "suggest_int", 1, 5)
+    p["learning_rate"] = pick("learning_rate", "suggest_float", 0.02, 0.5, log=True)
+    p["n_estimators"] = pick("n_estimators", "suggest_int", 10, MAX_ROUNDS, step=10)
     if valid_params is not None:
         p = {k: v for k, v in p.items() if k in valid_params}
     p.update(fixed)
     return p
-
-
-def _auroc(y, proba):
-    from ._metrics import compute_metrics
-
-    return compute_metrics(y, proba)["auroc"]
 
 
 def _report_steps(n_rounds):
@@ -134,62 +118,69 @@ class NestedCVObjective:
         Encoded labels 0..K-1.
     feature_groups : dict, optional
         Blocks of source columns (each one candidate graph).
+    preprocessor : features.ClinicalPreprocessor, optional
+        Unfitted preprocessor (default ``ClinicalPreprocessor()``).
     inner_splits : int, default=3
     fixed : dict, optional
         Estimator parameters held fixed.
     random_state : int, default=0
-    preprocessor : str, default="table"
-        See :func:`experiments._methods.make_preprocessor`.
+    worker : int, default=0
+        Index of the worker process, recorded in each trial's ``user_attrs["worker"]``.
     """
 
     def __init__(
         self,
         X,
         y,
+        *,
         feature_groups=None,
+        preprocessor=None,
         inner_splits=3,
         fixed=None,
         random_state=0,
-        preprocessor="table",
+        worker=0,
     ):
         self.X = X
         self.y = np.asarray(y)
         self.feature_groups = feature_groups or {}
+        self.preprocessor = preprocessor
         self.inner_splits = inner_splits
         self.fixed = fixed or {}
         self.random_state = random_state
-        self.preprocessor = preprocessor
+        self.worker = worker
+
+    def _fold_curve(self, params, train, valid):
+        """AUROC after each boosting round on one inner validation fold."""
+        pipe = make_pipeline(
+            "graphboost",
+            clip_neighbors(params, len(train)),
+            self.feature_groups,
+            self.random_state,
+            preprocessor=self.preprocessor,
+        )
+        with filter_fold_noise():
+            pipe.fit(self.X.iloc[train], self.y[train])
+            stages = staged_proba(pipe, self.X.iloc[valid])
+        curve = [compute_metrics(self.y[valid], p)["auroc"] for p in stages] or [np.nan]
+        return curve[:MAX_ROUNDS] + [curve[-1]] * (MAX_ROUNDS - len(curve))
 
     def __call__(self, trial):
-        optuna = _optuna()
         from sklearn.model_selection import StratifiedKFold
 
         from graphboost import GraphBoostClassifier
 
-        from ._methods import make_pipeline, staged_proba
-
         params = search_space(trial, set(GraphBoostClassifier().get_params()), self.fixed)
         trial.set_user_attr("estimator_params", _jsonable(params))
-        trial.set_user_attr("worker", int(os.environ.get("GRAPHBOOST_TUNE_WORKER", "0")))
+        trial.set_user_attr("worker", int(self.worker))
         cv = StratifiedKFold(self.inner_splits, shuffle=True, random_state=self.random_state)
         curves = []
-        for k, (tr, va) in enumerate(cv.split(self.X, self.y)):
-            fold_params = clip_neighbors(params, len(tr))
-            pipe = make_pipeline(
-                "graphboost", fold_params, self.feature_groups, self.random_state, self.preprocessor
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                pipe.fit(self.X.iloc[tr], self.y[tr])
-                stages = staged_proba(pipe, self.X.iloc[va])
-            curve = [_auroc(self.y[va], p) for p in stages] or [np.nan]
-            curve = curve[:MAX_ROUNDS] + [curve[-1]] * (MAX_ROUNDS - len(curve))
-            curves.append(curve)
+        for k, (train, valid) in enumerate(cv.split(self.X, self.y)):
+            curves.append(self._fold_curve(params, train, valid))
             running = np.nanmean(np.asarray(curves), axis=0)
             for s in _report_steps(MAX_ROUNDS):
                 trial.report(float(running[s]), step=k * MAX_ROUNDS + s)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned after inner fold {k + 1}")
+                raise _optuna().TrialPruned(f"pruned after inner fold {k + 1}")
         final = [c[-1] for c in curves]
         trial.set_user_attr("inner_fold_auroc", [float(v) for v in final])
         return float(np.nanmean(final))
@@ -262,9 +253,7 @@ def open_storage(url):
         kwargs = {}
         if url.startswith("postgresql"):
             kwargs["engine_kwargs"] = {"connect_args": {"connect_timeout": 5}}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return optuna.storages.RDBStorage(url, **kwargs)
+        return optuna.storages.RDBStorage(url, **kwargs)
     except Exception as exc:
         reason = " ".join(str(exc).split("\n")[0].split())[:200]
         raise InputError(f"Cannot reach the Optuna storage {redact(url)}: {reason}") from exc
@@ -314,103 +303,155 @@ def _split_trials(n_trials, n_workers):
     ]
 
 
-def _worker_argv(argv, n):
-    """The worker's command line: this command with --n-workers 1, --n-trials n, no --output."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
+def run_worker(
+    dataset,
+    storage,
+    study_name,
+    n_trials,
+    *,
+    timeout=None,
+    inner_splits=3,
+    fixed=None,
+    random_state=0,
+    worker=0,
+    progress=False,
+):
+    """Run ``n_trials`` trials of a study in this process (one worker of :func:`run_search`).
+
+    Every argument is explicit (the dataset is passed, not read again), so a worker process is
+    started with this function and its arguments; nothing is read from the command line or the
+    environment.
+    """
+    study = create_study(storage, study_name, random_state, worker=worker)
+    objective = NestedCVObjective(
+        dataset.X,
+        LabelEncoder().fit_transform(dataset.y),
+        feature_groups=dataset.feature_groups,
+        preprocessor=dataset.preprocessor,
+        inner_splits=inner_splits,
+        fixed=fixed,
+        random_state=random_state,
+        worker=worker,
+    )
+    study.optimize(
+        objective,
+        n_trials=n_trials,
+        timeout=timeout,
+        show_progress_bar=progress,
+        catch=(ValueError, RuntimeError),
+    )
+
+
+def _run_workers(dataset, storage_url, study_name, n_trials, n_workers, kwargs):
+    """Worker processes (spawned, so no forked torch state) sharing one study."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for w, n in enumerate(_split_trials(n_trials, n_workers)):
+        if n == 0:
             continue
-        if a in ("--n-workers", "--n-trials", "--output"):
-            skip = True
-            continue
-        if a.startswith(("--n-workers=", "--n-trials=", "--output=")) or a == "--overwrite":
-            continue
-        out.append(a)
-    return [*out, "--n-workers", "1", "--n-trials", str(n), "--worker"]
+        args = (dataset, storage_url, study_name, n)
+        procs.append(ctx.Process(target=run_worker, args=args, kwargs={**kwargs, "worker": w + 1}))
+        procs[-1].start()
+    for p in procs:
+        p.join()
+    codes = [p.exitcode for p in procs]
+    if any(codes):
+        raise InputError(f"Tuning worker(s) failed with exit status {codes}.")
 
 
-def run_tune_command(args):
-    """``graphboost tune``: search, then refit the best trial and save a model folder."""
-    from sklearn.preprocessing import LabelEncoder
+@dataclass
+class SearchResult:
+    """What :func:`run_search` returns.
 
-    from .cli import fit_model_folder, load_cohort
+    Attributes
+    ----------
+    study : optuna.study.Study
+    n_complete, n_pruned, n_new : int
+        Trials of the study complete and pruned, and how many of them this run added.
+    best_params : dict or None
+        GraphBoostClassifier parameters of the best trial (``n_neighbors`` capped for the
+        whole cohort), ``None`` when no trial completed.
+    """
 
+    study: object
+    n_complete: int
+    n_pruned: int
+    n_new: int
+    best_params: dict | None
+
+
+def run_search(
+    dataset,
+    storage,
+    *,
+    study_name="graphboost",
+    n_trials=50,
+    n_workers=1,
+    timeout=None,
+    inner_splits=3,
+    fixed=None,
+    random_state=0,
+    progress=False,
+):
+    """Optuna search of GraphBoostClassifier's parameters on a dataset (nested-CV objective).
+
+    Parameters
+    ----------
+    dataset : experiments.Dataset
+        E.g. from a cohort (:func:`experiments._data.dataset_from_cohort`).
+    storage : str
+        Optuna storage URL (``sqlite:///study.db``; PostgreSQL for several workers).
+    study_name : str, default="graphboost"
+    n_trials : int, default=50
+        New trials in this run, split among the workers.
+    n_workers : int, default=1
+        Worker processes sharing the study (1: this process).
+    timeout : float, optional
+        Seconds per worker.
+    inner_splits : int, default=3
+    fixed : dict, optional
+        Parameters held fixed (not searched).
+    random_state : int, default=0
+    progress : bool, default=False
+
+    Returns
+    -------
+    SearchResult
+    """
     _optuna()
-    if args.n_trials < 1 or args.n_workers < 1:
-        raise InputError("--n-trials and --n-workers must be at least 1.")
-    folder = None
-    if args.output and not args.worker:
-        from ._report import RunFolder
-
-        RunFolder(args.output, overwrite=args.overwrite)  # checks before any work
-        folder = args.output
-    storage = open_storage(args.storage)  # unreachable storage: error before anything is written
-    df, feature_cols, groups = load_cohort(args)
-    y = df[args.label]
-    from ._data import check_labels
-
-    check_labels(y.to_numpy(), args.inner_splits, what="the label")
-    y_enc = LabelEncoder().fit_transform(y.astype(str) if y.dtype == object else y)
-    fixed = dict(args.param)
-    worker_index = int(os.environ.get("GRAPHBOOST_TUNE_WORKER", "0"))
-    study = create_study(storage, args.study_name, args.seed, worker=worker_index)
-    before = count_trials(study) + count_trials(study, "PRUNED")
-    if args.n_workers == 1:
-        objective = NestedCVObjective(
-            df[feature_cols], y_enc, groups, args.inner_splits, fixed, args.seed
-        )
-        study.optimize(
-            objective,
-            n_trials=args.n_trials,
-            timeout=args.timeout,
-            show_progress_bar=not args.worker and sys.stderr.isatty(),
-            catch=(ValueError, RuntimeError),
-        )
+    if n_trials < 1 or n_workers < 1:
+        raise InputError(f"n_trials and n_workers must be at least 1; got {n_trials}, {n_workers}.")
+    check_labels(dataset.y, inner_splits)
+    open_storage(storage)  # an unreachable storage is an error before any work
+    before = _finished(create_study(storage, study_name, random_state))
+    kwargs = {"timeout": timeout, "inner_splits": inner_splits, "fixed": fixed}
+    kwargs["random_state"] = random_state
+    if n_workers == 1:
+        run_worker(dataset, storage, study_name, n_trials, progress=progress, **kwargs)
     else:
-        argv = list(getattr(args, "argv", None) or sys.argv[1:])
-        procs = []
-        for w, n in enumerate(_split_trials(args.n_trials, args.n_workers)):
-            if n == 0:
-                continue
-            wargv = _worker_argv(argv, n)
-            env = {**os.environ, "GRAPHBOOST_TUNE_WORKER": str(w + 1)}
-            procs.append(
-                subprocess.Popen([sys.executable, "-m", "experiments.cli", *wargv], env=env)
-            )
-        codes = [p.wait() for p in procs]
-        if any(codes):
-            raise InputError(f"Tuning worker(s) failed with exit status {codes}.")
-    study = create_study(storage, args.study_name, args.seed, worker=worker_index)
-    n_complete = count_trials(study)
-    n_pruned = count_trials(study, "PRUNED")
-    if args.worker:
-        return 0
-    print(
-        f"Study {args.study_name!r} in {redact(args.storage)}: {n_complete} complete and "
-        f"{n_pruned} pruned trials ({n_complete + n_pruned - before} new)."
+        _run_workers(dataset, storage, study_name, n_trials, n_workers, kwargs)
+    study = create_study(storage, study_name, random_state)
+    n_complete, n_pruned = count_trials(study), count_trials(study, "PRUNED")
+    best = None
+    if n_complete:
+        best = {**estimator_params(study.best_trial), **(fixed or {})}
+        best = clip_neighbors(best, len(dataset.y))
+    return SearchResult(study, n_complete, n_pruned, n_complete + n_pruned - before, best)
+
+
+def _finished(study):
+    return count_trials(study) + count_trials(study, "PRUNED")
+
+
+def tune_report(result, storage, study_name, inner_splits):
+    """Markdown for the model report of a refitted best trial."""
+    best = result.study.best_trial
+    return (
+        "\n## Tuning\n\n"
+        f"Optuna study `{study_name}` ({result.n_complete} complete trials), best trial "
+        f"{best.number} with inner {inner_splits}-fold CV AUROC {best.value:.3f}; "
+        f"parameters `{json.dumps(_jsonable(result.best_params))}`. Open the study with "
+        f"`optuna-dashboard {redact(storage)}`.\n"
     )
-    if n_complete == 0:
-        raise InputError("No trial completed; nothing to refit.")
-    best = study.best_trial
-    params = clip_neighbors({**estimator_params(best), **fixed}, len(y_enc))
-    print(
-        f"Best inner-CV AUROC {best.value:.3f} (trial {best.number}): "
-        f"{json.dumps(_jsonable(params))}"
-    )
-    if folder is not None:
-        args.cv = 0
-        extra = (
-            "\n## Tuning\n\n"
-            f"Optuna study `{args.study_name}` ({n_complete} complete trials), best trial "
-            f"{best.number} with inner {args.inner_splits}-fold CV AUROC {best.value:.3f}; "
-            f"parameters `{json.dumps(_jsonable(params))}`. Open the study with "
-            f"`optuna-dashboard {redact(args.storage)}`.\n"
-        )
-        path, _, _ = fit_model_folder(
-            args, df, feature_cols, groups, params, folder, args.seed, extra_report=extra
-        )
-        print(f"Best trial refitted on all {len(y_enc)} patients; model written to {path}.")
-    else:
-        print("Pass --output DIR to refit the best trial on all patients and save the model.")
-    return 0

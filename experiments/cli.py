@@ -1,17 +1,19 @@
 """The ``graphboost`` command line: fit, predict, explain, embed, tune, benchmark and demo.
 
-Every subcommand reads a cohort table (CSV, TSV, Parquet or Excel), takes the label column and the
-columns to exclude, and writes its results into a folder or file that it refuses to overwrite unless
-``--overwrite`` is given. Errors are printed as one line, ``graphboost: error: ...``, with exit
-status 2; ``--debug`` shows the full traceback instead.
+Each subcommand parses its arguments and calls :mod:`experiments.workflows` (or the runner,
+tuning and demo built on it). Every subcommand reads a cohort table (CSV, TSV, Parquet or Excel),
+takes the label column and the columns to exclude, and writes its results into a folder or file
+that it refuses to overwrite unless ``--overwrite`` is given (a model folder is only ever replaced
+by a model folder). Errors are printed as one line, ``graphboost: error: ...``, with exit status
+2; ``--debug`` shows the full traceback instead. Warnings are printed as one-line notes,
+``graphboost: note: ...``.
 
 Examples
 --------
 ::
 
     graphboost demo --output demo-output
-    graphboost fit --data cohort.csv --label outcome --exclude patient_id --id-column patient_id \\
-        --output model --cv 5
+    graphboost fit --data cohort.csv --label outcome --id-column patient_id --output model --cv 5
     graphboost predict --model model --data new_patients.csv --output predictions.csv
     graphboost explain --model model --data new_patients.csv --output explanations.csv
     graphboost benchmark --config duke-tnbc --output runs/tnbc
@@ -23,11 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
-from ._data import InputError
+from . import workflows
+from ._data import InputError, dataset_from_cohort
+from ._demo import run_demo
+from ._modelfolder import check_replaceable
+from ._runner import format_table, load_config, run_benchmark
+from ._tuning import open_storage, redact, run_search, tune_report
 
 PROG = "graphboost"
 
@@ -61,17 +67,31 @@ def _group(text):
     return name.strip(), [c.strip() for c in cols.split(",") if c.strip()]
 
 
-def _add_cohort_args(p, label_required=True):
+def _split_list(values):
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _add_on_error(p):
+    p.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="an unreadable scan stops the run (raise) or is skipped: that patient then has "
+        "no scan (skip)",
+    )
+
+
+def _add_cohort_args(p):
     p.add_argument("--data", required=True, help="cohort table: .csv, .tsv, .parquet or .xlsx")
-    p.add_argument("--label", required=label_required, help="label column")
+    p.add_argument("--label", required=True, help="label column")
     p.add_argument(
         "--exclude",
         action="append",
         default=[],
         metavar="COLS",
-        help="column(s) not to use as features (repeat or comma-separate): IDs, dates, leakage",
+        help="column(s) not to use as features (repeat or comma-separate): dates, leakage",
     )
-    p.add_argument("--id-column", help="patient ID column (kept in outputs, never a feature)")
+    p.add_argument("--id-column", help="patient ID column (read as text, kept in outputs)")
     p.add_argument(
         "--group",
         action="append",
@@ -79,7 +99,7 @@ def _add_cohort_args(p, label_required=True):
         default=[],
         metavar="NAME=COLS",
         help="a named block of columns that defines one candidate graph; a trailing * matches "
-        "a prefix (e.g. mri=emb_*)",
+        "a prefix (e.g. lab=crp_*)",
     )
     p.add_argument("--scans", help="folder of scans named <patient id>.<ext>, embedded and joined")
     p.add_argument(
@@ -88,21 +108,7 @@ def _add_cohort_args(p, label_required=True):
         default=64,
         help="scans are resampled to SCAN_SHAPE^3 before embedding (default 64)",
     )
-
-
-def build_parser():
-    """The argument parser (exposed for the documentation and the tests)."""
-    parser = _Parser(
-        prog=PROG,
-        description="Patient-similarity graph boosting: fit, predict, explain and benchmark "
-        "from the command line.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("fit", help="fit GraphBoostClassifier on a cohort and save a model folder")
-    _add_cohort_args(p)
-    p.add_argument("--output", required=True, help="model folder to write")
+    _add_on_error(p)
     p.add_argument(
         "--param",
         action="append",
@@ -111,6 +117,13 @@ def build_parser():
         metavar="KEY=VALUE",
         help="GraphBoostClassifier parameter (JSON value), e.g. n_estimators=30",
     )
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _add_fit(sub):
+    p = sub.add_parser("fit", help="fit GraphBoostClassifier on a cohort and save a model folder")
+    _add_cohort_args(p)
+    p.add_argument("--output", required=True, help="model folder to write")
     p.add_argument(
         "--cv",
         type=int,
@@ -118,35 +131,40 @@ def build_parser():
         metavar="K",
         help="also report K-fold cross-validated AUROC against logistic regression",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace a model folder")
 
-    p = sub.add_parser("predict", help="predict class probabilities with a saved model")
-    p.add_argument("--model", required=True, help="model folder written by `graphboost fit`")
-    p.add_argument("--data", required=True, help="cohort table of the patients to predict")
-    p.add_argument("--scans", help="folder of scans (when the model used them)")
-    p.add_argument("--output", required=True, help="predictions CSV to write")
-    p.add_argument("--overwrite", action="store_true")
 
-    p = sub.add_parser("explain", help="per-patient contributions and most similar patients")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--scans")
-    p.add_argument("--output", required=True, help="explanations CSV to write")
-    p.add_argument("--n-neighbors", type=int, default=5, help="similar training patients shown")
-    p.add_argument("--overwrite", action="store_true")
+def _add_predict(sub):
+    for name, help_, out in (
+        ("predict", "predict class probabilities with a saved model", "predictions CSV"),
+        ("explain", "per-patient contributions and most similar patients", "explanations CSV"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--model", required=True, help="model folder written by `graphboost fit`")
+        p.add_argument("--data", required=True, help="cohort table of the patients")
+        p.add_argument("--scans", help="folder of scans (when the model used them)")
+        _add_on_error(p)
+        p.add_argument("--output", required=True, help=f"{out} to write")
+        p.add_argument("--overwrite", action="store_true")
+        if name == "explain":
+            p.add_argument("--n-neighbors", type=int, default=5, help="similar patients shown")
 
+
+def _add_embed(sub):
     p = sub.add_parser("embed", help="embed a folder of 3D scans with a CNN encoder")
     p.add_argument("--scans", required=True, help="folder of NIfTI / DICOM / .npy volumes")
     p.add_argument("--output", required=True, help="embeddings CSV to write (one row per scan)")
     p.add_argument("--encoder", default=None, help="encoder name (see features.VolumeEmbedder)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--cache-dir", help="on-disk cache: a rerun reads it, an interrupted run resumes"
     )
     p.add_argument("--shape", type=int, default=64, help="volumes are resampled to SHAPE^3")
+    _add_on_error(p)
     p.add_argument("--overwrite", action="store_true")
 
+
+def _add_tune(sub):
     p = sub.add_parser(
         "tune",
         help="Optuna search over GraphBoostClassifier's parameters (nested CV, pruning)",
@@ -173,24 +191,14 @@ def build_parser():
     )
     p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
     p.add_argument("--inner-splits", type=int, default=3, help="folds of the inner CV")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--param",
-        action="append",
-        type=_param,
-        default=[],
-        metavar="KEY=VALUE",
-        help="fixed GraphBoostClassifier parameter (not searched)",
-    )
     p.add_argument("--output", help="model folder for the refitted best trial (skip if absent)")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
+
+def _add_benchmark(sub):
     p = sub.add_parser("benchmark", help="run a benchmark config (repeated CV, all baselines)")
     p.add_argument(
-        "--config",
-        required=True,
-        help="TOML config path or a shipped name (duke-tnbc, duke-pcr, ...)",
+        "--config", required=True, help="TOML config path or a shipped name (duke-tnbc, ...)"
     )
     p.add_argument("--output", help="results folder (default runs/<name>-<timestamp>)")
     p.add_argument("--overwrite", action="store_true")
@@ -200,6 +208,8 @@ def build_parser():
     p.add_argument("--bootstrap", type=int, help="override [metrics] n_bootstrap")
     p.add_argument("--n-jobs", type=int, help="threads for the baselines that use them")
 
+
+def _add_demo(sub):
     p = sub.add_parser(
         "demo", help="end-to-end run on the synthetic cohort shipped with graphboost"
     )
@@ -213,21 +223,32 @@ def build_parser():
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
+
+
+def build_parser():
+    """The argument parser (exposed for the documentation and the tests)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Patient-similarity graph boosting: fit, predict, explain and benchmark "
+        "from the command line.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_fit, _add_predict, _add_embed, _add_tune, _add_benchmark, _add_demo):
+        add(sub)
     return parser
 
 
-def _split_list(values):
-    out = []
-    for v in values:
-        out += [c.strip() for c in v.split(",") if c.strip()]
-    return out
+# --------------------------------------------------------------------------- helpers
+def _note(message):
+    print(f"{PROG}: note: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _check_new_file(path, overwrite):
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"Output file '{path}' already exists; pass --overwrite to replace it.")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise InputError(f"Output folder '{path.parent}' does not exist.")
     return path
 
@@ -238,249 +259,52 @@ def _write_csv_atomic(df, path):
     tmp.replace(path)
 
 
-# --------------------------------------------------------------------------- cohort reading
-def load_cohort(args, need_label=True):
-    """Read ``--data`` (+ ``--scans``) into (frame, feature columns, label series, groups)."""
-    from ._data import read_table
-
-    df = read_table(args.data)
-    exclude = _split_list(args.exclude)
-    if args.id_column:
-        if args.id_column not in df.columns:
-            raise InputError(f"ID column {args.id_column!r} not found in '{args.data}'.")
-        if df[args.id_column].duplicated().any():
-            dup = df[args.id_column][df[args.id_column].duplicated()].iloc[0]
-            raise InputError(f"Duplicate patient ID in {args.id_column!r}: {dup!r}.")
-        exclude.append(args.id_column)
-    groups = {}
-    if args.scans:
-        df, scan_cols = _join_scans(df, args.scans, args.id_column, args.scan_shape)
-        groups["scans"] = scan_cols
-    if need_label:
-        if args.label not in df.columns:
-            cols = ", ".join(map(str, df.columns[:8]))
-            raise InputError(
-                f"Label column {args.label!r} not found in '{args.data}'; columns: {cols}"
-                + (", ..." if df.shape[1] > 8 else "")
-                + "."
-            )
-    missing = [c for c in exclude if c not in df.columns]
-    if missing:
-        raise InputError(f"--exclude names columns not in '{args.data}': {missing[:5]}.")
-    drop = set(exclude) | ({args.label} if args.label else set())
-    feature_cols = [c for c in df.columns if c not in drop]
-    if not feature_cols:
-        raise InputError(
-            f"No feature columns left in '{args.data}' after excluding {sorted(drop)}."
-        )
-    for name, cols in args.group:
-        if len(cols) == 1 and cols[0].endswith("*"):
-            prefix = cols[0][:-1]
-            cols = [c for c in feature_cols if str(c).startswith(prefix)]
-        bad = [c for c in cols if c not in feature_cols]
-        if bad or not cols:
-            raise InputError(f"--group {name!r} names columns that are not features: {bad[:5]}.")
-        groups[name] = cols
-    return df, feature_cols, groups
-
-
-def _join_scans(df, scans, id_column, shape=64):
-    """Embed ``scans`` and join the embeddings to the table by patient ID."""
-    from ._scans import embed_folder
-
-    if not id_column:
-        raise InputError("--scans needs --id-column to match scan files to patients.")
-    emb = embed_folder(scans, shape=shape)
-    ids = df[id_column].astype(str)
-    absent = sorted(set(ids) - set(emb.index))
-    extra = sorted(set(emb.index) - set(ids))
-    if extra:
-        print(
-            f"{PROG}: note: {len(extra)} scan(s) have no row in the table; ignored.",
-            file=sys.stderr,
-        )
-    if absent:
-        print(
-            f"{PROG}: note: {len(absent)} patient(s) have no scan; their scan features are "
-            "imputed and flagged missing.",
-            file=sys.stderr,
-        )
-    joined = emb.reindex(ids.to_numpy())
-    joined.index = df.index
-    return df.join(joined), list(emb.columns)
-
-
-def _encode_label(y, n_splits=None):
-    from ._data import check_labels
-
-    check_labels(y, n_splits or 2, what="the label")
-
-
-# --------------------------------------------------------------------------- fit
-def _fit_report(args, clf, n, classes, counts, cv_rows, groups, elapsed):
-    lines = [
-        "# graphboost model report",
-        "",
-        f"- Cohort: `{Path(args.data).name}`, {n} patients, label `{args.label}`, classes "
-        + ", ".join(f"{c}: {k}" for c, k in zip(classes, counts, strict=True)),
-        f"- Feature groups (one candidate graph each): "
-        f"{', '.join(f'{k} ({len(v)} columns)' for k, v in groups.items()) or 'none'}",
-        f"- Fit time: {elapsed:.1f} s; rounds kept: {len(clf.selected_graphs_)}",
-        "",
-        "## Selected graphs (rounds in order)",
-        "",
-        "| round | graph | weight |",
-        "|---|---|---|",
-    ]
-    for i, (g, w) in enumerate(zip(clf.selected_graphs_, clf.estimator_weights_, strict=False)):
-        lines.append(f"| {i + 1} | {getattr(g, 'name', g)} | {w:.3f} |")
-    if cv_rows:
-        lines += [
-            "",
-            "## Cross-validated performance (preprocessing inside the folds)",
-            "",
-            "| method | AUROC (95% CI) | AUPRC | Brier |",
-            "|---|---|---|---|",
-        ]
-        for name, m in cv_rows.items():
-            lines.append(
-                f"| {name} | {m['auroc'][0]:.3f} ({m['auroc'][1]:.3f}-{m['auroc'][2]:.3f}) "
-                f"| {m['auprc'][0]:.3f} | {m['brier'][0]:.3f} |"
-            )
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _cross_validate(X, y_enc, groups, params, k, seed, progress=True):
-    """K-fold CV of GraphBoostClassifier and logistic regression on the same folds."""
-    import numpy as np
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
-
-    from ._methods import make_pipeline
-    from ._metrics import bootstrap_metrics
-
-    pipes = {
-        "GraphBoostClassifier": make_pipeline("graphboost", params, groups, seed, "table"),
-        "logistic regression": make_pipeline("logistic", None, None, seed, "table"),
-    }
-    n_classes = int(y_enc.max()) + 1
-    folds = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y_enc))
-    oof = {n: np.zeros((y_enc.size, n_classes)) for n in pipes}
-    from tqdm.auto import tqdm
-
-    with tqdm(total=k * len(pipes), desc="cross-validation", disable=not progress) as bar:
-        for tr, te in folds:
-            for name, pipe in pipes.items():
-                model = clone(pipe).fit(X.iloc[tr], y_enc[tr])
-                oof[name][te] = model.predict_proba(X.iloc[te])
-                bar.update(1)
-    rows = {
-        n: bootstrap_metrics(y_enc, [p], n_bootstrap=500, random_state=seed) for n, p in oof.items()
-    }
-    return rows, oof
-
-
-def fit_model_folder(
-    args, df, feature_cols, groups, params, output, seed, cv=0, progress=True, extra_report=""
-):
-    """Fit preprocessing + GraphBoostClassifier on the cohort and write the model folder."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.preprocessing import LabelEncoder
-
-    from ._modelfolder import build_estimator, resolve_groups, save_model_folder
-    from ._preprocess import TablePreprocessor
-    from ._report import RunFolder
-
-    folder = RunFolder(output, overwrite=args.overwrite)
-    y = df[args.label]
-    if y.isna().any():
-        raise InputError(f"Label column {args.label!r} has {int(y.isna().sum())} missing values.")
-    _encode_label(y, max(cv, 2))
-    enc = LabelEncoder().fit(y.astype(str) if y.dtype == object else y)
-    y_enc = enc.transform(y.astype(str) if y.dtype == object else y)
-    X = df[feature_cols]
-    pre = TablePreprocessor().fit(X)
-    Xt = pre.transform(X)
-    resolved = resolve_groups(groups, Xt)
-    clf = build_estimator(params, resolved, seed)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)
-        clf.fit(Xt, y_enc)
-    elapsed = time.perf_counter() - t0
-    cv_rows, oof = {}, None
-    if cv:
-        cv_rows, oof = _cross_validate(X, y_enc, groups, params, cv, seed, progress)
-    classes = [str(c) for c in enc.classes_]
-    report = (
-        _fit_report(
-            args, clf, len(y_enc), classes, np.bincount(y_enc).tolist(), cv_rows, resolved, elapsed
-        )
-        + extra_report
+def _load_cohort(args):
+    return workflows.load_cohort(
+        args.data,
+        label=args.label,
+        id_column=args.id_column,
+        exclude=_split_list(args.exclude),
+        scans=args.scans,
+        scan_shape=args.scan_shape,
+        on_error=args.on_error,
     )
-    cohort = {
-        "label": args.label,
-        "id_column": args.id_column,
-        "feature_columns": [str(c) for c in feature_cols],
-        "feature_groups": {k: [str(c) for c in v] for k, v in groups.items()},
-        "classes": classes,
-        "params": {k: v for k, v in params.items()},
-        "seed": seed,
-        "scans": bool(getattr(args, "scans", None)),
-        "scan_shape": getattr(args, "scan_shape", None) if getattr(args, "scans", None) else None,
-    }
-    with folder:
-        save_model_folder(folder.staging, clf, pre, cohort, report)
-        if oof is not None:
-            frame = pd.DataFrame({"label": enc.classes_[y_enc]})
-            if args.id_column:
-                frame.insert(0, args.id_column, df[args.id_column].to_numpy())
-            for name, p in oof.items():
-                key = "graphboost" if name.startswith("Graph") else "logistic"
-                for k, c in enumerate(classes):
-                    frame[f"{key}_proba_{c}"] = p[:, k]
-            frame.to_csv(folder.staging / "cv_predictions.csv", index=False)
-    return folder.path, clf, cv_rows
 
 
+def _print_cv(cv, k):
+    names = {"graphboost": "GraphBoostClassifier", "logistic": "logistic regression"}
+    for r in cv.table.itertuples():
+        print(
+            f"  {k}-fold CV AUROC {names[r.method]}: {r.auroc:.3f} "
+            f"(95% CI {r.auroc_low:.3f}-{r.auroc_high:.3f})"
+        )
+
+
+# --------------------------------------------------------------------------- commands
 def cmd_fit(args):
-    df, feature_cols, groups = load_cohort(args)
-    path, clf, cv_rows = fit_model_folder(
-        args, df, feature_cols, groups, dict(args.param), args.output, args.seed, cv=args.cv
+    check_replaceable(args.output, args.overwrite)  # before any work
+    fitted = workflows.fit_model_folder(
+        _load_cohort(args),
+        args.output,
+        params=dict(args.param),
+        groups=dict(args.group),
+        cv=args.cv,
+        random_state=args.seed,
+        scan_shape=args.scan_shape,
+        overwrite=args.overwrite,
+        source=Path(args.data).name,
+        progress=sys.stderr.isatty(),
     )
-    print(f"Model written to {path} ({len(clf.selected_graphs_)} rounds).")
-    for name, m in cv_rows.items():
-        lo, hi = m["auroc"][1], m["auroc"][2]
-        print(f"  {args.cv}-fold CV AUROC {name}: {m['auroc'][0]:.3f} (95% CI {lo:.3f}-{hi:.3f})")
+    rounds = len(fitted.model[-1].selected_graphs_)
+    print(f"Model written to {fitted.path} ({rounds} rounds).")
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
     return 0
-
-
-# --------------------------------------------------------------------------- predict / explain
-def _load_for_prediction(args):
-    from ._data import read_table
-    from ._modelfolder import LoadedModel
-
-    model = LoadedModel(args.model)
-    df = read_table(args.data)
-    if model.meta.get("scans"):
-        if not args.scans:
-            raise InputError("This model was fitted with scans; pass --scans for the new patients.")
-        df, _ = _join_scans(
-            df, args.scans, model.meta.get("id_column"), model.meta.get("scan_shape") or 64
-        )
-    return model, df
 
 
 def cmd_predict(args):
     out = _check_new_file(args.output, args.overwrite)
-    model, df = _load_for_prediction(args)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category=UserWarning)
-        pred = model.predict_frame(df)
-    for msg in dict.fromkeys(str(w.message) for w in caught if "not seen in fit" in str(w.message)):
-        print(f"{PROG}: note: {msg}", file=sys.stderr)
+    pred = workflows.predict(args.model, args.data, scans=args.scans, on_error=args.on_error)
     _write_csv_atomic(pred, out)
     print(f"Predictions for {len(pred)} patients written to {out}.")
     return 0
@@ -488,48 +312,41 @@ def cmd_predict(args):
 
 def cmd_explain(args):
     out = _check_new_file(args.output, args.overwrite)
-    model, df = _load_for_prediction(args)
-    Xt = model.features(df)
-    expl = model.clf.explain(Xt, n_neighbors=args.n_neighbors)
-    idc = model.meta.get("id_column")
-    if idc and idc in df.columns and "patient" in expl.columns:
-        ids = df[idc].to_numpy()
-        try:
-            expl.insert(0, idc, ids[expl["patient"].to_numpy().astype(int)])
-        except (ValueError, IndexError):
-            pass
+    expl = workflows.explain(
+        args.model,
+        args.data,
+        scans=args.scans,
+        n_neighbors=args.n_neighbors,
+        on_error=args.on_error,
+    )
     _write_csv_atomic(expl, out)
     print(f"Explanations ({len(expl)} rows) written to {out}.")
     return 0
 
 
-# --------------------------------------------------------------------------- embed
 def cmd_embed(args):
-    from ._scans import embed_folder
-
     out = _check_new_file(args.output, args.overwrite)
-    emb = embed_folder(
+    emb = workflows.embed_scans(
         args.scans,
         encoder=args.encoder,
         device=args.device,
         cache_dir=args.cache_dir,
         shape=args.shape,
+        on_error=args.on_error,
     )
-    frame = emb.reset_index()
-    _write_csv_atomic(frame, out)
-    print(f"{len(frame)} scans embedded ({emb.shape[1]} dimensions) into {out}.")
+    _write_csv_atomic(emb.reset_index(), out)
+    skipped = emb.attrs.get("skipped", [])
+    done = len(emb) - len(skipped)
+    print(f"{done} scans embedded ({emb.shape[1]} dimensions) into {out}.")
+    if skipped:
+        _note(f"{len(skipped)} scan(s) skipped (rows of NaN in {out}): {skipped[:5]}")
     return 0
 
 
-# --------------------------------------------------------------------------- benchmark
 def cmd_benchmark(args):
-    from ._runner import format_table, load_config, run_benchmark
-
     cfg = load_config(args.config)
-    if args.repeats is not None:
-        cfg["cv"]["n_repeats"] = args.repeats
-    if args.folds is not None:
-        cfg["cv"]["n_splits"] = args.folds
+    overrides = {"n_repeats": args.repeats, "n_splits": args.folds}
+    cfg["cv"].update({k: v for k, v in overrides.items() if v is not None})
     if args.methods:
         cfg["methods"] = _split_list([args.methods])
         cfg["params"] = {k: v for k, v in cfg["params"].items() if k in cfg["methods"]}
@@ -552,18 +369,66 @@ def cmd_benchmark(args):
     return 0
 
 
-# --------------------------------------------------------------------------- tune
 def cmd_tune(args):
-    from ._tuning import run_tune_command
+    if args.output:
+        check_replaceable(args.output, args.overwrite)  # before any work
+    open_storage(args.storage)  # an unreachable storage: an error before anything is read
+    cohort = _load_cohort(args)
+    result = run_search(
+        dataset_from_cohort(cohort, Path(args.data).name, dict(args.group)),
+        args.storage,
+        study_name=args.study_name,
+        n_trials=args.n_trials,
+        n_workers=args.n_workers,
+        timeout=args.timeout,
+        inner_splits=args.inner_splits,
+        fixed=dict(args.param),
+        random_state=args.seed,
+        progress=args.n_workers == 1 and sys.stderr.isatty(),
+    )
+    print(
+        f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "
+        f"{result.n_pruned} pruned trials ({result.n_new} new)."
+    )
+    if result.best_params is None:
+        raise InputError("No trial completed; nothing to refit.")
+    best = result.study.best_trial
+    params = json.dumps(result.best_params)
+    print(f"Best inner-CV AUROC {best.value:.3f} (trial {best.number}): {params}")
+    if not args.output:
+        print("Pass --output DIR to refit the best trial on all patients and save the model.")
+        return 0
+    fitted = workflows.fit_model_folder(
+        cohort,
+        args.output,
+        params=result.best_params,
+        groups=dict(args.group),
+        random_state=args.seed,
+        scan_shape=args.scan_shape,
+        overwrite=args.overwrite,
+        source=Path(args.data).name,
+        report_extra=tune_report(result, args.storage, args.study_name, args.inner_splits),
+    )
+    print(f"Best trial refitted on all {len(cohort.y)} patients; model written to {fitted.path}.")
+    return 0
 
-    return run_tune_command(args)
 
-
-# --------------------------------------------------------------------------- demo
 def cmd_demo(args):
-    from ._demo import run_demo
-
-    return run_demo(args)
+    result = run_demo(
+        args.output,
+        n_patients=args.n_patients,
+        pretrain_seconds=args.pretrain_seconds,
+        random_state=args.seed,
+        overwrite=args.overwrite,
+    )
+    gb, lr = (r for r in result.cv.table.itertuples())
+    print(
+        f"Cross-validated AUROC: GraphBoostClassifier {gb.auroc:.3f} "
+        f"(95% CI {gb.auroc_low:.3f}-{gb.auroc_high:.3f}), logistic regression "
+        f"{lr.auroc:.3f} ({lr.auroc_low:.3f}-{lr.auroc_high:.3f})."
+    )
+    print(f"Model and report in {result.path} (read {result.path / 'report.md'}).")
+    return 0
 
 
 COMMANDS = {
@@ -577,19 +442,24 @@ COMMANDS = {
 }
 
 
+def _run(argv):
+    """Parse and run one command, warnings printed as one-line notes (filters unchanged)."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *rest, **kw: _note(message)
+        return COMMANDS[args.command](args)
+
+
 def main(argv=None):
     """Entry point of the ``graphboost`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
-        args.argv = argv
-        return COMMANDS[args.command](args)
+        return _run(argv)
     except (InputError, FileNotFoundError, ValueError, ImportError, OSError) as exc:
         if debug:
             raise
-        message = " ".join(str(exc).split())
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

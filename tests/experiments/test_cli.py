@@ -35,10 +35,11 @@ def model_dir(cohort_csv, tmp_path_factory):
 
 
 def test_fit_writes_a_model_folder(model_dir):
-    assert {p.name for p in model_dir.iterdir()} >= {
+    assert {p.name for p in model_dir.iterdir()} == {
         "estimator",
         "preprocessor.json",
         "cohort.json",
+        "manifest.json",
         "report.md",
     }
     meta = json.loads((model_dir / "cohort.json").read_text())
@@ -124,7 +125,7 @@ def _err(capsys, argv):
         ),
         (
             ["fit", "--data", "{tmp}/missing.csv", "--label", "y", "--output", "{tmp}/m"],
-            "graphboost: error: Cohort file not found:",
+            "graphboost: error: Table file not found:",
         ),
         (
             ["fit", "--data", "{tmp}/cohort.txt", "--label", "y", "--output", "{tmp}/m"],
@@ -132,7 +133,7 @@ def _err(capsys, argv):
         ),
         (
             ["fit", "--data", "{csv}", "--label", "y", "--exclude", "bogus", "--output", "{tmp}/m"],
-            "graphboost: error: --exclude names columns not in",
+            "graphboost: error: Columns in exclude are not in the clinical table: 'bogus'",
         ),
         (
             [
@@ -152,7 +153,7 @@ def _err(capsys, argv):
         ),
         (
             ["predict", "--model", "{tmp}", "--data", "{csv}", "--output", "{tmp}/p.csv"],
-            "graphboost: error: '{tmp}' is not a graphboost model folder (no cohort.json)",
+            "graphboost: error: '{tmp}' is not a graphboost model folder (no valid manifest.json)",
         ),
         (["benchmark", "--config", "{tmp}/none.toml"], "graphboost: error: Config file not found"),
         (
@@ -189,14 +190,12 @@ def test_constant_label_error(cohort_df, tmp_path, capsys):
             str(tmp_path / "m"),
         ],
     )
-    assert code == 2 and "single class (0): nothing to predict" in err
+    assert code == 2 and "Label column 'y' is constant (every patient has 0)" in err
     assert not (tmp_path / "m").exists()
 
 
 def test_debug_shows_the_traceback(cohort_csv, tmp_path):
-    from experiments import InputError
-
-    with pytest.raises(InputError, match="Label column 'nope' not found"):
+    with pytest.raises(ValueError, match="Label column 'nope' not found"):
         main(
             [
                 "--debug",
@@ -227,7 +226,7 @@ def test_help_mentions_every_command_and_optuna_dashboard(capsys):
 def test_benchmark_command(cohort_csv, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        'name = "t"\nmethods = ["logistic", "adaboost"]\npreprocessor = "table"\n'
+        'name = "t"\nmethods = ["logistic", "adaboost"]\n'
         f'[dataset]\nkind = "csv"\npath = "{cohort_csv}"\nlabel = "y"\nexclude = ["pid"]\n'
         "[cv]\nn_splits = 5\nn_repeats = 5\n"
     )
@@ -350,8 +349,12 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
     ]
     assert main(argv) == 0
     meta = json.loads((model / "cohort.json").read_text())
-    assert meta["scans"] and meta["scan_shape"] == 16
+    assert meta["scans"] == {"block": "scans", "shape": 16}
     assert len(meta["feature_groups"]["scans"]) > 4
+    # A patient without a scan is flagged once for the block, not per embedding column.
+    assert syn.missing_scans and "scans:missing" in meta["feature_columns"]
+    assert not [c for c in meta["feature_columns"] if "__missing" in c]
+    assert "1 patient(s) of the clinical table lack block 'scans'" in capsys.readouterr().err
     pred = tmp_path / "p.csv"
     assert (
         main(
@@ -367,7 +370,7 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
         )
         == 2
     )
-    assert "fitted with scans; pass --scans" in capsys.readouterr().err
+    assert "fitted with scans; pass the scans of the new patients" in capsys.readouterr().err
     assert (
         main(
             [
@@ -405,7 +408,7 @@ def test_predict_reports_unseen_categories(model_dir, cohort_csv, tmp_path, caps
         == 0
     )
     err = capsys.readouterr().err
-    assert "graphboost: note: Categories not seen in fit" in err and "'site': ['Z']" in err
+    assert "graphboost: note: Values not seen in fit" in err and "'site': 'Z'" in err
     df.drop(columns=["x1"]).to_csv(tmp_path / "bad.csv", index=False)
     assert (
         main(

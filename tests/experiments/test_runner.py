@@ -8,7 +8,6 @@ from experiments import (
     Dataset,
     InputError,
     PopulationGCNClassifier,
-    TablePreprocessor,
     format_table,
     load_config,
     run_benchmark,
@@ -23,7 +22,6 @@ def _cfg(path, methods, **extra):
         "methods": methods,
         "cv": {"n_splits": 3, "n_repeats": 2},
         "metrics": {"n_bootstrap": 50},
-        "preprocessor": "table",
     }
     cfg.update(extra)
     return cfg
@@ -104,13 +102,16 @@ def test_group_aware_mode_leaves_one_site_out(cohort_csv, tmp_path):
 
 def test_preprocessing_is_fitted_inside_the_folds(cohort_df):
     """Regression guard: the pipeline's preprocessor sees only the training rows."""
-    pipe = make_pipeline("logistic", preprocessor="table")
+    from features import ClinicalPreprocessor
+
+    pipe = make_pipeline("logistic")
     X = cohort_df.drop(columns=["pid", "y"])
     tr = np.arange(30)
     pipe.fit(X.iloc[tr], cohort_df.y.iloc[tr])
-    pre = pipe.named_steps["preprocess"]
-    assert pre.medians_["age"] == pytest.approx(X.age.iloc[tr].median())
-    assert pre.medians_["age"] != pytest.approx(X.age.median())
+    assert isinstance(pipe.named_steps["preprocess"], ClinicalPreprocessor)
+    scaled = pipe[:-1].transform(X)["age"]
+    assert scaled.iloc[tr].mean() == pytest.approx(0, abs=1e-12)  # scaled on the training rows
+    assert scaled.mean() != pytest.approx(0, abs=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_preprocessing_is_fitted_inside_the_folds(cohort_df):
         ({"dataset": {"kind": "mnist"}}, r"Unknown dataset kind 'mnist'.*choose one of"),
         ({"cv": {"n_splits": 1}}, r"\[cv\] n_splits must be an integer >= 2; got 1"),
         ({"colour": 1}, r"Unknown key\(s\) \['colour'\]"),
-        ({"preprocessor": "magic"}, r"Unknown preprocessor 'magic'; choose from"),
+        ({"preprocessor": "table"}, r"Unknown key\(s\) \['preprocessor'\]"),
         ({"params": {"xgboost": {}}}, r"\[params\] names method\(s\) \['xgboost'\]"),
     ],
 )
@@ -146,22 +147,22 @@ def test_config_files(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda d: d.drop(columns="y"), r"Columns not found in .*\['y'\]"),
-        (lambda d: d.assign(y=1), r"single class \(1\): nothing to predict"),
+        (lambda d: d.drop(columns="y"), r"Label column 'y' not found in the clinical table"),
+        (lambda d: d.assign(y=1), r"Label column 'y' is constant \(every patient has 1\)"),
         (
             lambda d: d.assign(y=[1, 1] + [0] * (len(d) - 2)),
             r"class '1' has 2 patients; 3-fold cross-validation needs at least 3 per class",
         ),
         (
             lambda d: d.assign(y=[np.nan] + [0, 1] * ((len(d) - 1) // 2) + [0]),
-            r"Label column 'y' has 1 missing values",
+            r"Label column 'y' is missing for 1 of 48 patients",
         ),
     ],
 )
 def test_bad_labels_write_nothing(cohort_df, tmp_path, edit, match):
     path = tmp_path / "c.csv"
     edit(cohort_df).to_csv(path, index=False)
-    with pytest.raises(InputError, match=match):
+    with pytest.raises(ValueError, match=match):
         run_benchmark(_cfg(path, ["logistic"]), output=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["c.csv"]
@@ -178,7 +179,6 @@ def test_dataset_object_and_multiclass(tmp_path):
             "methods": ["logistic", "xgboost"],
             "cv": {"n_splits": 3, "n_repeats": 1},
             "metrics": {"n_bootstrap": 20},
-            "preprocessor": "table",
         },
         dataset=ds,
         progress=False,
@@ -201,27 +201,10 @@ def test_population_gcn_is_inductive_and_batch_invariant():
         PopulationGCNClassifier(n_neighbors=50).fit(X[:40], y[:40])
 
 
-def test_table_preprocessor_json_round_trip(cohort_df):
-    X = cohort_df.drop(columns=["pid", "y"])
-    pre = TablePreprocessor().fit(X)
-    back = TablePreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
-    pd.testing.assert_frame_equal(pre.transform(X), back.transform(X))
-    assert not pre.transform(X).isna().any().any()
-    assert pre.source_columns_["site=A"] == "site"
-    with pytest.raises(ValueError, match="Columns missing at transform time: \\['x1'\\]"):
-        pre.transform(X.drop(columns="x1"))
-    with pytest.raises(ValueError, match="Not a graphboost table preprocessor state"):
-        TablePreprocessor.from_dict({"format": "other"})
-    with pytest.raises(
-        ValueError, match="Columns with no observed value cannot be used: \\['z'\\]"
-    ):
-        TablePreprocessor().fit(X.assign(z=np.nan))
-
-
 def _data_dir():
-    from experiments._data import data_dir
+    from features import shared_data_dir
 
-    return data_dir()
+    return shared_data_dir(must_exist=False)
 
 
 @pytest.mark.data
