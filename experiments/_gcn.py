@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -146,6 +147,7 @@ class PopulationGCNClassifier(ClassifierMixin, BaseEstimator):
 
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         y_codes = self._encode_labels(y)
         rng = check_random_state(self.random_state)
         val_mask = self._validation_mask(y_codes, rng)
@@ -185,7 +187,7 @@ class PopulationGCNClassifier(ClassifierMixin, BaseEstimator):
         if self.classes_.size < 2:
             raise ValueError(
                 f"PopulationGCNClassifier needs at least two classes in y; got "
-                f"{self.classes_.size} ({self.classes_.tolist()[:5]})."
+                f"{self.classes_.size} class ({self.classes_.tolist()[:5]})."
             )
         return enc.transform(y)
 
@@ -258,7 +260,8 @@ class PopulationGCNClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def _undirected(edge_index):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.neighbors import kneighbors_graph
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from experiments import PopulationGCNClassifier
 
@@ -46,6 +47,11 @@ def test_training_stops_early_and_leaves_the_global_torch_state_alone(data):
     assert set(clf.predict(X)) <= {0, 1}
 
 
+@parametrize_with_checks([PopulationGCNClassifier(n_neighbors=3, max_epochs=5, random_state=0)])
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
 def test_parameters_are_keyword_only():
     with pytest.raises(TypeError):
         PopulationGCNClassifier(10)
@@ -56,7 +62,7 @@ def test_parameters_are_keyword_only():
     [
         ({"n_neighbors": 50}, "binary", "n_neighbors=50 must be smaller than the number"),
         ({"lr": 0.0}, "binary", r"The 'lr' parameter of PopulationGCNClassifier must be"),
-        ({}, "one class", r"at least two classes in y; got 1 \(\[1\]\)"),
+        ({}, "one class", r"at least two classes in y; got 1 class \(\[1\]\)"),
         ({}, "lone patient", r"at least 2 patients of each class .*; class 1 has 1"),
     ],
 )
