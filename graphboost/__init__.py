@@ -5,7 +5,7 @@ embeddings live in the separate ``features`` package.
 """
 
 from ._boosting import GraphBoostClassifier, load
-from ._device import resolve_device, torch_threads
+from ._device import resolve_device, seeded_torch, torch_threads
 from ._gnn import train_gnn
 from ._graphs import (
     GraphSpec,
@@ -29,6 +29,7 @@ __all__ = [
     "column_threshold_graph",
     "load",
     "resolve_device",
+    "seeded_torch",
     "threshold_from_differences",
     "torch_threads",
     "train_gnn",

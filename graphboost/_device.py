@@ -121,7 +121,9 @@ def seeded_torch(seed, device="cpu"):
 
     Model initialization and dropout draw from torch's global generators; this forks them
     (:func:`torch.random.fork_rng`), so a seeded fit leaves the process's random state as it was.
-    Only the generator of ``device`` (and the CPU's) is touched.
+    Only the generators of the CPU and of ``device`` are seeded, and both are restored on exit.
+    The weak learners train inside it; use it for any seeded torch work instead of
+    :func:`torch.manual_seed`.
 
     Parameters
     ----------
@@ -137,7 +139,7 @@ def seeded_torch(seed, device="cpu"):
     Examples
     --------
     >>> import torch
-    >>> from graphboost._device import seeded_torch
+    >>> from graphboost import seeded_torch
     >>> before = torch.random.get_rng_state()
     >>> with seeded_torch(0):
     ...     a = torch.rand(2)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.compose import make_column_selector
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.linear_model import LogisticRegression
@@ -321,3 +322,44 @@ def test_patients_lacking_a_block_are_not_linked_through_it(tmp_path):
     from graphboost import load
 
     np.testing.assert_array_equal(load(tmp_path / "m").predict_proba(X), clf.predict_proba(X))
+
+
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError, match="positional argument"):
+        GraphBoostClassifier(10)
+    with pytest.raises(TypeError, match="positional argument"):
+        GraphWeakLearner((0,))
+
+
+def test_one_meaning_per_name():
+    """learning_rate is the shrinkage; the Adam step is lr (weak learner) and gnn_lr."""
+    boost = GraphBoostClassifier().get_params()
+    assert boost["learning_rate"] == 0.1 and boost["gnn_lr"] == 0.01
+    assert "gnn_learning_rate" not in boost
+    weak = GraphWeakLearner().get_params()
+    assert weak["lr"] == 0.01 and "learning_rate" not in weak
+    learner = GraphBoostClassifier(gnn_lr=0.123, conv="gcn")._learner(seed=0)
+    assert learner.lr == 0.123
+
+
+def test_explanation_columns_use_american_spelling(small_cohort):
+    X, y = small_cohort
+    clf = GraphBoostClassifier(n_estimators=2, n_neighbors=5, random_state=0).fit(X, y)
+    assert list(clf.explain(X.iloc[:2]).columns) == [
+        "patient",
+        "graph",
+        "rule",
+        "rounds",
+        "contribution",
+        "neighbors",
+        "neighbor_labels",
+    ]
+
+
+def test_bad_device_is_a_clear_error(small_cohort):
+    X, y = small_cohort
+    with pytest.raises(ValueError, match="The 'device' parameter must be 'auto', 'cpu', 'cuda'"):
+        GraphBoostClassifier(conv="gcn", device="gpu", n_neighbors=5).fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda:1' but torch sees no CUDA device"):
+            GraphBoostClassifier(conv="gcn", device="cuda:1", n_neighbors=5).fit(X, y)

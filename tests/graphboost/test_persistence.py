@@ -101,3 +101,42 @@ def test_a_custom_init_cannot_be_saved_safely(small_cohort, tmp_path):
     with pytest.raises(ValueError, match="Only models with init='logistic' or init=None"):
         clf.save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_every_file_is_in_the_checksum_manifest(saved):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert sorted(manifest["sha256"]) == ["arrays.pt", "model.json"]
+    assert all(len(digest) == 64 for digest in manifest["sha256"].values())
+
+
+def test_an_edited_model_json_is_refused(saved):
+    """A hand-edited round weight would silently change every prediction."""
+    meta = json.loads((saved / "model.json").read_text())
+    meta["estimator_weights"][0] *= 10
+    (saved / "model.json").write_text(json.dumps(meta, indent=1))
+    with pytest.raises(
+        ValueError, match=r"model\.json does not match its checksum in manifest\.json"
+    ):
+        load(saved)
+
+
+def test_a_missing_or_incomplete_manifest_is_refused(saved):
+    manifest = json.loads((saved / "manifest.json").read_text())
+    del manifest["sha256"]["arrays.pt"]
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"manifest\.json must list the SHA-256 of model\.json"):
+        load(saved)
+    (saved / "manifest.json").unlink()
+    with pytest.raises(ValueError, match=r"manifest\.json is missing"):
+        load(saved)
+
+
+def test_a_folder_of_format_version_1_gets_the_version_error(saved):
+    """Version 1 (parameter gnn_learning_rate, no manifest) is refused by name, not as corrupt."""
+    meta = json.loads((saved / "model.json").read_text())
+    meta["format_version"] = 1
+    meta["params"]["gnn_learning_rate"] = meta["params"].pop("gnn_lr")
+    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "manifest.json").unlink()
+    with pytest.raises(ValueError, match=r"version 1 by graphboost .* reads format version 2"):
+        load(saved)
