@@ -77,7 +77,7 @@ def _scores(y, p) -> tuple[float, float]:
 
 
 def fit_logistic(blocks, ys, Cs=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)):
-    """Standardised logistic regression on train, C chosen by val AUROC."""
+    """Standardized logistic regression on train, C chosen by val AUROC."""
     best = None
     for C in Cs:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
@@ -201,7 +201,7 @@ def _join(*parts) -> dict[str, pd.DataFrame]:
 
 
 def _report_logistic(blocks, shape, ys) -> dict:
-    print("\nlogistic regression (standardised, C chosen on val), official test split:")
+    print("\nlogistic regression (standardized, C chosen on val), official test split:")
     sets = {
         "random-init CNN embeddings": blocks["rand"],
         "SSL-pretrained CNN embeddings": blocks["ssl"],

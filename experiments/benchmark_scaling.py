@@ -1,6 +1,6 @@
 """Scaling of GraphBoostClassifier: fit time and peak memory at 1k, 10k and 100k patients.
 
-Synthetic cohorts with 50 numeric columns, the label carried by the neighbourhoods of a few of
+Synthetic cohorts with 50 numeric columns, the label carried by the neighborhoods of a few of
 them. Each size runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is
 its own; a logistic regression on the same data, fitted in the same subprocess, gives the
 baseline for the ratio. Also prints the latency of predicting one new patient.

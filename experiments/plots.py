@@ -1,7 +1,7 @@
 """Plotting helpers for the analysis notebooks: graphs, selections, volumes, curves, studies.
 
 Every function draws on a Matplotlib ``Axes`` (a new figure when ``ax`` is None), sets a title
-and labelled axes with units, and returns the ``Axes`` (or the ``Figure`` for multi-panel
+and labeled axes with units, and returns the ``Axes`` (or the ``Figure`` for multi-panel
 plots), so that notebooks only choose *what* to show. Matplotlib is imported lazily.
 
 Examples
@@ -40,7 +40,7 @@ __all__ = [
     "selected_graph_edges",
 ]
 
-_CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+_CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def _plt():
@@ -87,7 +87,7 @@ def graph_layout(values, names=None, random_state=0):
 
     One column: the patient's value on the x axis and a small random jitter on the y axis (a
     column graph links patients that are close on that line). Two or more columns: the first
-    two principal components of the standardised block.
+    two principal components of the standardized block.
 
     Parameters
     ----------
@@ -134,8 +134,8 @@ def graph_layout(values, names=None, random_state=0):
     share = pca.explained_variance_ratio_ * 100
     block = f" of {len(names)} columns" if names else ""
     return pca.transform(z), (
-        f"PC 1{block} ({share[0]:.0f}% of variance, standardised units)",
-        f"PC 2 ({share[1]:.0f}% of variance, standardised units)",
+        f"PC 1{block} ({share[0]:.0f}% of variance, standardized units)",
+        f"PC 2 ({share[1]:.0f}% of variance, standardized units)",
     )
 
 
@@ -151,7 +151,7 @@ def plot_patient_graph(
     max_edges=5000,
     random_state=0,
 ):
-    """Draw a patient-similarity graph, patients coloured by label.
+    """Draw a patient-similarity graph, patients colored by label.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def plot_patient_graph(
     coords : array-like of shape (n_patients, 2)
         Position of each patient (see :func:`graph_layout`).
     labels : array-like of shape (n_patients,)
-        Class of each patient (the colour).
+        Class of each patient (the color).
     ax : matplotlib Axes, optional
     title : str
     axis_labels : tuple of (str, str)
@@ -241,13 +241,13 @@ def _mark_patient(ax, edge_index, coords, patient):
 
 
 def _scatter_classes(ax, coords, labels, class_names, **style):
-    """One scatter per class, coloured in turn, with its size in the legend."""
+    """One scatter per class, colored in turn, with its size in the legend."""
     for k, value in enumerate(np.unique(labels)):
         m = labels == value
         ax.scatter(
             coords[m, 0],
             coords[m, 1],
-            c=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
+            c=_CLASS_COLORS[k % len(_CLASS_COLORS)],
             label=f"{_class_legend_name(value, class_names)} (n={int(m.sum())})",
             zorder=3,
             **style,
@@ -302,7 +302,7 @@ def selected_graph_edges(spec, X, max_degree=32):
 
 
 def plot_selected_graph(spec, X, labels, ax=None, class_names=None, title=None, max_degree=32):
-    """Draw one graph a GraphBoostClassifier selected, patients coloured by label.
+    """Draw one graph a GraphBoostClassifier selected, patients colored by label.
 
     Parameters
     ----------
@@ -370,7 +370,7 @@ def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
     rows = rows.reindex(rows["contribution"].abs().sort_values(ascending=False).index)[:top]
     rows = rows.iloc[::-1]
     ax = _axes(ax, figsize=(7, 0.35 * len(rows) + 1.5))
-    colours = ["#d62728" if v > 0 else "#1f77b4" for v in rows["contribution"]]
+    colors = ["#d62728" if v > 0 else "#1f77b4" for v in rows["contribution"]]
     names = []
     for _, r in rows.iterrows():
         name = str(r["graph"])
@@ -378,7 +378,7 @@ def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
             # Two graphs on one feature (e.g. k=5 and k=10) need their rule to tell them apart.
             name = str(r["rule"]).removeprefix("GraphSpec(").removesuffix(")")
         names.append(name if len(name) <= 50 else name[:47] + "...")
-    ax.barh(np.arange(len(names)), rows["contribution"].to_numpy(), color=colours)
+    ax.barh(np.arange(len(names)), rows["contribution"].to_numpy(), color=colors)
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names)
     ax.axvline(0, c="black", lw=0.8)
@@ -521,7 +521,7 @@ def plot_embedding_2d(
     class_names=None,
     random_state=0,
 ):
-    """Scatter of the first two principal components of embeddings, coloured by label.
+    """Scatter of the first two principal components of embeddings, colored by label.
 
     Parameters
     ----------
@@ -705,7 +705,7 @@ def plot_reference_comparison(
     if not rows:
         raise ValueError("Nothing to compare: ours and references are both empty.")
     ax = _axes(ax, figsize=(7, 0.35 * len(rows) + 1.5))
-    colours = {"ours": "#d62728", "published": "#7f7f7f"}
+    colors = {"ours": "#d62728", "published": "#7f7f7f"}
     seen = set()
     for i, (_name, value, kind) in enumerate(rows[::-1]):
         est, lo, hi = (value, None, None) if np.isscalar(value) else tuple(value)
@@ -717,12 +717,12 @@ def plot_reference_comparison(
                 i,
                 xerr=[[est - lo], [hi - est]],
                 fmt="o",
-                color=colours[kind],
+                color=colors[kind],
                 capsize=3,
                 label=label,
             )
         else:
-            ax.plot(est, i, "D" if kind == "published" else "o", color=colours[kind], label=label)
+            ax.plot(est, i, "D" if kind == "published" else "o", color=colors[kind], label=label)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r[0] for r in rows[::-1]], fontsize=7)
     ax.axvline(0.5, ls=":", c="grey", lw=0.8)

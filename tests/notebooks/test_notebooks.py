@@ -141,7 +141,7 @@ def plt():
     plt.close("all")
 
 
-def _labelled(ax):
+def _labeled(ax):
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
 
 
@@ -181,7 +181,7 @@ def test_plot_patient_graph_draws_edges_without_self_loops(plt):
         class_names={0: "neg", 1: "pos"},
         highlight=0,
     )
-    _labelled(ax)
+    _labeled(ax)
     assert ax.get_xlabel() == "marker (mg/l)"
     assert len(ax.collections[0].get_segments()) == 12
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -230,7 +230,7 @@ def test_selected_graph_edges_follow_the_spec(plt):
     z = (X[["b", "c"]] - X[["b", "c"]].mean()) / X[["b", "c"]].std(ddof=0)
     np.testing.assert_array_equal(edges, block_knn_graph(z.to_numpy(), 3, self_loops=False))
     ax = plot_selected_graph(block, X, rng.integers(0, 2, 30))
-    _labelled(ax)
+    _labeled(ax)
     with pytest.raises(ValueError, match=r"X lacks the column\(s\) \['z'\]"):
         selected_graph_edges(GraphSpec(name="z", columns=("z",), rule="knn", n_neighbors=2), X)
     with pytest.raises(ValueError, match=r"X must be a pandas DataFrame .*; got ndarray"):
@@ -273,7 +273,7 @@ def test_plot_selection_frequency(plt):
     from experiments.plots import plot_selection_frequency
 
     ax = plot_selection_frequency({"age": 5, "mri": 2, "bmi": 1}, n_folds=5, top=2)
-    _labelled(ax)
+    _labeled(ax)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["mri", "age"]  # top 2, largest on top
     widths = sorted(p.get_width() for p in ax.patches)
     assert widths == [40.0, 100.0]  # shares of folds, in %
@@ -316,7 +316,7 @@ def test_plot_embedding_2d(plt):
 
     rng = np.random.default_rng(0)
     ax = plot_embedding_2d(rng.normal(size=(40, 8)), np.repeat([0, 1], 20))
-    _labelled(ax)
+    _labeled(ax)
     assert len(ax.collections) == 2
     with pytest.raises(ValueError, match="n_dims >= 2"):
         plot_embedding_2d(np.zeros((5, 1)), np.zeros(5))
@@ -330,12 +330,12 @@ def test_roc_and_calibration_curves(plt):
     p = np.clip(y * 0.3 + rng.random(100) * 0.7, 0, 1)
     repeats = [np.column_stack([1 - p, p])] * 2
     ax = plot_roc_curves(y, {"scores": p, "repeats": repeats})
-    _labelled(ax)
+    _labeled(ax)
     from sklearn.metrics import roc_auc_score
 
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"scores (AUROC {roc_auc_score(y, p):.3f})" in legend
-    _labelled(plot_calibration_curves(y, {"scores": p}))
+    _labeled(plot_calibration_curves(y, {"scores": p}))
     with pytest.raises(ValueError, match=r"binary probabilities \(n, 2\); got \(100, 3\)"):
         plot_roc_curves(y, {"three": np.zeros((100, 3))})
     with pytest.raises(ValueError, match=r"one row per patient \(100\); got \(99,\)"):
@@ -348,7 +348,7 @@ def test_plot_boosting_curve_pads_short_folds(plt):
     from experiments.plots import plot_boosting_curve
 
     ax = plot_boosting_curve([[0.6, 0.7, 0.8], [0.6]], reference=("logistic", 0.65))
-    _labelled(ax)
+    _labeled(ax)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.6, 0.65, 0.7])
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2])  # stage 0: the init model
     ax = plot_boosting_curve([[0.6, 0.7]], first_round=1)
@@ -384,7 +384,7 @@ def test_plot_explanation_separates_graphs_on_one_feature(plt):
         }
     )
     ax = plot_explanation(expl, patient=0)
-    _labelled(ax)
+    _labeled(ax)
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks == ["knn on 'age', n_neighbors=10", "init", "knn on 'age', n_neighbors=5"]
     with pytest.raises(ValueError, match=r"No rows for patient 7; the explanation has \[0, 1\]"):
@@ -410,11 +410,11 @@ def test_study_plots(plt, tmp_path):
         lambda t: t.suggest_float("x", 0, 1) - 0.1 * t.suggest_float("y", 0, 1), n_trials=8
     )
     ax = plot_optimization_history(study)
-    _labelled(ax)
+    _labeled(ax)
     best = ax.lines[0].get_ydata()
     assert np.all(np.diff(best) >= 0) and best[-1] == pytest.approx(study.best_value)
     ax = plot_param_importances(study)
-    _labelled(ax)
+    _labeled(ax)
     assert {t.get_text() for t in ax.get_yticklabels()} == {"x", "y"}
 
 
