@@ -43,6 +43,17 @@ class SyntheticCohort:
         Columns unrelated to the label (for checking that a model ignores them).
     spacing : tuple of float
         Voxel size in mm (x, y, z), as in the NIfTI affine.
+
+    Notes
+    -----
+    Each scan (NIfTI, float32) shows one lesion in textured background tissue; the label shifts
+    the lesion's size, shape (elongation, lobulation), margin (blur, spiculation) and enhancement
+    (intensity, necrotic core), each with patient-level noise. The clinical columns have
+    realistic types: ``age`` (float), ``menopause`` ("pre"/"post", some missing),
+    ``family_history`` (0/1), ``histology`` (4 levels), ``crp_mg_l`` (a lab value, missing for
+    about ``2 * missing_rate`` of the patients), ``marker_score`` (its similarity structure
+    carries label signal: positives cluster at both ends, so a linear model gains little from it
+    but a nearest-neighbor graph does), and the unrelated ``bmi``, ``systolic_bp``, ``scanner``.
     """
 
     output_dir: Path
@@ -63,7 +74,9 @@ class SyntheticCohort:
         return pd.read_csv(self.clinical_path, dtype={self.id_column: str})
 
 
-def _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing) -> tuple:
+def _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate):
+    if not 0.05 <= positive_rate <= 0.95:
+        raise ValueError(f"positive_rate must be in [0.05, 0.95], got {positive_rate!r}.")
     if not isinstance(n_patients, int | np.integer) or n_patients < 10:
         raise ValueError(f"n_patients must be an integer >= 10, got {n_patients!r}.")
     shape = tuple(shape)
@@ -130,7 +143,7 @@ def _clinical_table(rng: np.random.Generator, y: np.ndarray, missing_rate: float
 
 
 class _Grid:
-    """Voxel coordinates of a volume, centred, reused for every patient."""
+    """Voxel coordinates of a volume, centered, reused for every patient."""
 
     def __init__(self, shape: tuple[int, int, int]):
         axes = [np.arange(s, dtype=np.float32) - (s - 1) / 2 for s in shape]
@@ -222,21 +235,11 @@ def make_synthetic_cohort(
 ) -> SyntheticCohort:
     """Write a synthetic cohort: 3D scans with lesions and a clinical table, with a hidden label.
 
-    Each patient gets a binary label (``positive_rate`` positives). Their scan (NIfTI, float32,
-    affine with ``spacing`` in mm) shows one lesion in textured background tissue; the label
-    shifts the lesion's size, shape (elongation, lobulation), margin (blur, spiculation) and
-    enhancement (intensity, necrotic core), each with patient-level noise. The clinical table has
-    columns of realistic types: ``age`` (float), ``menopause`` ("pre"/"post", some missing),
-    ``family_history`` (0/1), ``histology`` (4 levels), ``crp_mg_l`` (a lab value, missing for
-    about ``2 * missing_rate`` of the patients), ``marker_score`` (its similarity structure carries
-    label signal: positives cluster at both ends, so a linear model gains little from it but a
-    nearest-neighbour graph does), and unrelated columns ``bmi``, ``systolic_bp``, ``scanner``.
-    About ``scan_missing_rate`` of the patients have no scan.
-
-    Files: ``<output_dir>/scans/<patient_id>.nii.gz``, ``<output_dir>/masks/<patient_id>.nii.gz``
-    (lesion masks, with ``write_masks``) and ``<output_dir>/clinical.csv`` (``patient_id``,
-    ``label``, then the clinical columns). The output is deterministic for a given
-    ``random_state`` (byte-identical files).
+    The label shifts each scan's lesion (size, shape, margin, enhancement, with patient-level
+    noise) and some of the clinical columns, not all (see the Notes of :class:`SyntheticCohort`).
+    Files: ``scans/<patient_id>.nii.gz``, ``masks/<patient_id>.nii.gz`` and ``clinical.csv``
+    (``patient_id``, ``label``, then the clinical columns) in ``output_dir``. The same
+    ``random_state`` writes byte-identical files.
 
     Parameters
     ----------
@@ -247,11 +250,9 @@ def make_synthetic_cohort(
     shape : tuple of 3 int, default=(32, 32, 32)
         Volume shape in voxels (each at least 8); lesion sizes scale with it.
     random_state : int, default=0
-        Seed.
-    missing_rate : float, default=0.1
-        Base rate of missing clinical values (the lab value gets twice this).
-    scan_missing_rate : float, default=0.05
-        Fraction of patients without a scan (at least one when positive and n_patients >= 20).
+    missing_rate, scan_missing_rate : float, default=0.1 and 0.05
+        Rate of missing clinical values (twice this for the lab value), and of patients without
+        a scan (at least one when positive and ``n_patients >= 20``).
     spacing : tuple of 3 float, default=(1.0, 1.0, 1.5)
         Voxel size in mm, written in the affine.
     positive_rate : float, default=0.4
@@ -265,15 +266,44 @@ def make_synthetic_cohort(
 
     Examples
     --------
+    >>> import tempfile
     >>> from features import make_synthetic_cohort
-    >>> cohort = make_synthetic_cohort("demo-data", n_patients=40)  # doctest: +SKIP
-    >>> table = cohort.read_clinical()  # doctest: +SKIP
-    >>> table.columns[:3].tolist()  # doctest: +SKIP
+    >>> cohort = make_synthetic_cohort(tempfile.mkdtemp(), n_patients=20, shape=(8, 8, 8))
+    >>> cohort.read_clinical().columns[:3].tolist()
     ['patient_id', 'label', 'age']
     """
-    shape, spacing = _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing)
-    if not 0.05 <= positive_rate <= 0.95:
-        raise ValueError(f"positive_rate must be in [0.05, 0.95], got {positive_rate!r}.")
+    shape, spacing = _check_params(
+        n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate
+    )
+    _require_nibabel()
+    rng, n = np.random.default_rng(random_state), int(n_patients)
+    y = _labels(rng, n, positive_rate)
+    ids = [f"SYN{i + 1:0{max(4, len(str(n)))}d}" for i in range(n)]
+    clinical = _clinical_table(rng, y, missing_rate)
+    missing = _missing_scans(rng, n, scan_missing_rate)
+    output_dir = Path(output_dir)
+    scans_dir = output_dir / "scans"
+    masks_dir = output_dir / "masks" if write_masks else None
+    scan_paths = _write_scans(
+        scans_dir, masks_dir, ids, y, set(missing), _Grid(shape), spacing, random_state
+    )
+    table = pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y})
+    table.join(clinical.reset_index(drop=True)).to_csv(output_dir / "clinical.csv", index=False)
+    return SyntheticCohort(
+        output_dir=output_dir,
+        scans_dir=scans_dir,
+        masks_dir=masks_dir,
+        clinical_path=output_dir / "clinical.csv",
+        patient_ids=ids,
+        scan_paths=scan_paths,
+        missing_scans=[ids[i] for i in missing],
+        clinical_columns=list(clinical.columns),
+        noise_columns=["bmi", "systolic_bp", "scanner"],
+        spacing=spacing,
+    )
+
+
+def _require_nibabel() -> None:
     try:
         import nibabel  # noqa: F401
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -282,60 +312,55 @@ def make_synthetic_cohort(
             "pip install 'graphboost[imaging]'"
         ) from err
 
-    rng = np.random.default_rng(random_state)
-    n = int(n_patients)
+
+def _labels(rng: np.random.Generator, n: int, positive_rate: float) -> np.ndarray:
+    """Binary labels with at least three of each class, so any cross-validation split works."""
     y = (rng.random(n) < positive_rate).astype(int)
-    for cls in (0, 1):  # at least three of each class, so any CV split works
+    for cls in (0, 1):
         if (y == cls).sum() < 3:
             y[rng.choice(np.flatnonzero(y != cls), 3 - (y == cls).sum(), replace=False)] = cls
-    width = max(4, len(str(n)))
-    ids = [f"SYN{i + 1:0{width}d}" for i in range(n)]
-    clinical = _clinical_table(rng, y, missing_rate)
+    return y
 
-    n_missing = round(scan_missing_rate * n)
-    if scan_missing_rate > 0 and n >= 20:
+
+def _missing_scans(rng: np.random.Generator, n: int, rate: float) -> list[int]:
+    """Positions of the patients without a scan (at least one when rate > 0 and n >= 20)."""
+    n_missing = round(rate * n)
+    if rate > 0 and n >= 20:
         n_missing = max(1, n_missing)
-    missing = sorted(rng.choice(n, n_missing, replace=False).tolist()) if n_missing else []
+    return sorted(rng.choice(n, n_missing, replace=False).tolist()) if n_missing else []
 
-    output_dir = Path(output_dir)
-    scans_dir = output_dir / "scans"
-    masks_dir = output_dir / "masks" if write_masks else None
-    scans_dir.mkdir(parents=True, exist_ok=True)
-    if masks_dir is not None:
-        masks_dir.mkdir(parents=True, exist_ok=True)
+
+def _write_scans(
+    scans_dir: Path,
+    masks_dir: Path | None,
+    ids: list[str],
+    y: np.ndarray,
+    missing: set[int],
+    grid: _Grid,
+    spacing: tuple[float, float, float],
+    random_state: int,
+) -> dict[str, Path]:
+    """Write each patient's scan (and mask); remove stale files of patients without a scan."""
+    for folder in (scans_dir, masks_dir):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    shape = np.asarray(grid.shape)
     affine = np.diag([*spacing, 1.0])
-    affine[:3, 3] = -(np.asarray(shape) - 1) / 2 * np.asarray(spacing)  # origin at the centre
-    grid = _Grid(shape)
+    affine[:3, 3] = -(shape - 1) / 2 * np.asarray(spacing)  # origin at the center
     scan_paths: dict[str, Path] = {}
     for i, pid in enumerate(ids):
         # One child generator per patient: a patient's scan does not depend on the others'.
         child = np.random.default_rng([random_state, i])
         volume, mask = _lesion_volume(child, grid, int(y[i]))
-        stale = [scans_dir / f"{pid}.nii.gz"] + ([masks_dir / f"{pid}.nii.gz"] if masks_dir else [])
-        if i in missing:
-            for path in stale:
-                path.unlink(missing_ok=True)
-            continue
         path = scans_dir / f"{pid}.nii.gz"
+        mask_path = masks_dir / f"{pid}.nii.gz" if masks_dir is not None else None
+        if i in missing:
+            for stale in (path, mask_path):
+                if stale is not None:
+                    stale.unlink(missing_ok=True)
+            continue
         _write_nifti(path, volume, affine)
-        if masks_dir is not None:
-            _write_nifti(masks_dir / f"{pid}.nii.gz", mask, affine)
+        if mask_path is not None:
+            _write_nifti(mask_path, mask, affine)
         scan_paths[pid] = path
-
-    table = pd.concat(
-        [pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y}), clinical.reset_index(drop=True)], axis=1
-    )
-    clinical_path = output_dir / "clinical.csv"
-    table.to_csv(clinical_path, index=False)
-    return SyntheticCohort(
-        output_dir=output_dir,
-        scans_dir=scans_dir,
-        masks_dir=masks_dir,
-        clinical_path=clinical_path,
-        patient_ids=ids,
-        scan_paths=scan_paths,
-        missing_scans=[ids[i] for i in missing],
-        clinical_columns=list(clinical.columns),
-        noise_columns=["bmi", "systolic_bp", "scanner"],
-        spacing=spacing,
-    )
+    return scan_paths
