@@ -75,7 +75,11 @@ class _FittedGraph:
 
 
 class ColumnGraph(_FittedGraph):
-    """A graph on one column, fitted on the training values of that column."""
+    """A graph on one column, fitted on the training values of that column.
+
+    Returned by :func:`build_graph` for a column spec; ``spec`` is its :class:`GraphSpec`,
+    ``column_index`` the position of the column in ``X``.
+    """
 
     def __init__(self, spec: GraphSpec, column_index: int, x_train):
         self.spec = spec
@@ -151,8 +155,9 @@ class ColumnGraph(_FittedGraph):
 class BlockGraph(_FittedGraph):
     """A k-nearest-neighbor graph on a block of columns, scaled on the training patients.
 
-    Patients flagged in ``present=False`` (they lack the modality, e.g. no scan) are not linked
-    through this block: they are nobody's neighbor and have no neighbors here.
+    Returned by :func:`build_graph` for a block spec. Patients flagged in ``present=False``
+    (they lack the modality, e.g. no scan) are not linked through this block: they are nobody's
+    neighbor and have no neighbors here.
     """
 
     def __init__(
