@@ -363,12 +363,50 @@ def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
     """
     if task not in DUKE_TASKS:
         raise ValueError(f"Unknown Duke task {task!r}; expected one of {sorted(DUKE_TASKS)}.")
-    folder = _locate(data_dir)
+    clinical, ids, number, imaging = _read_cohort(_locate(data_dir))
+    keep, y_values, label = _cohort_label(clinical, task, len(ids))
+    index = pd.Index(ids[keep].to_numpy(), name="patient_id")
+    columns, sources = _clinical_columns(clinical, task)
+    clin_frame = pd.DataFrame(columns)
+    clin_frame.index = ids.to_numpy()
+    img_frame = imaging.loc[number.to_numpy()].astype(float)
+    img_frame.index = ids.to_numpy()
+    img_frame.columns = [f"img:{c}" for c in img_frame.columns]
+    for col in imaging.columns:
+        sources[f"img:{col}"] = (IMAGING_FILE, "", str(col))
+    X = pd.concat([clin_frame, img_frame], axis=1).loc[index.to_numpy()]
+    X.index = index
+    _categorical_codes(X)
+    if X.columns.duplicated().any():
+        raise ValueError("Duplicate output column names in the Duke loader.")
+    y = pd.Series(y_values, index=index, name=label)
+    groups = {"imaging": list(img_frame.columns)}
+    if task != "tnbc-imaging":
+        groups["clinical"] = list(clin_frame.columns)
+    n_imaging = len(groups["imaging"])
+    description = (
+        f"Duke breast MRI, task {task!r}: {DUKE_TASKS[task]} {len(y)} patients, "
+        f"{int(y.sum())} positive; {X.shape[1]} columns "
+        f"({n_imaging} imaging, {X.shape[1] - n_imaging} clinical). "
+        "Saha et al., Br J Cancer 2018; TCIA DOI 10.7937/TCIA.e3sv-re93; CC BY-NC 4.0."
+    )
+    return DukeDataset(
+        X=X,
+        y=y,
+        feature_groups=groups,
+        patient_ids=pd.Series(index.to_numpy(), index=index, name="patient_id"),
+        task=task,
+        description=description,
+        source_columns={c: sources[c] for c in X.columns},
+    )
+
+
+def _read_cohort(folder: Path) -> tuple[dict, pd.Series, pd.Series, pd.DataFrame]:
+    """Clinical columns, patient IDs, their numbers, and the imaging table indexed by number."""
     mtimes = tuple((folder / n).stat().st_mtime_ns for n in (CLINICAL_FILE, IMAGING_FILE))
     raw_clinical, raw_imaging = _read_tables(str(folder), mtimes)
     clinical = _flat_clinical(raw_clinical)
     imaging = raw_imaging.drop(columns=["ER"])
-
     ids = _column(clinical, _ID).astype(str)
     number = ids.str.extract(r"(\d+)$", expand=False).astype(int)
     imaging_ids = imaging["Patient ID"].astype(int)
@@ -381,43 +419,41 @@ def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
             f"The Duke clinical and imaging files do not hold the same patients "
             f"({len(missing)} IDs in one file only)."
         )
+    return clinical, ids, number, imaging
 
-    # Cohort and label.
+
+def _cohort_label(clinical: dict, task: str, n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Which patients belong to the task's cohort, their labels, and the label's name."""
     if task == "pcr":
         response = _column(clinical, _RESPONSE)
         keep = response.isin([1, 2]).to_numpy()
-        y_values = (response[keep] == 1).astype(int).to_numpy()
-        label = "pcr"
-    else:
-        keep = np.ones(len(ids), dtype=bool)
-        y_values = (_column(clinical, _SUBTYPE) == 3).astype(int).to_numpy()
-        label = "tnbc"
-    index = pd.Index(ids[keep].to_numpy(), name="patient_id")
+        return keep, (response[keep] == 1).astype(int).to_numpy(), "pcr"
+    keep = np.ones(n, dtype=bool)
+    return keep, (_column(clinical, _SUBTYPE) == 3).astype(int).to_numpy(), "tnbc"
 
+
+def _clinical_columns(clinical: dict, task: str) -> tuple[dict, dict]:
+    """The clinical columns the README allows for the task (none for tnbc-imaging), with their
+    source (file, group, name)."""
     columns: dict[str, pd.Series] = {}
     sources: dict[str, tuple[str, str, str]] = {}
-    if task != "tnbc-imaging":
-        age = -_column(clinical, _DOB).astype(float) / 365.25
-        columns["age"] = age
-        sources["age"] = (CLINICAL_FILE, *_DOB)
-        allowed = DUKE_TNBC_CLINICAL_COLUMNS + (DUKE_PCR_EXTRA_COLUMNS if task == "pcr" else ())
-        for group, name in allowed:
-            out = _output_name(group, name)
-            values = _column(clinical, (group, name)).map(_to_number).astype(float)
-            if name in _MISSING_CODES:
-                values = values.mask(values == _MISSING_CODES[name])
-            columns[out] = values
-            sources[out] = (CLINICAL_FILE, group, name)
-    clin_frame = pd.DataFrame(columns)
-    clin_frame.index = ids.to_numpy()
-    img_frame = imaging.loc[number.to_numpy()].astype(float)
-    img_frame.index = ids.to_numpy()
-    img_frame.columns = [f"img:{c}" for c in img_frame.columns]
-    for col in imaging.columns:
-        sources[f"img:{col}"] = (IMAGING_FILE, "", str(col))
+    if task == "tnbc-imaging":
+        return columns, sources
+    columns["age"] = -_column(clinical, _DOB).astype(float) / 365.25
+    sources["age"] = (CLINICAL_FILE, *_DOB)
+    allowed = DUKE_TNBC_CLINICAL_COLUMNS + (DUKE_PCR_EXTRA_COLUMNS if task == "pcr" else ())
+    for group, name in allowed:
+        out = _output_name(group, name)
+        values = _column(clinical, (group, name)).map(_to_number).astype(float)
+        if name in _MISSING_CODES:
+            values = values.mask(values == _MISSING_CODES[name])
+        columns[out] = values
+        sources[out] = (CLINICAL_FILE, group, name)
+    return columns, sources
 
-    X = pd.concat([clin_frame, img_frame], axis=1).loc[index.to_numpy()]
-    X.index = index
+
+def _categorical_codes(X: pd.DataFrame) -> None:
+    """Coded nominal columns (in place) become pandas categoricals of their integer codes."""
     for col in X.columns:
         if col.removeprefix("clin:") in DUKE_CATEGORICAL:
             codes = X[col]
@@ -425,26 +461,3 @@ def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
             X[col] = pd.Categorical(
                 [None if pd.isna(v) else int(v) for v in codes], categories=categories
             )
-    if X.columns.duplicated().any():
-        raise ValueError("Duplicate output column names in the Duke loader.")
-
-    y = pd.Series(y_values, index=index, name=label)
-    groups = {"imaging": list(img_frame.columns)}
-    if task != "tnbc-imaging":
-        groups["clinical"] = list(clin_frame.columns)
-    patient_ids = pd.Series(index.to_numpy(), index=index, name="patient_id")
-    description = (
-        f"Duke breast MRI, task {task!r}: {DUKE_TASKS[task]} {len(y)} patients, "
-        f"{int(y.sum())} positive; {X.shape[1]} columns "
-        f"({len(groups['imaging'])} imaging, {X.shape[1] - len(groups['imaging'])} clinical). "
-        "Saha et al., Br J Cancer 2018; TCIA DOI 10.7937/TCIA.e3sv-re93; CC BY-NC 4.0."
-    )
-    return DukeDataset(
-        X=X,
-        y=y,
-        feature_groups=groups,
-        patient_ids=patient_ids,
-        task=task,
-        description=description,
-        source_columns={c: sources[c] for c in X.columns},
-    )
