@@ -242,22 +242,38 @@ def _read_numpy(path: Path, *, spacing, key: str | None) -> Volume:
 
 
 def _read_dicom_series(folder: Path) -> Volume:
+    datasets = _read_dicom_files(folder)
+    datasets, first_position, normal, median = _sorted_slices(datasets, folder)
+    data = _stack_pixels(datasets, folder)  # (slice, row, column)
+    iop = np.asarray(datasets[0][1].ImageOrientationPatient, dtype=np.float64)
+    row_cos, col_cos = iop[:3], iop[3:]
+    dy, dx = (float(v) for v in datasets[0][1].PixelSpacing)  # row spacing, column spacing
+    dz = median
+    # Array axes: 0 -> slice normal, 1 -> down the rows (column cosine), 2 -> along a row.
+    lps = np.eye(4)
+    lps[:3, 0] = normal * dz
+    lps[:3, 1] = col_cos * dy
+    lps[:3, 2] = row_cos * dx
+    lps[:3, 3] = first_position
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps  # DICOM LPS -> RAS
+    return Volume(data, spacing=(dz, dy, dx), affine=affine, source=folder)
+
+
+def _read_dicom_files(folder: Path) -> list:
+    """(path, dataset) of every file of the folder: one series, with the geometry tags."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     if not files:
         raise ValueError(f"Folder '{folder}' is empty; expected the files of one DICOM series")
     pydicom = _require("pydicom")
-    from pydicom.errors import InvalidDicomError
-
     datasets = []
     for f in files:
         try:
             ds = pydicom.dcmread(str(f))
-        except (InvalidDicomError, Exception) as exc:
+        except Exception as exc:  # InvalidDicomError and any parser error of a damaged file
             raise ValueError(
                 f"'{f}' in DICOM folder '{folder}' is not a readable DICOM file: {exc}"
             ) from exc
         datasets.append((f, ds))
-
     series = {str(getattr(ds, "SeriesInstanceUID", "")) for _, ds in datasets}
     if len(series) > 1:
         raise ValueError(
@@ -272,10 +288,16 @@ def _read_dicom_series(folder: Path) -> Volume:
         raise ValueError(
             f"DICOM folder '{folder}' holds a single slice (a 2D image); a 3D series is needed"
         )
+    return datasets
 
+
+def _sorted_slices(datasets: list, folder: Path) -> tuple[list, np.ndarray, np.ndarray, float]:
+    """Slices sorted along the normal; the first position, the normal and the median spacing.
+
+    Two slices at one position, or a gap of more than 1.5 median spacings, raise.
+    """
     iop = np.asarray(datasets[0][1].ImageOrientationPatient, dtype=np.float64)
-    row_cos, col_cos = iop[:3], iop[3:]
-    normal = np.cross(row_cos, col_cos)
+    normal = np.cross(iop[:3], iop[3:])
     positions = np.array([np.asarray(ds.ImagePositionPatient, float) for _, ds in datasets])
     proj = positions @ normal
     order = np.argsort(proj, kind="stable")
@@ -295,12 +317,16 @@ def _read_dicom_series(folder: Path) -> Volume:
             f"DICOM folder '{folder}' has missing slices: gap(s) at {where} with median slice "
             f"spacing {median:.2f} mm"
         )
+    return datasets, positions[order[0]], normal, median
 
+
+def _stack_pixels(datasets: list, folder: Path) -> np.ndarray:
+    """Rescaled pixel values (RescaleSlope, RescaleIntercept) of the slices, stacked."""
     slices = []
     for f, ds in datasets:
         try:
             px = ds.pixel_array.astype(np.float32)
-        except Exception as exc:
+        except Exception as exc:  # decoders raise many types (missing codec, damaged data)
             raise ValueError(f"Could not decode pixel data of '{f}': {exc}") from exc
         slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
         intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
@@ -308,18 +334,7 @@ def _read_dicom_series(folder: Path) -> Volume:
     shapes = {s.shape for s in slices}
     if len(shapes) > 1:
         raise ValueError(f"DICOM folder '{folder}' has slices of different sizes {sorted(shapes)}")
-    data = np.stack(slices, axis=0)  # (slice, row, column)
-
-    dy, dx = (float(v) for v in datasets[0][1].PixelSpacing)  # row spacing, column spacing
-    dz = median
-    # Array axes: 0 -> slice normal, 1 -> down the rows (column cosine), 2 -> along a row.
-    lps = np.eye(4)
-    lps[:3, 0] = normal * dz
-    lps[:3, 1] = col_cos * dy
-    lps[:3, 2] = row_cos * dx
-    lps[:3, 3] = positions[order[0]]
-    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps  # DICOM LPS -> RAS
-    return Volume(data, spacing=(dz, dy, dx), affine=affine, source=folder)
+    return np.stack(slices, axis=0)
 
 
 def shape_features(volume, threshold: float = 0.5, spacing=None) -> dict[str, float]:
@@ -330,7 +345,7 @@ def shape_features(volume, threshold: float = 0.5, spacing=None) -> dict[str, fl
     bounding-box extents and fill ratio, principal axis lengths and their ratios (second moments),
     spread along each array axis, thickness (Euclidean distance to the background: maximum, mean,
     90th percentile, share of voxels at least two voxels deep),
-    number of connected components and share of the largest, centroid offset from the centre,
+    number of connected components and share of the largest, centroid offset from the center,
     mean/std intensity inside the foreground and the share of foreground voxels.
 
     Parameters
@@ -355,8 +370,23 @@ def shape_features(volume, threshold: float = 0.5, spacing=None) -> dict[str, fl
     >>> f["voxels"], f["surface_area"], f["n_components"]
     (64.0, 96.0, 1.0)
     """
-    from scipy import ndimage
+    arr, sp = _array_and_spacing(volume, spacing)
+    vmax = float(arr.max()) if arr.size else 0.0
+    mask = (arr / vmax if vmax > 1.0 else arr) > threshold
+    n = int(mask.sum())
+    out: dict[str, float] = {}
+    out["voxels"] = float(n)
+    out["volume"] = n * float(np.prod(sp))
+    out["foreground_share"] = n / mask.size
+    out.update(_surface_features(mask, sp, out["volume"]))
+    coords = np.argwhere(mask) * sp
+    out.update(_extent_features(mask, sp, coords))
+    out.update(_thickness_features(mask, sp))
+    out.update(_component_features(mask, sp, coords, arr))
+    return out
 
+
+def _array_and_spacing(volume, spacing) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(volume, Volume):
         arr = volume.array
         sp = np.asarray(volume.spacing, dtype=np.float64)
@@ -367,68 +397,80 @@ def shape_features(volume, threshold: float = 0.5, spacing=None) -> dict[str, fl
         arr = arr[0]
     if arr.ndim != 3:
         raise ValueError(f"shape_features needs a 3D volume, got shape {arr.shape}")
-    arr = arr.astype(np.float32)
-    vmax = float(arr.max()) if arr.size else 0.0
-    scaled = arr / vmax if vmax > 1.0 else arr
-    mask = scaled > threshold
-    n = int(mask.sum())
-    voxel_vol = float(np.prod(sp))
-    out: dict[str, float] = {}
-    out["voxels"] = float(n)
-    out["volume"] = n * voxel_vol
-    out["foreground_share"] = n / mask.size
+    return arr.astype(np.float32), sp
+
+
+def _surface_features(mask: np.ndarray, sp: np.ndarray, volume: float) -> dict[str, float]:
+    """Surface area (exposed voxel faces), surface-to-volume ratio and sphericity."""
     face_areas = (sp[1] * sp[2], sp[0] * sp[2], sp[0] * sp[1])
     padded = np.pad(mask, 1)
     area = 0.0
     for axis in range(3):
         area += face_areas[axis] * float(np.count_nonzero(np.diff(padded, axis=axis)))
-    out["surface_area"] = float(area)
-    out["surface_to_volume"] = float(area / out["volume"]) if n else 0.0
-    out["sphericity"] = (
-        float(np.pi ** (1 / 3) * (6 * out["volume"]) ** (2 / 3) / area) if n else 0.0
-    )
+    nonempty = mask.any()
+    return {
+        "surface_area": float(area),
+        "surface_to_volume": float(area / volume) if nonempty else 0.0,
+        "sphericity": (
+            float(np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / area) if nonempty else 0.0
+        ),
+    }
+
+
+def _extent_features(mask: np.ndarray, sp: np.ndarray, coords: np.ndarray) -> dict[str, float]:
+    """Bounding box and its fill, principal axis lengths and ratios, spread along each axis."""
+    n = len(coords)
+    ext, axes_len, var_axes = np.zeros(3), np.zeros(3), np.zeros(3)
     if n:
         idx = np.argwhere(mask)
-        lo, hi = idx.min(0), idx.max(0)
-        ext = (hi - lo + 1) * sp
-        coords = idx * sp
-        centroid = coords.mean(0)
+        ext = (idx.max(0) - idx.min(0) + 1) * sp
         cov = np.cov(coords.T) if n > 1 else np.zeros((3, 3))
         eig = np.sort(np.clip(np.linalg.eigvalsh(cov), 0, None))[::-1]
         axes_len = 4.0 * np.sqrt(eig)
+        var_axes = coords.var(0)
+    out = {f"extent_{i}": float(e) for i, e in enumerate(ext)}
+    out["bbox_fill"] = n * float(np.prod(sp)) / float(np.prod(ext)) if n else 0.0
+    out.update({f"axis_{i}": float(a) for i, a in enumerate(axes_len)})
+    out["elongation"] = float(axes_len[1] / axes_len[0]) if axes_len[0] > 0 else 0.0
+    out["flatness"] = float(axes_len[2] / axes_len[0]) if axes_len[0] > 0 else 0.0
+    out.update({f"spread_{i}": float(np.sqrt(v)) for i, v in enumerate(var_axes)})
+    return out
+
+
+def _thickness_features(mask: np.ndarray, sp: np.ndarray) -> dict[str, float]:
+    """Euclidean distance to the background: maximum, mean, 90th percentile, core share."""
+    from scipy import ndimage
+
+    keys = ("thickness_max", "thickness_mean", "thickness_p90", "core_share")
+    if not mask.any():
+        return dict.fromkeys(keys, 0.0)
+    dist = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
+    thick = dist[mask]
+    values = (
+        float(thick.max()),
+        float(thick.mean()),
+        float(np.percentile(thick, 90)),
+        float(np.mean(thick >= 2.0 * float(sp.min()))),
+    )
+    return dict(zip(keys, values, strict=True))
+
+
+def _component_features(mask, sp, coords, arr) -> dict[str, float]:
+    """Connected components, centroid offset from the center, intensity inside the foreground."""
+    from scipy import ndimage
+
+    n = len(coords)
+    n_comp, sizes, inside, offset = 0, np.array([0]), np.array([0.0]), 0.0
+    if n:
         labels, n_comp = ndimage.label(mask)
         sizes = np.bincount(labels.ravel())[1:]
         inside = arr[mask]
-        centre = (np.asarray(mask.shape) - 1) / 2 * sp
-        offset = float(np.linalg.norm(centroid - centre))
-        dist = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
-        thick = dist[mask]
-        thickness = (
-            float(thick.max()),
-            float(thick.mean()),
-            float(np.percentile(thick, 90)),
-            float(np.mean(thick >= 2.0 * float(sp.min()))),
-        )
-        var_axes = coords.var(0)
-    else:
-        ext = np.zeros(3)
-        axes_len = np.zeros(3)
-        n_comp, sizes, inside, offset = 0, np.array([0]), np.array([0.0]), 0.0
-        thickness = (0.0, 0.0, 0.0, 0.0)
-        var_axes = np.zeros(3)
-    for i, e in enumerate(ext):
-        out[f"extent_{i}"] = float(e)
-    out["bbox_fill"] = n * voxel_vol / float(np.prod(ext)) if n else 0.0
-    for i, a in enumerate(axes_len):
-        out[f"axis_{i}"] = float(a)
-    out["elongation"] = float(axes_len[1] / axes_len[0]) if axes_len[0] > 0 else 0.0
-    out["flatness"] = float(axes_len[2] / axes_len[0]) if axes_len[0] > 0 else 0.0
-    for i, v in enumerate(var_axes):
-        out[f"spread_{i}"] = float(np.sqrt(v))
-    out["thickness_max"], out["thickness_mean"], out["thickness_p90"], out["core_share"] = thickness
-    out["n_components"] = float(n_comp)
-    out["largest_component_share"] = float(sizes.max() / n) if n else 0.0
-    out["centroid_offset"] = offset
-    out["intensity_mean"] = float(inside.mean())
-    out["intensity_std"] = float(inside.std())
-    return out
+        center = (np.asarray(mask.shape) - 1) / 2 * sp
+        offset = float(np.linalg.norm(coords.mean(0) - center))
+    return {
+        "n_components": float(n_comp),
+        "largest_component_share": float(sizes.max() / n) if n else 0.0,
+        "centroid_offset": offset,
+        "intensity_mean": float(inside.mean()),
+        "intensity_std": float(inside.std()),
+    }
