@@ -123,12 +123,17 @@ class Cohort:
 
     Examples
     --------
+    >>> import warnings
     >>> import pandas as pd
     >>> from features import Cohort
     >>> clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "age": [50, 60, 70],
     ...                          "label": [0, 1, 1]})
     >>> mri = pd.DataFrame({"e0": [0.1, 0.3], "e1": [1.0, 0.0]}, index=["a", "c"])
-    >>> cohort = Cohort(clinical, {"mri": mri}, label="label")
+    >>> with warnings.catch_warnings(record=True) as caught:  # "b" has no MRI: a warning says so
+    ...     warnings.simplefilter("always")
+    ...     cohort = Cohort(clinical, {"mri": mri}, label="label")
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Patient IDs do not match across sources: 1 patient(s) of the clinical table lack block 'mri'...
     >>> list(cohort.X.columns)
     ['age', 'mri:missing', 'mri:e0', 'mri:e1']
     >>> cohort.feature_groups

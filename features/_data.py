@@ -44,6 +44,8 @@ def shared_data_dir(*, must_exist: bool = True) -> Path:
     Examples
     --------
     >>> from features import shared_data_dir
+    >>> shared_data_dir(must_exist=False).is_absolute()
+    True
     >>> duke = shared_data_dir() / "duke-breast-mri"  # doctest: +SKIP
     """
     env = os.environ.get(DATA_DIR_ENV, "").strip()

@@ -212,6 +212,16 @@ def load_encoder_weights(encoder: nn.Module, state, *, source: str = "checkpoint
     ValueError
         The checkpoint does not fit: the message lists (at most 10 of each) missing keys,
         unexpected keys and keys whose tensor shapes differ.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from features import build_encoder, load_encoder_weights
+    >>> trained = build_encoder("small", channels=(4, 4, 8, 8))
+    >>> state = {"module." + k: v for k, v in trained.state_dict().items()}  # DataParallel
+    >>> state["fc.weight"] = torch.zeros(2, 16)  # a classifier head: ignored
+    >>> load_encoder_weights(build_encoder("small", channels=(4, 4, 8, 8)), state)
+    ['fc.weight']
     """
     if isinstance(state, (str, os.PathLike)):
         source = str(state)
@@ -257,6 +267,28 @@ def save_encoder(encoder: nn.Module, path) -> Path:
 
     Reload with :func:`load_encoder` or ``VolumeEmbedder(pretrained=path)``; both use
     ``torch.load(weights_only=True)``.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+    path : str or Path
+        The file to write (its folder is created).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from features import build_encoder, load_encoder, save_encoder
+    >>> encoder = build_encoder("small", channels=(4, 4, 8, 8))
+    >>> path = save_encoder(encoder, os.path.join(tempfile.mkdtemp(), "encoder.pt"))
+    >>> again = load_encoder(path, encoder_kwargs={"channels": (4, 4, 8, 8)})
+    >>> all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(),
+    ...                                       again.state_dict().values()))
+    True
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,6 +307,18 @@ def save_encoder(encoder: nn.Module, path) -> Path:
 
 def load_encoder(path, encoder: str = "small", encoder_kwargs: dict | None = None) -> nn.Module:
     """Build the ``encoder`` architecture and load the weights at ``path`` (weights_only=True).
+
+    Parameters
+    ----------
+    path : str or Path
+        A state dict written by :func:`save_encoder` (or a MedicalNet-style checkpoint).
+    encoder, encoder_kwargs
+        The architecture, as for :func:`build_encoder`.
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode. See :func:`save_encoder` for an example.
 
     Raises
     ------

@@ -347,6 +347,15 @@ def fine_tune(
     -------
     torch.nn.Module
         The same encoder, tuned, in eval mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from features import build_encoder
+    >>> X = np.random.default_rng(0).random((8, 16, 16, 16)).astype(np.float32)
+    >>> encoder = build_encoder("small", channels=(4, 4, 8, 8))
+    >>> fine_tune(encoder, X, [0, 1] * 4, epochs=1, batch_size=4).training
+    False
     """
     data = _as_tensor(X)
     y = np.asarray(y)
@@ -356,33 +365,39 @@ def fine_tune(
     if len(classes) < 2:
         raise ValueError(f"fine_tune needs at least 2 classes in y, got {classes.tolist()}")
     dev = resolve_device(device)
-    gen = torch.Generator().manual_seed(int(random_state))
     encoder.to(dev)
     head = seeded(random_state, lambda: nn.Linear(encoder.out_dim, len(classes))).to(dev)
     counts = np.bincount(yi, minlength=len(classes)).astype(np.float32)
     weight = torch.tensor(len(yi) / (len(classes) * counts), device=dev)
-    target = torch.from_numpy(yi.astype(np.int64))
     opt = torch.optim.AdamW(
         list(encoder.parameters()) + list(head.parameters()), lr=lr, weight_decay=weight_decay
     )
     encoder.train()
-    n = data.shape[0]
+    gen = torch.Generator().manual_seed(int(random_state))
+    target = torch.from_numpy(yi.astype(np.int64))
     for epoch in range(int(epochs)):
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for b0 in range(0, n, int(batch_size)):
-            idx = perm[b0 : b0 + int(batch_size)]
-            xb = data[idx]
-            for axis in (2, 3, 4):
-                if torch.rand(1, generator=gen).item() < 0.5:
-                    xb = xb.flip(axis)
-            logits = head(encoder(xb.to(dev)))
-            loss = F.cross_entropy(logits, target[idx].to(dev), weight=weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
+        total = _fine_tune_epoch(encoder, head, opt, data, target, weight, batch_size, dev, gen)
         if verbose:
-            print(f"fine-tune epoch {epoch + 1}/{epochs}: loss {total / n:.4f}")
+            print(f"fine-tune epoch {epoch + 1}/{epochs}: loss {total / len(yi):.4f}")
     encoder.eval()
     return encoder
+
+
+def _fine_tune_epoch(encoder, head, opt, data, target, weight, batch_size, dev, gen) -> float:
+    """One pass over shuffled, randomly flipped batches; the summed loss."""
+    n, batch_size = data.shape[0], int(batch_size)
+    perm = torch.randperm(n, generator=gen)
+    total = 0.0
+    for b0 in range(0, n, batch_size):
+        idx = perm[b0 : b0 + batch_size]
+        xb = data[idx]
+        for axis in (2, 3, 4):
+            if torch.rand(1, generator=gen).item() < 0.5:
+                xb = xb.flip(axis)
+        logits = head(encoder(xb.to(dev)))
+        loss = F.cross_entropy(logits, target[idx].to(dev), weight=weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+    return total
