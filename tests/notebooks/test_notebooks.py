@@ -32,6 +32,12 @@ MIN_FIGURES = {
 }
 # Modules whose names start with an underscore are private: notebooks use the public API only.
 PRIVATE_IMPORT = re.compile(r"^\s*(from|import)\s+(graphboost|features|experiments)\.\_", re.M)
+# The command line is for terminals: notebooks call the functions under it (experiments.workflows).
+CLI_IMPORT = re.compile(r"^\s*(from|import)\s+experiments\.cli\b", re.M)
+# A warning is silenced by its message, inside the cell that expects it, never by category.
+BROAD_FILTER = re.compile(
+    r"simplefilter\(\s*\"ignore\"|filterwarnings\(\s*\"ignore\"(?![^)]*message=)"
+)
 
 
 def _read(name):
@@ -65,6 +71,8 @@ def test_notebook_structure(name):
         assert not PRIVATE_IMPORT.search(cell.source), (
             f"{name}: imports a private module: {PRIVATE_IMPORT.search(cell.source).group(0)}"
         )
+        assert not CLI_IMPORT.search(cell.source), f"{name}: drives the command line's main"
+        assert not BROAD_FILTER.search(cell.source), f"{name}: ignores warnings by category"
 
 
 # ------------------------------------------------------------------------ execution (slow)
@@ -416,6 +424,14 @@ def test_study_plots(plt, tmp_path):
     ax = plot_param_importances(study)
     _labeled(ax)
     assert {t.get_text() for t in ax.get_yticklabels()} == {"x", "y"}
+
+
+def test_broad_warning_filters_are_detected():
+    """The structure test's patterns catch what they must (else it proves nothing)."""
+    assert BROAD_FILTER.search('warnings.simplefilter("ignore", UserWarning)')
+    assert BROAD_FILTER.search('warnings.filterwarnings("ignore", category=UserWarning)')
+    assert not BROAD_FILTER.search('warnings.filterwarnings("ignore", message="Dropping ")')
+    assert CLI_IMPORT.search("from experiments.cli import main as graphboost_cli")
 
 
 def test_notebook_small_switch_is_read_from_the_environment():
