@@ -82,7 +82,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     - all values missing;
     - identifier-like: no missing value, at least 10 rows, and every value distinct, where the
       values are text or integers forming a run of consecutive numbers (1..n in any order). Such
-      a column cannot generalise to new patients. A numeric column given in ``numeric`` is never
+      a column cannot generalize to new patients. A numeric column given in ``numeric`` is never
       called an identifier;
     - mixed types: an object column holding numbers and text (or other objects) together, e.g.
       ``[1.2, "n/a", 3]``. Give it in ``numeric`` (text becomes an error) or ``categorical``
@@ -104,7 +104,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         (and unseen categories go there too). Default: one column per category seen in ``fit``;
         unseen categories become all zeros.
     scale : bool, default=True
-        Standardise numeric columns (zero mean, unit variance, fitted in ``fit``).
+        Standardize numeric columns (zero mean, unit variance, fitted in ``fit``).
     skip_indicator : list of str, optional
         Columns that get no missing-value indicator (still imputed), e.g. the columns of an
         embedding block whose missingness one ``"<block>:missing"`` column already carries.

@@ -65,7 +65,7 @@ DUKE_TASKS: dict[str, str] = {
 }
 
 # A clinical column is addressed by (first header row = group, second header row = name), both
-# whitespace-normalised. The Tumor Grade columns share their name and are told apart by a word of
+# whitespace-normalized. The Tumor Grade columns share their name and are told apart by a word of
 # the third header row.
 
 #: Clinical columns allowed for ``tnbc`` (and ``pcr``), besides ``age`` (derived from
@@ -280,7 +280,7 @@ def _clinical_key(col: tuple[object, object, object]) -> tuple[str, str, str]:
     if group == "Tumor Characteristics" and name == "Tumor Grade":
         word = next((w for w in _GRADE_WORDS if w in legend), None)
         if word is None:
-            raise ValueError(f"Unrecognised Tumor Grade column in the Duke clinical file: {col!r}")
+            raise ValueError(f"Unrecognized Tumor Grade column in the Duke clinical file: {col!r}")
         name = f"Tumor Grade ({word})"
     return group, name, legend
 

@@ -65,7 +65,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         Local checkpoint (a state dict, possibly nested under ``"state_dict"`` with
         ``"module."`` prefixes, e.g. MedicalNet ResNets, or the file written by
         :func:`features.pretrain_encoder`), loaded with ``torch.load(weights_only=True)``.
-        ``None``: random initialisation seeded by ``random_state``.
+        ``None``: random initialization seeded by ``random_state``.
     preprocessor : VolumePreprocessor, optional
         Default ``VolumePreprocessor(shape=(64, 64, 64), intensity="minmax")``.
     device : {"auto", "cpu", "cuda", ...}, default "auto"
@@ -113,7 +113,8 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
     >>> from features import VolumeEmbedder, VolumePreprocessor
     >>> emb = VolumeEmbedder(encoder_kwargs={"channels": (4, 4, 8, 8)},
     ...                      preprocessor=VolumePreprocessor(shape=16))
-    >>> emb.fit_transform([np.random.rand(20, 20, 20) for _ in range(3)]).shape
+    >>> rng = np.random.default_rng(0)
+    >>> emb.fit_transform([rng.random((20, 20, 20)) for _ in range(3)]).shape
     (3, 16)
     """
 

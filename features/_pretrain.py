@@ -137,7 +137,7 @@ def pretrain_encoder(
     random_state: int = 0,
     verbose: bool = False,
 ) -> PretrainResult:
-    """Self-supervised pretraining of a 3D encoder on unlabelled volumes.
+    """Self-supervised pretraining of a 3D encoder on unlabeled volumes.
 
     ``objective="mae"`` (masked-volume reconstruction, after masked autoencoders): a random
     ``mask_ratio`` share of the ``patch_size``-cubed patches is set to ``mask_value``; the encoder
@@ -149,7 +149,7 @@ def pretrain_encoder(
     Parameters
     ----------
     X : array (n, D, H, W) / (n, C, D, H, W) or list of paths / arrays / Volumes
-        Arrays are used as given (already normalised); other inputs go through
+        Arrays are used as given (already normalized); other inputs go through
         ``preprocessor`` (default ``VolumePreprocessor()``: 64^3, min-max).
     encoder, encoder_kwargs : see :func:`features.build_encoder`
     objective : {"mae", "simclr"}, default "mae"

@@ -161,13 +161,13 @@ def _lesion_volume(
 
     s = grid.scale
     # Position and size.
-    centre = rng.normal(0, 1.5 * s, 3)
+    center = rng.normal(0, 1.5 * s, 3)
     radius = max(2.0 * s, rng.normal((4.6 + 1.0 * label) * s, 1.1 * s))
     # Shape: elongation (less spherical) and lobulation of the surface.
     elongation = np.clip(rng.normal(0.12 + 0.12 * label, 0.08), 0.0, 0.45)
     axes = radius * np.array([1 + elongation, 1.0, 1 / (1 + elongation)])
     rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0]
-    coords = np.stack([grid.x - centre[0], grid.y - centre[1], grid.z - centre[2]], axis=-1)
+    coords = np.stack([grid.x - center[0], grid.y - center[1], grid.z - center[2]], axis=-1)
     local = coords @ rotation
     dist = np.sqrt(((local / axes) ** 2).sum(axis=-1))
     r = np.linalg.norm(local, axis=-1) + 1e-6
@@ -189,7 +189,7 @@ def _lesion_volume(
         direction /= np.linalg.norm(direction)
         length = rng.uniform(0.6, 1.3) * radius
         steps = np.arange(0.8 * radius, 0.8 * radius + length, 0.4)
-        points = centre + (np.asarray(grid.shape) - 1) / 2 + np.outer(steps, direction)
+        points = center + (np.asarray(grid.shape) - 1) / 2 + np.outer(steps, direction)
         idx = np.round(points).astype(int)
         inside = np.all((idx >= 0) & (idx < np.asarray(grid.shape)), axis=1)
         idx = idx[inside]

@@ -40,7 +40,7 @@ def _triple(value, name: str, kind=float):
 
 
 class VolumePreprocessor:
-    """Turn a :class:`Volume` into a fixed-size, normalised channel-first array with MONAI.
+    """Turn a :class:`Volume` into a fixed-size, normalized channel-first array with MONAI.
 
     The steps, in order (each optional): reorient to ``orientation`` (MONAI ``Orientationd``),
     resample to a voxel ``spacing`` (``Spacingd``), crop around a lesion mask or bounding box
@@ -57,7 +57,7 @@ class VolumePreprocessor:
     orientation : str or None, default "RAS"
         Axis codes to reorient to; ``None`` keeps the voxel order of the file.
     intensity : {"ct", "mri", "minmax", None}, default "minmax"
-        Intensity normalisation.
+        Intensity normalization.
     window : tuple of 2 floats, default (-1000.0, 400.0)
         Hounsfield window ``(low, high)`` for ``intensity="ct"``.
     crop : {"mask", "bbox", None}, default None
@@ -70,13 +70,14 @@ class VolumePreprocessor:
     >>> import numpy as np
     >>> from features import Volume
     >>> pre = VolumePreprocessor(shape=16, intensity="mri")
-    >>> out = pre(Volume(np.random.rand(20, 24, 18)))
+    >>> out = pre(Volume(np.random.default_rng(0).random((20, 24, 18))))
     >>> out.shape
     (1, 16, 16, 16)
     """
 
     def __init__(
         self,
+        *,
         shape: int | Sequence[int] | None = (64, 64, 64),
         spacing: float | Sequence[float] | None = None,
         orientation: str | None = "RAS",
