@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._common import MAX_NAMED, is_missing, named
 from ._jsonfile import read_checked_json, write_checked_json
 
 __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
@@ -25,7 +26,6 @@ __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
 _FORMAT = "features.ClinicalPreprocessor"
 _FORMAT_VERSION = 1
 
-_MAX_NAMED = 5  # at most this many column names / values in a message
 _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
 
 
@@ -33,21 +33,8 @@ class UnseenCategoryWarning(UserWarning):
     """A categorical (or binary) column holds, at transform time, a value not seen in fit."""
 
 
-def _named(items: Sequence[object]) -> str:
-    items = list(items)
-    shown = ", ".join(repr(i) for i in items[:_MAX_NAMED])
-    return shown + (f" and {len(items) - _MAX_NAMED} more" if len(items) > _MAX_NAMED else "")
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _category_label(value: object) -> str:
@@ -195,10 +182,10 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             frame = frame.rename(columns=str)
         if not frame.columns.is_unique:
             dupes = frame.columns[frame.columns.duplicated()].unique()
-            raise ValueError(f"Duplicate column names in X: {_named(dupes)}.")
+            raise ValueError(f"Duplicate column names in X: {named(dupes)}.")
         complex_cols = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c].dtype)]
         if complex_cols:
-            raise ValueError(f"Complex data not supported (columns {_named(complex_cols)}).")
+            raise ValueError(f"Complex data not supported (columns {named(complex_cols)}).")
         return frame
 
     def _overrides(self, columns: pd.Index) -> dict[str, str]:
@@ -222,7 +209,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         unknown = [n for n in given if n not in columns]
         if unknown:
             raise ValueError(
-                f"Columns given in numeric/binary/categorical are not in X: {_named(unknown)}."
+                f"Columns given in numeric/binary/categorical are not in X: {named(unknown)}."
             )
         return given
 
@@ -291,7 +278,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             if bad.any():
                 raise ValueError(
                     f"Column {col!r} is {'numeric' if col in self.numeric_ else 'binary'} but "
-                    f"holds non-numeric values: {_named(pd.unique(series[bad]))}."
+                    f"holds non-numeric values: {named(pd.unique(series[bad]))}."
                 )
             converted = converted.astype(float)
             if not np.isfinite(converted.dropna().to_numpy()).all():
@@ -299,7 +286,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             out[col] = converted
         for col in self.categorical_:
             series = frame[col]
-            labels = [np.nan if _is_missing(v) else _category_label(v) for v in series]
+            labels = [np.nan if is_missing(v) else _category_label(v) for v in series]
             out[col] = pd.Series(labels, index=frame.index, dtype=object)
         prepared = pd.DataFrame(out, index=frame.index)
         if fitting:
@@ -308,7 +295,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 if len(levels) > 2:
                     raise ValueError(
                         f"Column {col!r} is binary but has {len(levels)} distinct values: "
-                        f"{_named(levels.tolist())}."
+                        f"{named(levels.tolist())}."
                     )
                 # 0/1 columns keep their values (both allowed later, even if one is absent in
                 # fit); any other two levels are coded 0 (smaller) and 1 (larger).
@@ -337,8 +324,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             if new.any():
                 unseen[col] = pd.unique(values[new]).tolist()
         if unseen:
-            details = "; ".join(f"{c!r}: {_named(v)}" for c, v in list(unseen.items())[:_MAX_NAMED])
-            more = len(unseen) - _MAX_NAMED
+            details = "; ".join(f"{c!r}: {named(v)}" for c, v in list(unseen.items())[:MAX_NAMED])
+            more = len(unseen) - MAX_NAMED
             handling = (
                 "encoded as all zeros"
                 if self.min_frequency is None
@@ -408,7 +395,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             )
         unknown = [c for c in (self.skip_indicator or ()) if c not in frame.columns]
         if unknown:
-            raise ValueError(f"Columns given in skip_indicator are not in X: {_named(unknown)}.")
+            raise ValueError(f"Columns given in skip_indicator are not in X: {named(unknown)}.")
         return frame
 
     def _column_kinds(self, frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -423,8 +410,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             else:
                 kinds[kind].append(col)
         if problems:
-            listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:_MAX_NAMED])
-            more = len(problems) - _MAX_NAMED
+            listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:MAX_NAMED])
+            more = len(problems) - MAX_NAMED
             listed += f"; and {more} more" if more > 0 else ""
             if self.on_invalid == "raise":
                 raise ValueError(
@@ -490,7 +477,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         clashes = counts[counts > 1].index.tolist()
         if clashes:
             raise ValueError(
-                f"Output column names clash: {_named(clashes)}; rename the input columns."
+                f"Output column names clash: {named(clashes)}; rename the input columns."
             )
         self._feature_names_out = np.asarray(names, dtype=object)
         self.source_columns_ = dict(zip(names, sources, strict=True))
@@ -533,9 +520,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         extra = [c for c in frame.columns if c not in set(expected)]
         parts = []
         if missing:
-            parts.append(f"Columns missing at transform time: {_named(missing)} (seen in fit)")
+            parts.append(f"Columns missing at transform time: {named(missing)} (seen in fit)")
         if extra:
-            parts.append(f"columns not seen in fit: {_named(extra)}")
+            parts.append(f"columns not seen in fit: {named(extra)}")
         return "; ".join(parts) + ".\n" if parts else ""
 
     # ------------------------------------------------------------------ save / load
@@ -613,7 +600,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         known = set(self.feature_groups_) | set(self.dropped_columns_)
         unknown = [c for cols in groups.values() for c in cols if c not in known]
         if unknown:
-            raise ValueError(f"Columns in groups are not columns of X: {_named(unknown)}.")
+            raise ValueError(f"Columns in groups are not columns of X: {named(unknown)}.")
         mapped = {
             name: [out for c in cols for out in self.feature_groups_.get(c, [])]
             for name, cols in groups.items()

@@ -9,18 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from ._clinical import ClinicalPreprocessor
+from ._common import named
 from ._table import describe_id_format, ids_as_text, read_table
 
 __all__ = ["Cohort"]
 
-_MAX_NAMED = 5
 _MIN_MATCHED_SHARE = 0.1  # a block matching fewer IDs than this share is a format mismatch
-
-
-def _named(items: Sequence[object]) -> str:
-    items = list(items)
-    shown = ", ".join(repr(i) for i in items[:_MAX_NAMED])
-    return shown + (f" and {len(items) - _MAX_NAMED} more" if len(items) > _MAX_NAMED else "")
 
 
 def _ids(values: pd.Index | pd.Series, where: str) -> pd.Index:
@@ -174,7 +168,7 @@ class Cohort:
         X = pd.concat(parts, axis=1)
         clashes = X.columns[X.columns.duplicated()].unique().tolist()
         if clashes:
-            raise ValueError(f"Column names clash after the join: {_named(clashes)}.")
+            raise ValueError(f"Column names clash after the join: {named(clashes)}.")
         X.index.name = "patient_id"
         self.X = X
         self._report()
@@ -186,7 +180,7 @@ class Cohort:
         if self.id_column not in clinical.columns:
             raise ValueError(
                 f"id_column {self.id_column!r} is not a column of the clinical table; columns: "
-                f"{_named(clinical.columns.tolist())}. Pass id_column=None to use the index."
+                f"{named(clinical.columns.tolist())}. Pass id_column=None to use the index."
             )
         raw = clinical[self.id_column]
         return raw, _ids(raw, f"the clinical column {self.id_column!r}")
@@ -195,9 +189,7 @@ class Cohort:
         """The clinical columns that are features (not the ID, label or excluded columns)."""
         unknown = [c for c in self.exclude if c not in clinical.columns]
         if unknown:
-            raise ValueError(
-                f"Columns in exclude are not in the clinical table: {_named(unknown)}."
-            )
+            raise ValueError(f"Columns in exclude are not in the clinical table: {named(unknown)}.")
         drop = set(self.exclude) | {c for c in (self.id_column, self.label) if c is not None}
         features = clinical.drop(columns=[c for c in clinical.columns if c in drop])
         features = features.set_axis(ids, axis=0)
@@ -209,7 +201,7 @@ class Cohort:
         if label not in clinical.columns:
             raise ValueError(
                 f"Label column {label!r} not found in the clinical table; columns: "
-                f"{_named(clinical.columns.tolist())}."
+                f"{named(clinical.columns.tolist())}."
             )
         y = clinical[label].set_axis(ids)
         if y.isna().any():
@@ -241,7 +233,7 @@ class Cohort:
         _check_overlap(name, ids, block_ids, clinical_ids, block.index)
         non_numeric = [c for c in block.columns if not pd.api.types.is_numeric_dtype(block[c])]
         if non_numeric:
-            raise ValueError(f"Block {name!r} has non-numeric columns: {_named(non_numeric)}.")
+            raise ValueError(f"Block {name!r} has non-numeric columns: {named(non_numeric)}.")
         if block.shape[1] == 0:
             raise ValueError(f"Block {name!r} has no columns.")
         block = block.set_axis(block_ids, axis=0)

@@ -6,11 +6,13 @@ import importlib.util
 import numbers
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ._common import is_missing, named
 
 __all__ = ["TABLE_FORMATS", "describe_id_format", "ids_as_text", "read_table"]
 
@@ -24,13 +26,6 @@ TABLE_FORMATS = {
     ".xls": "excel",
 }
 _ENGINES = {"parquet": ("pyarrow", "fastparquet"), "excel": ("openpyxl", "xlrd")}
-_MAX_NAMED = 5
-
-
-def _named(items: Sequence[object]) -> str:
-    items = list(items)
-    shown = ", ".join(repr(i) for i in items[:_MAX_NAMED])
-    return shown + (f" and {len(items) - _MAX_NAMED} more" if len(items) > _MAX_NAMED else "")
 
 
 def _supported() -> str:
@@ -104,7 +99,7 @@ def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) ->
         if id_column not in table.columns:
             raise ValueError(
                 f"ID column {id_column!r} not found in '{path}'; columns: "
-                f"{_named([str(c) for c in table.columns])}."
+                f"{named([str(c) for c in table.columns])}."
             )
         table[id_column] = ids_as_text(table[id_column])
     return table
@@ -146,14 +141,7 @@ def _id_text(value: object) -> object:
         if np.isnan(value):
             return np.nan
         return str(int(value)) if float(value).is_integer() else repr(float(value))
-    return value if _is_missing(value) else str(value)
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return value if is_missing(value) else str(value)
 
 
 def ids_as_text(values: Iterable[object]) -> pd.Series:
@@ -215,7 +203,7 @@ def describe_id_format(values: Iterable[object]) -> str:
     >>> describe_id_format(["P-12", "P-13"])
     "text shaped like 'A-99' (A, a = letter, 9 = digit) (2 IDs)"
     """
-    present = [v for v in values if not _is_missing(v)]
+    present = [v for v in values if not is_missing(v)]
     if not present:
         return "no IDs"
     kinds = {
