@@ -34,7 +34,7 @@ many steps per inner fold (shorter curves are padded with their last value)."""
 
 _REPORT_STEPS = 20  # reports per inner fold (a stride over the rounds)
 
-_GNN_LR = "gnn_learning_rate"  # the Adam step of the GNN weak learners
+_GNN_LR = "gnn_lr"  # the Adam step of the GNN weak learners
 
 
 def _optuna():

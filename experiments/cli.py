@@ -339,7 +339,7 @@ def cmd_embed(args):
     done = len(emb) - len(skipped)
     print(f"{done} scans embedded ({emb.shape[1]} dimensions) into {out}.")
     if skipped:
-        _note(f"{len(skipped)} scan(s) skipped (rows of NaN in {out}): {skipped[:5]}")
+        _note(f"{len(skipped)} scan(s) could not be read: their rows in {out} are empty.")
     return 0
 
 

@@ -314,6 +314,14 @@ def test_embed_command(tmp_path, capsys):
     emb = pd.read_csv(out)
     assert list(emb.patient_id) == ["P0", "P1", "P2"] and emb.shape[1] > 4
     assert not emb.isna().any().any()
+    (scans / "P9.npy").write_bytes(b"not a volume")
+    argv = ["embed", "--scans", str(scans), "--shape", "16", "--device", "cpu"]
+    assert main([*argv, "--output", str(tmp_path / "e1.csv")]) == 2
+    assert main([*argv, "--output", str(tmp_path / "e1.csv"), "--on-error", "skip"]) == 0
+    out = capsys.readouterr()
+    assert "3 scans embedded" in out.out and "1 scan(s) could not be read" in out.err
+    skipped = pd.read_csv(tmp_path / "e1.csv").set_index("patient_id")
+    assert skipped.loc["P9"].isna().all() and skipped.drop(index="P9").notna().all().all()
     empty = tmp_path / "empty"
     empty.mkdir()
     code = main(["embed", "--scans", str(empty), "--output", str(tmp_path / "e2.csv")])

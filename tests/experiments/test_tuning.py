@@ -66,6 +66,8 @@ def test_search_space_uses_real_parameter_names():
         seen_convs.add(params["conv"])
         if params["conv"] == "vote":
             assert "hidden_channels" not in trial.params
+        else:  # the GNN's Adam step is searched under the estimator's own name
+            assert {"gnn_lr", "hidden_channels", "n_screen"} <= set(params)
         study.tell(trial, 0.5)
     assert len(seen_convs) >= 3
     fixed = search_space(study.ask(), valid, fixed={"conv": "vote", "n_estimators": 7})
@@ -203,3 +205,19 @@ def test_two_workers_share_one_postgres_study(cohort_csv, capsys):
     assert by_worker.tolist() == [0, 2, 2]  # both worker processes did their share
     assert "(4 new)" in capsys.readouterr().out
     optuna.delete_study(study_name=name, storage=url)
+
+
+@pytest.mark.slow
+def test_worker_processes_get_explicit_arguments(cohort_df, tmp_path):
+    """Issue 8: workers rewrote the command line and read their index from the environment."""
+    from experiments import run_search
+    from experiments._data import dataset_from_cohort, read_cohort
+
+    ds = dataset_from_cohort(read_cohort(cohort_df, label="y", id_column="pid"), "c")
+    storage = f"sqlite:///{tmp_path}/study.db"
+    fixed = {"n_estimators": 4, "conv": "vote", "n_neighbors": 5}
+    res = run_search(ds, storage, n_trials=2, n_workers=2, inner_splits=2, fixed=fixed)
+    assert res.n_new == 2 and res.best_params["n_estimators"] == 4
+    assert sorted(t.user_attrs["worker"] for t in res.study.trials) == [1, 2]
+    with pytest.raises(ValueError, match="n_trials and n_workers must be at least 1; got 0, 1"):
+        run_search(ds, storage, n_trials=0)
