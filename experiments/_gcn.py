@@ -239,27 +239,23 @@ class PopulationGCNClassifier(ClassifierMixin, BaseEstimator):
         """
         import torch
 
+        x_all, edges = self._graph_with_queries(X)
+        with torch.no_grad():
+            out = self.module_(x_all, edges)[self.graph_.n_train :]
+        return torch.softmax(out, dim=1).numpy().astype(np.float64)
+
+    def _graph_with_queries(self, X):
+        """Node features and edges: the training graph, each row of ``X`` linked into it."""
+        import torch
+
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        n_train = self.train_X_.shape[0]
         query_edges = self.graph_.query_edge_index(X)
         edges = np.concatenate([self.train_edge_index_, query_edges], axis=1)
-        x_all = torch.from_numpy(np.vstack([self.train_X_, X]))
-        with torch.no_grad():
-            out = self.module_(x_all, torch.from_numpy(edges).long())
-        return torch.softmax(out[n_train:], dim=1).numpy().astype(np.float64)
+        return torch.from_numpy(np.vstack([self.train_X_, X])), torch.from_numpy(edges).long()
 
     def predict(self, X):
-        """Most probable class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
+        """Most probable class of each row of ``X`` (see :meth:`predict_proba`)."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
