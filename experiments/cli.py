@@ -302,44 +302,38 @@ def cmd_fit(args):
     return 0
 
 
+def _write_table(args, compute, message):
+    """Check ``--output`` first, then compute the frame, write it atomically, print a line."""
+    out = _check_new_file(args.output, args.overwrite)
+    frame = compute()
+    _write_csv_atomic(frame, out)
+    print(message.format(n=len(frame), out=out))
+    return frame
+
+
 def cmd_predict(args):
-    out = _check_new_file(args.output, args.overwrite)
-    pred = workflows.predict(args.model, args.data, scans=args.scans, on_error=args.on_error)
-    _write_csv_atomic(pred, out)
-    print(f"Predictions for {len(pred)} patients written to {out}.")
-    return 0
-
-
-def cmd_explain(args):
-    out = _check_new_file(args.output, args.overwrite)
-    expl = workflows.explain(
-        args.model,
-        args.data,
-        scans=args.scans,
-        n_neighbors=args.n_neighbors,
-        on_error=args.on_error,
-    )
-    _write_csv_atomic(expl, out)
-    print(f"Explanations ({len(expl)} rows) written to {out}.")
+    """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
+    kwargs = {"scans": args.scans, "on_error": args.on_error}
+    if args.command == "explain":
+        kwargs["n_neighbors"] = args.n_neighbors
+        run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
+    else:
+        run, message = workflows.predict, "Predictions for {n} patients written to {out}."
+    _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
     return 0
 
 
 def cmd_embed(args):
-    out = _check_new_file(args.output, args.overwrite)
-    emb = workflows.embed_scans(
-        args.scans,
-        encoder=args.encoder,
-        device=args.device,
-        cache_dir=args.cache_dir,
-        shape=args.shape,
-        on_error=args.on_error,
+    kwargs = {"encoder": args.encoder, "device": args.device, "cache_dir": args.cache_dir}
+    kwargs.update(shape=args.shape, on_error=args.on_error)
+    emb = _write_table(
+        args,
+        lambda: workflows.embed_scans(args.scans, **kwargs).reset_index(),
+        "Embeddings of {n} scans written to {out}.",
     )
-    _write_csv_atomic(emb.reset_index(), out)
     skipped = emb.attrs.get("skipped", [])
-    done = len(emb) - len(skipped)
-    print(f"{done} scans embedded ({emb.shape[1]} dimensions) into {out}.")
     if skipped:
-        _note(f"{len(skipped)} scan(s) could not be read: their rows in {out} are empty.")
+        _note(f"{len(skipped)} scan(s) could not be read: their rows in {args.output} are empty.")
     return 0
 
 
@@ -434,7 +428,7 @@ def cmd_demo(args):
 COMMANDS = {
     "fit": cmd_fit,
     "predict": cmd_predict,
-    "explain": cmd_explain,
+    "explain": cmd_predict,
     "embed": cmd_embed,
     "tune": cmd_tune,
     "benchmark": cmd_benchmark,

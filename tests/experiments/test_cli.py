@@ -319,7 +319,7 @@ def test_embed_command(tmp_path, capsys):
     assert main([*argv, "--output", str(tmp_path / "e1.csv")]) == 2
     assert main([*argv, "--output", str(tmp_path / "e1.csv"), "--on-error", "skip"]) == 0
     out = capsys.readouterr()
-    assert "3 scans embedded" in out.out and "1 scan(s) could not be read" in out.err
+    assert "Embeddings of 4 scans written" in out.out and "1 scan(s) could not be read" in out.err
     skipped = pd.read_csv(tmp_path / "e1.csv").set_index("patient_id")
     assert skipped.loc["P9"].isna().all() and skipped.drop(index="P9").notna().all().all()
     empty = tmp_path / "empty"
