@@ -99,21 +99,42 @@ def _kth_distance_sorted(sorted_values, n_neighbors, query_values=None):
     of its own neighborhood. Only the ``n_neighbors`` positions on either side can hold the
     nearest points, so the work is O(N * k).
     """
+    if query_values is None:
+        return _kth_distance_training(sorted_values, n_neighbors)
     n = sorted_values.shape[0]
     k = n_neighbors
-    if query_values is None:
-        positions = np.arange(n)
-        offsets = np.concatenate([np.arange(-k, 0), np.arange(1, k + 1)])
-        values = sorted_values
-    else:
-        positions = np.searchsorted(sorted_values, query_values)
-        offsets = np.arange(-k, k)
-        values = query_values
-    idx = positions[:, None] + offsets[None, :]
+    positions = np.searchsorted(sorted_values, query_values)
+    idx = positions[:, None] + np.arange(-k, k)[None, :]
     valid = (idx >= 0) & (idx < n)
-    dist = np.abs(sorted_values[np.clip(idx, 0, n - 1)] - values[:, None])
+    dist = np.abs(sorted_values[np.clip(idx, 0, n - 1)] - query_values[:, None])
     dist[~valid] = np.inf
     return np.partition(dist, k - 1, axis=1)[:, k - 1]
+
+
+def _kth_distance_training(sorted_values, k):
+    """k-th nearest distance of each sorted point to the others, in O(N) memory.
+
+    The m-th nearest point on the left of point ``i`` is ``i - m``, at distance ``L_m``, on the
+    right ``i + m`` at ``R_m``; both grow with ``m``. The k-th smallest of the two sorted lists is
+    ``min_j max(L_j, R_{k - j})`` (``L_0 = R_0 = 0``): k passes over N values, never an N x 2k
+    array. The result is one of the distances, bit for bit what a partition of all 2k gives.
+    """
+    n = sorted_values.shape[0]
+
+    def side(m, left):
+        dist = np.full(n, np.inf)
+        if m < n:
+            if left:
+                dist[m:] = np.abs(sorted_values[:-m] - sorted_values[m:])
+            else:
+                dist[:-m] = np.abs(sorted_values[m:] - sorted_values[:-m])
+        return dist
+
+    kth = side(k, left=False)
+    for j in range(1, k + 1):
+        left = side(j, left=True)
+        np.minimum(kth, left if j == k else np.maximum(left, side(k - j, left=False)), out=kth)
+    return kth
 
 
 def _radius_ranges(sorted_values, values, radius):
@@ -156,7 +177,22 @@ def column_neighborhoods(x, rule, n_neighbors=None, threshold=None, query=None, 
     """
     x = _as_1d(x)
     order = np.argsort(x, kind="stable") if order is None else order
-    sorted_values = x[order]
+    lo, hi = sorted_ranges(x[order], rule, n_neighbors, threshold, query)
+    if query is None:
+        # Report ranges in the original order of the training patients.
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.shape[0])
+        lo, hi = lo[inverse], hi[inverse]
+    return order, lo, hi
+
+
+def sorted_ranges(sorted_values, rule, n_neighbors=None, threshold=None, query=None):
+    """:func:`column_neighborhoods` on the already sorted training values.
+
+    Returns the ranges ``[lo, hi)`` of sorted positions: of each *sorted* training patient
+    (without ``query``), or of each query. A query costs O(k + log N): nothing of size N is
+    touched but by binary search, so the caller should keep ``sorted_values``.
+    """
     if query is None:
         values = sorted_values
         radius = _kth_distance_sorted(sorted_values, n_neighbors) if rule == "knn" else threshold
@@ -165,13 +201,7 @@ def column_neighborhoods(x, rule, n_neighbors=None, threshold=None, query=None, 
         radius = (
             _kth_distance_sorted(sorted_values, n_neighbors, values) if rule == "knn" else threshold
         )
-    lo, hi = _radius_ranges(sorted_values, values, radius)
-    if query is None:
-        # Report ranges in the original order of the training patients.
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.shape[0])
-        lo, hi = lo[inverse], hi[inverse]
-    return order, lo, hi
+    return _radius_ranges(sorted_values, values, radius)
 
 
 def _window_neighbors(sorted_values, values, positions, radius, max_neighbors, exclude):
@@ -217,8 +247,17 @@ def column_neighbors(
     """
     x = _as_1d(x)
     order = np.argsort(x, kind="stable") if order is None else order
-    sorted_values = x[order]
-    n = x.shape[0]
+    return sorted_neighbors(x[order], order, rule, n_neighbors, threshold, max_degree, query)
+
+
+def sorted_neighbors(
+    sorted_values, order, rule, n_neighbors=None, threshold=None, max_degree=None, query=None
+):
+    """:func:`column_neighbors` on the already sorted training values ``x[order]``.
+
+    With ``query`` the cost is O(m log m + log N) per query, for ``m`` neighbors.
+    """
+    n = sorted_values.shape[0]
     if rule == "knn":
         m = n_neighbors
     else:

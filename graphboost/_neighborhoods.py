@@ -19,9 +19,9 @@ from sklearn.neighbors import NearestNeighbors
 from ._graphs import (
     GraphSpec,
     _check_n_neighbors,
-    column_neighborhoods,
-    column_neighbors,
     neighbors_to_edge_index,
+    sorted_neighbors,
+    sorted_ranges,
 )
 from ._validation import check_finite, format_names
 
@@ -78,17 +78,22 @@ class ColumnGraph(_FittedGraph):
     """A graph on one column, fitted on the training values of that column.
 
     Returned by :func:`build_graph` for a column spec; ``spec`` is its :class:`GraphSpec`,
-    ``column_index`` the position of the column in ``X``.
+    ``column_index`` the position of the column in ``X``. The graph keeps the training values
+    sorted, so that a new patient is placed among them by binary search, O(log N).
     """
 
-    def __init__(self, spec: GraphSpec, column_index: int, x_train):
+    def __init__(self, spec: GraphSpec, column_index: int, x_train, order=None):
         self.spec = spec
         self.column_index = int(column_index)
         self.x = np.asarray(x_train, dtype=np.float64)
-        self.order = np.argsort(self.x, kind="stable")
+        if order is None:
+            order = np.argsort(self.x, kind="stable")
+        self.order = np.array(order, copy=True)  # its own: never a view of a larger array
+        self.sorted_x = self.x[self.order]
         self.mean = float(self.x.mean())
         scale = float(self.x.std())
         self.scale = scale if scale > 0 else 1.0
+        self._train_ranges = None
 
     @property
     def n_train(self):
@@ -102,11 +107,24 @@ class ColumnGraph(_FittedGraph):
     def query_values(self, X):
         return np.asarray(X[:, self.column_index], dtype=np.float64)
 
+    def train_ranges(self):
+        """Neighborhood ``[lo, hi)`` of each sorted training patient, in sorted positions."""
+        if self._train_ranges is None:
+            self._train_ranges = sorted_ranges(self.sorted_x, **self._rule())
+        return self._train_ranges
+
+    def set_train_ranges(self, lo, hi):
+        """Take the ranges of :meth:`train_ranges` from a caller that computed them already."""
+        self._train_ranges = (lo, hi)
+
     def vote_train(self, wy):
         """Leave-self-out weighted vote of the training patients, shape (n_train, n_classes)."""
-        order, lo, hi = column_neighborhoods(self.x, order=self.order, **self._rule())
-        cs = _prefix(wy[order])
-        return cs[hi] - cs[lo] - wy
+        lo, hi = self.train_ranges()
+        wy_sorted = wy[self.order]
+        cs = _prefix(wy_sorted)
+        vote = np.empty_like(cs[1:])
+        vote[self.order] = cs[hi] - cs[lo] - wy_sorted
+        return vote
 
     def vote_prefix(self, wy):
         """Prefix sums of ``wy`` in sorted order; a learner computes them once."""
@@ -115,25 +133,24 @@ class ColumnGraph(_FittedGraph):
     def vote_query(self, X, wy, prefix=None):
         """Weighted vote of the training neighbors of new patients.
 
-        With ``prefix`` (from :meth:`vote_prefix`) a query costs O(log N) per patient.
+        With ``prefix`` (from :meth:`vote_prefix`) a query costs O(k + log N) per patient;
+        without it the prefix sums are recomputed, O(N).
         """
-        _, lo, hi = column_neighborhoods(
-            self.x, query=self.query_values(X), order=self.order, **self._rule()
-        )
+        lo, hi = sorted_ranges(self.sorted_x, query=self.query_values(X), **self._rule())
         cs = self.vote_prefix(wy) if prefix is None else prefix
         return cs[hi] - cs[lo]
 
     def neighbors_train(self, max_degree=None):
         """Nearest other training patients of each training patient, -1 padded."""
-        return column_neighbors(self.x, max_degree=max_degree, order=self.order, **self._rule())
+        return sorted_neighbors(self.sorted_x, self.order, max_degree=max_degree, **self._rule())
 
     def neighbors_query(self, X, max_degree=None):
         """Nearest training patients of each new patient, -1 padded."""
-        return column_neighbors(
-            self.x,
+        return sorted_neighbors(
+            self.sorted_x,
+            self.order,
             max_degree=max_degree,
             query=self.query_values(X),
-            order=self.order,
             **self._rule(),
         )
 

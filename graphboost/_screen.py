@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._graphs import GraphSpec, column_neighborhoods
-from ._neighborhoods import BlockGraph, _padded_vote, vote_predict
-
-# Memory bound of one chunk of columns scored together (floats of the prefix sums).
-_CHUNK_FLOATS = 2_000_000
+from ._graphs import GraphSpec, sorted_ranges
+from ._neighborhoods import (
+    _PRIOR_TIEBREAK,
+    BlockGraph,
+    ColumnGraph,
+    _padded_vote,
+    _prefix,
+    vote_predict,
+)
 
 
 class CandidateScreen:
@@ -42,9 +46,13 @@ class CandidateScreen:
         self.sources = []  # per candidate: ("column", column position, range) or ("block", b, k)
         self.column_ranges = []  # per column: list of (lo, hi) in sorted positions
         self.blocks = []  # per block: neighbor array at the block's largest k
-        orders, column_pos = [], {}
+        columns = list(dict.fromkeys(c.columns[0] for c in candidates if not c.spec.is_block))
+        column_pos = {column: pos for pos, column in enumerate(columns)}
+        self.orders = np.empty((len(columns), n), dtype=self._idx_dtype)
+        self.column_ranges = [[] for _ in columns]
         k_max = _block_k_max(candidates)
         block_pos = {}
+        sorted_column = (None, None)  # (position, sorted values) of the last column seen
         for candidate in candidates:
             if candidate.spec.is_block:
                 key = _block_key(candidate)
@@ -53,30 +61,42 @@ class CandidateScreen:
                     self.blocks.append(_block_neighbors(X, candidate, k_max[key]))
                 self.sources.append(("block", block_pos[key], candidate.spec.n_neighbors))
                 continue
-            column = candidate.columns[0]
-            if column not in column_pos:
-                column_pos[column] = len(orders)
-                orders.append(np.argsort(X[:, column].astype(np.float64), kind="stable"))
-                self.column_ranges.append([])
-            pos = column_pos[column]
-            self.column_ranges[pos].append(self._ranges(X[:, column], candidate.spec, orders[pos]))
+            pos = column_pos[candidate.columns[0]]
+            if sorted_column[0] != pos:
+                sorted_column = (pos, self._sort_column(X, columns[pos], pos))
+            self.column_ranges[pos].append(self._ranges(sorted_column[1], candidate.spec))
             self.sources.append(("column", pos, len(self.column_ranges[pos]) - 1))
-        self.orders = np.asarray(orders, dtype=self._idx_dtype).reshape(len(orders), n)
 
-    def _ranges(self, x, spec, order):
+    def _sort_column(self, X, column, pos):
+        """Store the stable sort order of a column (the first time); its sorted values."""
+        x = np.asarray(X[:, column], dtype=np.float64)
+        order = self.orders[pos]
+        if not self.column_ranges[pos]:
+            order[:] = np.argsort(x, kind="stable")
+        return x[order]
+
+    def _ranges(self, sorted_values, spec):
         """Neighborhood ranges ``[lo, hi)`` of the i-th sorted patient, in sorted positions."""
-        _, lo, hi = column_neighborhoods(
-            x.astype(np.float64), spec.rule, spec.n_neighbors, spec.threshold, order=order
-        )
-        return lo[order].astype(self._idx_dtype), hi[order].astype(self._idx_dtype)
+        lo, hi = sorted_ranges(sorted_values, spec.rule, spec.n_neighbors, spec.threshold)
+        return lo.astype(self._idx_dtype), hi.astype(self._idx_dtype)
 
     def __len__(self):
         return len(self.specs)
 
     def graph(self, i, X):
-        """The fitted graph of candidate ``i`` on the training matrix ``X``, fitted once."""
+        """The fitted graph of candidate ``i`` on the training matrix ``X``, fitted once.
+
+        A column's graph gets the sort order and neighborhoods the screen computed already.
+        """
         if i not in self._graphs:
-            self._graphs[i] = self.candidates[i].fit_graph(X)
+            kind, pos, sub = self.sources[i]
+            if kind == "column":
+                column = self.candidates[i].columns[0]
+                graph = ColumnGraph(self.specs[i], column, X[:, column], order=self.orders[pos])
+                graph.set_train_ranges(*self.column_ranges[pos][sub])
+            else:
+                graph = self.candidates[i].fit_graph(X)
+            self._graphs[i] = graph
         return self._graphs[i]
 
     def retire(self, i):
@@ -92,7 +112,7 @@ class CandidateScreen:
         wy[np.arange(n), y_codes] = sample_weight
         prior = wy.sum(axis=0) / max(wy.sum(), 1e-300)
         errors = np.full(len(self.specs), np.inf)
-        self._column_errors(errors, wy, prior, sample_weight, y_codes, active)
+        self._column_errors(errors, prior, sample_weight, y_codes, active)
         for i, (kind, pos, k) in enumerate(self.sources):
             if kind == "block" and active[i]:
                 vote = _padded_vote(wy, self.blocks[pos][:, :k])
@@ -100,29 +120,38 @@ class CandidateScreen:
                 errors[i] = sample_weight @ wrong
         return errors / max(sample_weight.sum(), 1e-300)
 
-    def _column_errors(self, errors, wy, prior, sample_weight, y_codes, active):
-        """Fill ``errors`` of the active column candidates, in chunks of bounded memory."""
-        n, n_classes = wy.shape
+    def _column_errors(self, errors, prior, sample_weight, y_codes, active):
+        """Fill ``errors`` of the active column candidates, one column at a time.
+
+        Everything is a vector of the N patients in the column's sorted order, one per class:
+        O(N * n_classes) memory whatever the number of columns.
+        """
         positions = {}
         for i, (kind, pos, sub) in enumerate(self.sources):
             if kind == "column" and active[i]:
                 positions.setdefault(pos, []).append((sub, i))
-        todo = sorted(positions)
-        chunk = max(1, _CHUNK_FLOATS // max(1, n * n_classes))
-        for start in range(0, len(todo), chunk):
-            cols = todo[start : start + chunk]
-            order = self.orders[cols]  # (c, n)
-            ws = wy[order]  # (c, n, K)
-            cs = np.zeros((len(cols), n + 1, n_classes))
-            np.cumsum(ws, axis=1, out=cs[:, 1:])
+        tiebreak = _PRIOR_TIEBREAK * prior  # as vote_predict adds it
+        for pos in sorted(positions):
+            order = self.orders[pos]
             y_sorted = y_codes[order]
             w_sorted = sample_weight[order]
-            for row, pos in enumerate(cols):
-                for sub, i in positions[pos]:
-                    lo, hi = self.column_ranges[pos][sub]
-                    vote = cs[row, hi] - cs[row, lo] - ws[row]
-                    wrong = vote_predict(vote, prior) != y_sorted[row]
-                    errors[i] = w_sorted[row] @ wrong
+            ws = [np.where(y_sorted == c, w_sorted, 0.0) for c in range(prior.shape[0])]
+            cs = [_prefix(w) for w in ws]
+            for sub, i in positions[pos]:
+                lo, hi = self.column_ranges[pos][sub]
+                scores = [cs[c][hi] - cs[c][lo] - ws[c] + tiebreak[c] for c in range(len(ws))]
+                errors[i] = w_sorted @ (_first_argmax(scores) != y_sorted)
+
+
+def _first_argmax(scores):
+    """``np.argmax`` over a list of equal-length vectors (first maximum wins), without stacking."""
+    best = scores[0]
+    codes = np.zeros(best.shape[0], dtype=np.intp)
+    for c in range(1, len(scores)):
+        better = scores[c] > best
+        codes[better] = c
+        best = np.where(better, scores[c], best)
+    return codes
 
 
 def _block_key(candidate):
