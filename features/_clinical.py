@@ -27,6 +27,22 @@ _FORMAT = "features.ClinicalPreprocessor"
 _FORMAT_VERSION = 1
 
 _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
+_MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
+
+
+def _numbers_with_text(values: pd.Series) -> str | None:
+    """For text mostly made of numbers ('12.5', '<5', '8'): what is wrong, else None.
+
+    A numeric column with a few entries that are not numbers (``"<5"``, ``">180"``) is read as
+    text; it is neither categorical nor an identifier, and the entries need a decision.
+    """
+    bad = pd.to_numeric(values, errors="coerce").isna()
+    if not bad.any() or bad.mean() > _MAX_TEXT_SHARE_OF_NUMERIC:
+        return None
+    return (
+        f"numeric column with {int(bad.sum())} value(s) that are not numbers: "
+        f"{named(pd.unique(values[bad]))}"
+    )
 
 
 class UnseenCategoryWarning(UserWarning):
@@ -242,6 +258,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 for v in values
             }
             if kinds == {"text"}:
+                not_numbers = _numbers_with_text(values)
+                if not_numbers is not None:
+                    return "invalid", not_numbers
                 n = len(series)
                 if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
                     return "invalid", "identifier-like (a distinct text value in every row)"
@@ -278,7 +297,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             if bad.any():
                 raise ValueError(
                     f"Column {col!r} is {'numeric' if col in self.numeric_ else 'binary'} but "
-                    f"holds non-numeric values: {named(pd.unique(series[bad]))}."
+                    f"holds non-numeric values ({int(bad.sum())} of {len(series)}): "
+                    f"{named(pd.unique(series[bad]))}."
                 )
             converted = converted.astype(float)
             if not np.isfinite(converted.dropna().to_numpy()).all():

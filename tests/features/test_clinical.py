@@ -414,3 +414,24 @@ def test_transform_names_missing_and_unexpected_columns(table):
         pre.transform(table.assign(bmi=1.0))
     with pytest.raises(ValueError, match=r"same order"):
         pre.transform(table[table.columns[::-1]])
+
+
+def test_numeric_column_with_a_few_non_numbers_is_named_as_such(tmp_path):
+    """Regression (issue 11, item 4): one "<5" among numbers was called an identifier or text."""
+    crp = [f"{v:.1f}" for v in np.linspace(1, 30, 20)]
+    crp[3], crp[11] = "<5", ">180"
+    path = tmp_path / "labs.csv"
+    pd.DataFrame({"crp_mg_l": crp, "age": np.arange(20.0) ** 1.5}).to_csv(path, index=False)
+    table = pd.read_csv(path)
+    assert not pd.api.types.is_numeric_dtype(table["crp_mg_l"])  # read as text
+    with pytest.raises(
+        ValueError,
+        match=r"'crp_mg_l': numeric column with 2 value\(s\) that are not numbers: '<5', '>180'",
+    ):
+        ClinicalPreprocessor().fit(table)
+    with pytest.raises(ValueError, match=r"holds non-numeric values \(2 of 20\): '<5', '>180'"):
+        ClinicalPreprocessor(numeric=["crp_mg_l"]).fit(table)
+    # declared categorical, it is accepted as text; text that is mostly words stays categorical
+    assert ClinicalPreprocessor(categorical=["crp_mg_l"]).fit(table).categorical_ == ["crp_mg_l"]
+    words = table.assign(site=["a", "b", "3", "c"] * 5).drop(columns="crp_mg_l")
+    assert ClinicalPreprocessor().fit(words).categorical_ == ["site"]
