@@ -31,6 +31,9 @@ __all__ = [
 # the radius is never lost to floating-point rounding.
 _RADIUS_SLACK = 1e-12
 
+# Training patients per block of the range computation: a block's vectors stay in the CPU cache.
+_BLOCK = 16_384
+
 
 @dataclass(frozen=True)
 class GraphSpec:
@@ -92,6 +95,24 @@ def _as_1d(x, name="x"):
     return x
 
 
+def stable_argsort(x):
+    """``np.argsort(x, kind="stable")`` of a finite 1-D float array, several times faster.
+
+    numpy's default sort (SIMD where the CPU has it) orders the values; equal values are then
+    put back in the order of their positions by one integer sort of (run of equal values,
+    position), which is what a stable sort gives.
+    """
+    n = x.shape[0]
+    order = np.argsort(x)
+    sorted_values = x[order]
+    tied = sorted_values[1:] == sorted_values[:-1]
+    if n > 1 and tied.any():
+        run = np.zeros(n, dtype=np.int64)
+        np.cumsum(~tied, out=run[1:])
+        order = np.sort(run * n + order) % n
+    return order
+
+
 def _kth_distance_sorted(sorted_values, n_neighbors, query_values=None):
     """Distance from each point to its ``n_neighbors``-th nearest point on a sorted line.
 
@@ -112,28 +133,40 @@ def _kth_distance_sorted(sorted_values, n_neighbors, query_values=None):
 
 
 def _kth_distance_training(sorted_values, k):
-    """k-th nearest distance of each sorted point to the others, in O(N) memory.
+    """k-th nearest distance of each sorted point to the others (itself left out)."""
+    padded = _pad(sorted_values, k)
+    n = sorted_values.shape[0]
+    blocks = [_kth_distance_block(padded, k, a, min(a + _BLOCK, n)) for a in range(0, n, _BLOCK)]
+    return np.concatenate(blocks) if blocks else np.empty(0)
+
+
+def _pad(sorted_values, k):
+    """The sorted values between ``k`` times -inf and ``k`` times +inf (no neighbor there)."""
+    return np.concatenate([np.full(k, -np.inf), sorted_values, np.full(k, np.inf)])
+
+
+def _kth_distance_block(padded, k, start, stop):
+    """k-th nearest distance of the sorted points ``start:stop`` to the others.
 
     The m-th nearest point on the left of point ``i`` is ``i - m``, at distance ``L_m``, on the
     right ``i + m`` at ``R_m``; both grow with ``m``. The k-th smallest of the two sorted lists is
-    ``min_j max(L_j, R_{k - j})`` (``L_0 = R_0 = 0``): k passes over N values, never an N x 2k
-    array. The result is one of the distances, bit for bit what a partition of all 2k gives.
+    ``min_j max(L_j, R_{k - j})`` (``L_0 = R_0 = 0``): 2k passes over the block, never a
+    block x 2k array. The result is one of the distances, bit for bit what a partition of all 2k
+    gives; a padding infinity is a neighbor that does not exist.
     """
-    n = sorted_values.shape[0]
+    center = padded[k + start : k + stop]
 
-    def side(m, left):
-        dist = np.full(n, np.inf)
-        if m < n:
-            if left:
-                dist[m:] = np.abs(sorted_values[:-m] - sorted_values[m:])
-            else:
-                dist[:-m] = np.abs(sorted_values[m:] - sorted_values[:-m])
-        return dist
+    def distance(m, out):  # |v[i + m] - v[i]|, as the query path computes it
+        np.subtract(padded[k + start + m : k + stop + m], center, out=out)
+        return np.abs(out, out=out)
 
-    kth = side(k, left=False)
+    kth = distance(k, np.empty(stop - start))
+    left, right = np.empty_like(kth), np.empty_like(kth)
     for j in range(1, k + 1):
-        left = side(j, left=True)
-        np.minimum(kth, left if j == k else np.maximum(left, side(k - j, left=False)), out=kth)
+        distance(-j, left)
+        if j < k:
+            np.maximum(left, distance(k - j, right), out=left)
+        np.minimum(kth, left, out=kth)
     return kth
 
 
@@ -143,6 +176,34 @@ def _radius_ranges(sorted_values, values, radius):
     lo = np.searchsorted(sorted_values, values - radius - slack, side="left")
     hi = np.searchsorted(sorted_values, values + radius + slack, side="right")
     return lo, hi
+
+
+def _training_ranges(sorted_values, rule, n_neighbors, threshold):
+    """:func:`_radius_ranges` of the sorted training points themselves, block by block.
+
+    A block's values, radii and binary searches stay in the CPU cache: the searches run on the
+    slice of ``sorted_values`` that the block's keys span, which gives the same positions as a
+    search of the whole array since positions grow with the key.
+    """
+    n = sorted_values.shape[0]
+    k = n_neighbors if rule == "knn" else 0
+    padded = _pad(sorted_values, k) if rule == "knn" else None
+    lo, hi = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        values = sorted_values[start:stop]
+        radius = _kth_distance_block(padded, k, start, stop) if rule == "knn" else threshold
+        slack = _RADIUS_SLACK * (np.abs(values) + np.abs(radius) + 1.0)
+        lo[start:stop] = _search_within(sorted_values, values - radius - slack, "left")
+        hi[start:stop] = _search_within(sorted_values, values + radius + slack, "right")
+    return lo, hi
+
+
+def _search_within(sorted_values, keys, side):
+    """``np.searchsorted(sorted_values, keys, side)``, searching only where the keys can land."""
+    first = np.searchsorted(sorted_values, keys.min(), side)
+    last = np.searchsorted(sorted_values, keys.max(), side)
+    return first + np.searchsorted(sorted_values[first:last], keys, side)
 
 
 def column_neighborhoods(x, rule, n_neighbors=None, threshold=None, query=None, order=None):
@@ -176,7 +237,7 @@ def column_neighborhoods(x, rule, n_neighbors=None, threshold=None, query=None, 
         Range of sorted positions ``[lo, hi)`` of each neighborhood.
     """
     x = _as_1d(x)
-    order = np.argsort(x, kind="stable") if order is None else order
+    order = stable_argsort(x) if order is None else order
     lo, hi = sorted_ranges(x[order], rule, n_neighbors, threshold, query)
     if query is None:
         # Report ranges in the original order of the training patients.
@@ -194,13 +255,11 @@ def sorted_ranges(sorted_values, rule, n_neighbors=None, threshold=None, query=N
     touched but by binary search, so the caller should keep ``sorted_values``.
     """
     if query is None:
-        values = sorted_values
-        radius = _kth_distance_sorted(sorted_values, n_neighbors) if rule == "knn" else threshold
-    else:
-        values = _as_1d(query, "query")
-        radius = (
-            _kth_distance_sorted(sorted_values, n_neighbors, values) if rule == "knn" else threshold
-        )
+        return _training_ranges(sorted_values, rule, n_neighbors, threshold)
+    values = _as_1d(query, "query")
+    radius = (
+        _kth_distance_sorted(sorted_values, n_neighbors, values) if rule == "knn" else threshold
+    )
     return _radius_ranges(sorted_values, values, radius)
 
 
@@ -246,7 +305,7 @@ def column_neighbors(
         Training indices (in the original order), -1 where a neighborhood is smaller than ``m``.
     """
     x = _as_1d(x)
-    order = np.argsort(x, kind="stable") if order is None else order
+    order = stable_argsort(x) if order is None else order
     return sorted_neighbors(x[order], order, rule, n_neighbors, threshold, max_degree, query)
 
 

@@ -22,6 +22,7 @@ from ._graphs import (
     neighbors_to_edge_index,
     sorted_neighbors,
     sorted_ranges,
+    stable_argsort,
 )
 from ._validation import check_finite, format_names
 
@@ -87,7 +88,7 @@ class ColumnGraph(_FittedGraph):
         self.column_index = int(column_index)
         self.x = np.asarray(x_train, dtype=np.float64)
         if order is None:
-            order = np.argsort(self.x, kind="stable")
+            order = stable_argsort(self.x)
         self.order = np.array(order, copy=True)  # its own: never a view of a larger array
         self.sorted_x = self.x[self.order]
         self.mean = float(self.x.mean())

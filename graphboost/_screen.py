@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._graphs import GraphSpec, sorted_ranges
+from ._graphs import GraphSpec, sorted_ranges, stable_argsort
 from ._neighborhoods import (
     _PRIOR_TIEBREAK,
     BlockGraph,
@@ -72,7 +72,7 @@ class CandidateScreen:
         x = np.asarray(X[:, column], dtype=np.float64)
         order = self.orders[pos]
         if not self.column_ranges[pos]:
-            order[:] = np.argsort(x, kind="stable")
+            order[:] = stable_argsort(x)
         return x[order]
 
     def _ranges(self, sorted_values, spec):
