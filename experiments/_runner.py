@@ -210,22 +210,52 @@ def filter_fold_noise():
         yield
 
 
-def _fit_fold(pipe, X, y, train, test, n_classes, res):
-    """Fit one fold, record its diagnostics in ``res``; the test-fold probabilities."""
+@dataclass
+class FoldResult:
+    """What one fold returns: test-fold probabilities and diagnostics (picklable)."""
+
+    proba: np.ndarray
+    seconds: float
+    selected: frozenset = frozenset()  # names of the graphs the model selected
+    staged: list | None = None  # test-fold AUROC after each boosting round
+    warnings: list = field(default_factory=list)  # (category, message) raised in the fold
+
+
+def fit_fold(name, pipe, X, y, train, test, n_classes):
+    """Fit a clone of ``pipe`` on the training rows of one fold; score its test rows.
+
+    The fold runs on one BLAS/OpenMP thread and one torch thread whatever the process, so that
+    a fold gives the same numbers sequentially, in a joblib worker process or on a Dask or Ray
+    worker. Warnings raised in the fold (but the :data:`FOLD_NOISE`) are returned, and shown
+    again by the caller, so they are not lost in a worker process.
+
+    Returns
+    -------
+    FoldResult
+    """
+    from threadpoolctl import threadpool_limits
+
+    from graphboost import torch_threads
+
     model = clone(pipe)
-    t0 = time.perf_counter()
-    with filter_fold_noise():
+    with (
+        threadpool_limits(limits=1),
+        torch_threads(len(train), "cpu"),
+        warnings.catch_warnings(record=True) as caught,
+        filter_fold_noise(),
+    ):
+        t0 = time.perf_counter()
         model.fit(X.iloc[train], y[train])
-        res.fit_seconds.append(time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
         est = final_estimator(model)
         proba = _align_proba(est, model.predict_proba(X.iloc[test]), n_classes)
-        stages = staged_proba(model, X.iloc[test]) if res.name == "graphboost" else None
-    if hasattr(est, "selected_graphs_"):
-        res.selected.update({_graph_name(g) for g in est.selected_graphs_})
+        stages = staged_proba(model, X.iloc[test]) if name == "graphboost" else None
+    selected = frozenset(_graph_name(g) for g in getattr(est, "selected_graphs_", ()))
     if stages is not None:
         stages = [_align_proba(est, p, n_classes) for p in stages]
-        res.staged.append([compute_metrics(y[test], p)["auroc"] for p in stages])
-    return proba
+        stages = [compute_metrics(y[test], p)["auroc"] for p in stages]
+    caught = [(w.category, str(w.message)) for w in caught]
+    return FoldResult(proba, seconds, selected, stages, caught)
 
 
 def run_method(name, pipe, X, y, splits, progress=False, n_jobs=1):
@@ -235,7 +265,7 @@ def run_method(name, pipe, X, y, splits, progress=False, n_jobs=1):
     ----------
     name : str
         Method name (``"graphboost"`` also records the boosting curve).
-    pipe : sklearn.pipeline.Pipeline
+    pipe : sklearn.pipeline.Pipeline or estimator
         Unfitted; cloned for every fold.
     X : pandas.DataFrame
     y : ndarray
@@ -243,30 +273,38 @@ def run_method(name, pipe, X, y, splits, progress=False, n_jobs=1):
     splits : list of list of (train, test)
         From :func:`make_splits`.
     progress : bool, default=False
-    n_jobs : int, default=1
-        BLAS / OpenMP threads.
+    n_jobs : int or None, default=1
+        Folds fitted at once through :class:`joblib.Parallel` (each on one thread); ``None``
+        takes the number from an enclosing ``joblib.parallel_config`` (a Dask or Ray backend).
+        The results do not depend on it.
 
     Returns
     -------
     MethodResult
     """
-    from threadpoolctl import threadpool_limits
+    from joblib import Parallel, delayed
 
     n_classes = int(y.max()) + 1
     res = MethodResult(name, probas=[])
-    total = sum(len(s) for s in splits)
-    # BLAS/OpenMP threads follow n_jobs: oversubscribed OpenMP pools (HistGradientBoosting)
-    # slow down by orders of magnitude on a busy machine.
-    with threadpool_limits(limits=int(n_jobs)), _progress(total, name, progress) as bar:
-        for r, folds in enumerate(splits):
-            oof = np.full((y.size, n_classes), np.nan)
-            for f, (train, test) in enumerate(folds):
-                oof[test] = _fit_fold(pipe, X, y, train, test, n_classes, res)
-                full = np.unique(y[test]).size == n_classes
-                score = compute_metrics(y[test], oof[test])["auroc"] if full else np.nan
-                res.fold_scores.append((r, f, score))
-                bar.update(1)
-            res.probas.append(oof)
+    jobs = [(r, f, tr, te) for r, folds in enumerate(splits) for f, (tr, te) in enumerate(folds)]
+    oof = [np.full((y.size, n_classes), np.nan) for _ in splits]
+    fits = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(fit_fold)(name, pipe, X, y, tr, te, n_classes) for _, _, tr, te in jobs
+    )
+    with _progress(len(jobs), name, progress) as bar:
+        for (r, f, _, test), fold in zip(jobs, fits, strict=True):
+            for category, message in fold.warnings:
+                warnings.warn(message, category, stacklevel=2)
+            oof[r][test] = fold.proba
+            full = np.unique(y[test]).size == n_classes
+            score = compute_metrics(y[test], fold.proba)["auroc"] if full else np.nan
+            res.fold_scores.append((r, f, score))
+            res.fit_seconds.append(fold.seconds)
+            res.selected.update(fold.selected)
+            if fold.staged is not None:
+                res.staged.append(fold.staged)
+            bar.update(1)
+    res.probas = oof
     return res
 
 
@@ -280,6 +318,7 @@ def cross_validate(
     random_state=0,
     n_jobs=1,
     progress=False,
+    estimators=None,
 ):
     """Cross-validate methods on a dataset, all on the same folds.
 
@@ -295,8 +334,13 @@ def cross_validate(
         Method name -> parameters.
     n_splits, n_repeats, random_state : int
         Repeated stratified K-fold (leave-one-group-out when the dataset has groups).
-    n_jobs : int, default=1
+    n_jobs : int or None, default=1
+        Folds fitted at once (joblib processes, one thread each); ``None`` defers to an
+        enclosing ``joblib.parallel_config``. The results do not depend on it.
     progress : bool, default=False
+    estimators : dict of str to estimator, optional
+        More methods by name: an unfitted estimator (or Pipeline) that takes the raw features
+        and preprocesses them itself, cloned for every fold; run after ``methods``.
 
     Returns
     -------
@@ -307,16 +351,19 @@ def cross_validate(
     """
     y = LabelEncoder().fit_transform(dataset.y)
     splits, scheme = make_splits(dataset, y, n_splits, n_repeats, random_state)
-    results = {}
-    for name in methods:
-        pipe = make_pipeline(
+    pipes = {
+        name: make_pipeline(
             name,
             (params or {}).get(name, {}),
             dataset.feature_groups,
             random_state=random_state,
-            n_jobs=n_jobs,
             preprocessor=dataset.preprocessor,
         )
+        for name in methods
+    }
+    pipes.update(estimators or {})
+    results = {}
+    for name, pipe in pipes.items():
         results[name] = run_method(name, pipe, dataset.X, y, splits, progress, n_jobs)
     return results, y, scheme
 
