@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATASETS = ("adrenalmnist3d", "csv", "duke")
+DATASETS = ("adrenalmnist3d", "csv", "duke", "public")
 """Dataset kinds a benchmark config may name."""
 
 DUKE_TASKS = ("pcr", "tnbc", "tnbc-imaging")
+
+PUBLIC_TASKS = ("ad_data", "gbsg", "indo_rct", "nwtco", "pima", "rotterdam")
+"""Public cohorts of ``features.load_public_cohort`` (cards in ``docs/datasets/<name>.md``)."""
 
 
 class InputError(ValueError):
@@ -173,7 +176,8 @@ def load_dataset(spec, n_splits=5):
     ----------
     spec : dict
         ``kind`` (one of :data:`DATASETS`) and its options: ``task`` and ``data_dir`` for
-        ``duke``; ``path``, ``label``, ``id_column``, ``exclude`` and ``feature_groups`` for
+        ``duke``; ``name`` (one of :data:`PUBLIC_TASKS`) for ``public``; ``path``, ``label``,
+        ``id_column``, ``exclude`` and ``feature_groups`` for
         ``csv`` (read through ``features.Cohort``, as ``graphboost fit`` reads it); ``size``
         (28 or 64), ``split``, ``features`` and ``embedder`` for ``adrenalmnist3d``.
         ``group_column`` (any kind) names a site / scanner column for leave-one-group-out
@@ -186,7 +190,12 @@ def load_dataset(spec, n_splits=5):
     Dataset
     """
     kind = spec.get("kind")
-    loaders = {"csv": _load_csv, "duke": _load_duke, "adrenalmnist3d": _load_adrenal}
+    loaders = {
+        "csv": _load_csv,
+        "duke": _load_duke,
+        "adrenalmnist3d": _load_adrenal,
+        "public": _load_public,
+    }
     if kind not in loaders:
         raise InputError(f"Unknown dataset kind {kind!r}; choose one of {list(DATASETS)}.")
     ds = loaders[kind](spec)
@@ -236,6 +245,18 @@ def _load_duke(spec):
         X = X.drop(columns=[group_col])
         fg = {k: [c for c in v if c != group_col] for k, v in fg.items()}
     return Dataset(f"duke:{task}", X, np.asarray(duke.y), fg, groups, group_col)
+
+
+def _load_public(spec):
+    """A public cohort of the design suite, with its label rule and column allow-list."""
+    from features import load_public_cohort
+
+    name = spec.get("name")
+    if name not in PUBLIC_TASKS:
+        raise InputError(f"Unknown public cohort {name!r}; choose one of {list(PUBLIC_TASKS)}.")
+    data = load_public_cohort(name)
+    groups = {k: list(v) for k, v in data.feature_groups.items()}
+    return Dataset(f"public:{name}", data.X, np.asarray(data.y), groups)
 
 
 def _load_adrenal(spec):
