@@ -21,6 +21,9 @@ from ._neighborhoods import (
     vote_predict,
 )
 
+# Patients per block of the vote: a block's vectors stay in the CPU cache.
+_BLOCK = 65_536
+
 
 class CandidateScreen:
     """Every candidate graph of a training set, scored in one pass per boosting round.
@@ -42,6 +45,7 @@ class CandidateScreen:
         self.specs = [c.spec for c in candidates]
         self.active = np.ones(len(self.specs), dtype=bool)
         self._graphs = {}
+        self._labels_of, self._sorted_y = None, {}
         self._idx_dtype = np.int32 if n < 2**31 - 1 else np.int64
         self.sources = []  # per candidate: ("column", column position, range) or ("block", b, k)
         self.column_ranges = []  # per column: list of (lo, hi) in sorted positions
@@ -132,19 +136,46 @@ class CandidateScreen:
                 positions.setdefault(pos, []).append((sub, i))
         tiebreak = _PRIOR_TIEBREAK * prior  # as vote_predict adds it
         for pos in sorted(positions):
-            order = self.orders[pos]
-            y_sorted = y_codes[order]
-            w_sorted = sample_weight[order]
-            ws = [np.where(y_sorted == c, w_sorted, 0.0) for c in range(prior.shape[0])]
+            y_sorted = self._sorted_labels(pos, y_codes)
+            w_sorted = sample_weight[self.orders[pos]]
+            # w * (y == c): w where the patient is of class c, else 0, as wy[order] holds.
+            ws = [np.multiply(w_sorted, y_sorted == c) for c in range(prior.shape[0])]
             cs = [_prefix(w) for w in ws]
             for sub, i in positions[pos]:
-                lo, hi = self.column_ranges[pos][sub]
-                scores = [cs[c][hi] - cs[c][lo] - ws[c] + tiebreak[c] for c in range(len(ws))]
-                errors[i] = w_sorted @ (_first_argmax(scores) != y_sorted)
+                wrong = _vote_wrong(cs, ws, tiebreak, *self.column_ranges[pos][sub], y_sorted)
+                errors[i] = w_sorted @ wrong
+
+    def _sorted_labels(self, pos, y_codes):
+        """``y_codes`` in the sorted order of column ``pos``, kept for the rounds of one fit."""
+        if self._labels_of is not y_codes:  # the same labels array every round of a fit
+            self._labels_of, self._sorted_y = y_codes, {}
+        if pos not in self._sorted_y:
+            dtype = np.int8 if y_codes.max(initial=0) < 127 else np.intp
+            self._sorted_y[pos] = y_codes[self.orders[pos]].astype(dtype)
+        return self._sorted_y[pos]
+
+
+def _vote_wrong(cs, ws, tiebreak, lo, hi, y_sorted):
+    """Whether the leave-self-out vote over ``[lo, hi)`` misses each sorted patient's class.
+
+    Computed in blocks whose vectors stay in the CPU cache; the vote of class ``c`` is
+    ``cs[c][hi] - cs[c][lo] - ws[c] + tiebreak[c]``, as :func:`vote_predict` computes it.
+    """
+    n = y_sorted.shape[0]
+    wrong = np.empty(n, dtype=bool)
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        h = hi[start:stop].astype(np.intp)
+        lo_ = lo[start:stop].astype(np.intp)
+        scores = [cs[c][h] - cs[c][lo_] - ws[c][start:stop] + tiebreak[c] for c in range(len(cs))]
+        np.not_equal(_first_argmax(scores), y_sorted[start:stop], out=wrong[start:stop])
+    return wrong
 
 
 def _first_argmax(scores):
     """``np.argmax`` over a list of equal-length vectors (first maximum wins), without stacking."""
+    if len(scores) == 2:
+        return scores[1] > scores[0]
     best = scores[0]
     codes = np.zeros(best.shape[0], dtype=np.intp)
     for c in range(1, len(scores)):
