@@ -17,6 +17,7 @@ Examples
     graphboost predict --model model --data new_patients.csv --output predictions.csv
     graphboost explain --model model --data new_patients.csv --output explanations.csv
     graphboost benchmark --config duke-tnbc --output runs/tnbc
+    graphboost benchmark --suite design --n-jobs 2 --output runs/design
     graphboost tune --data cohort.csv --label outcome --storage sqlite:///study.db --n-trials 50
 """
 
@@ -28,11 +29,14 @@ import sys
 import warnings
 from pathlib import Path
 
+import pandas as pd
+
 from . import workflows
 from ._data import InputError, dataset_from_cohort
 from ._demo import run_demo
 from ._modelfolder import check_replaceable
 from ._runner import format_table, load_config, run_benchmark
+from ._suite import SUITES, run_suite
 from ._tuning import open_storage, redact, run_search, tune_report
 
 PROG = "graphboost"
@@ -144,6 +148,13 @@ def _add_predict(sub):
         p.add_argument("--data", required=True, help="cohort table of the patients")
         p.add_argument("--scans", help="folder of scans (when the model used them)")
         _add_on_error(p)
+        p.add_argument(
+            "--invalid-values",
+            choices=["raise", "missing"],
+            default="raise",
+            help="a value that is not a number in a numeric column ('fifty' in age) stops the "
+            "run (raise) or is treated as missing, noted and flagged in the output (missing)",
+        )
         p.add_argument("--output", required=True, help=f"{out} to write")
         p.add_argument("--overwrite", action="store_true")
         if name == "explain":
@@ -196,9 +207,22 @@ def _add_tune(sub):
 
 
 def _add_benchmark(sub):
-    p = sub.add_parser("benchmark", help="run a benchmark config (repeated CV, all baselines)")
+    p = sub.add_parser(
+        "benchmark", help="run a benchmark config or a suite of tasks (repeated CV, all baselines)"
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--config", help="TOML config path or a shipped name (duke-tnbc, ...)")
+    which.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        help="every task of a suite (design: 6 public cohorts and 3 Duke tasks, 5 x 5 CV): one "
+        "table, mean ranks, the Friedman test and a critical-difference figure",
+    )
+    p.add_argument("--tasks", help="with --suite: a subset of its tasks (comma-separated)")
     p.add_argument(
-        "--config", required=True, help="TOML config path or a shipped name (duke-tnbc, ...)"
+        "--quick",
+        action="store_true",
+        help="with --suite: 5 folds x 1 repeat and 200 bootstrap resamples, for iteration",
     )
     p.add_argument("--output", help="results folder (default runs/<name>-<timestamp>)")
     p.add_argument("--overwrite", action="store_true")
@@ -206,7 +230,12 @@ def _add_benchmark(sub):
     p.add_argument("--folds", type=int, help="override [cv] n_splits")
     p.add_argument("--methods", help="override the methods (comma-separated)")
     p.add_argument("--bootstrap", type=int, help="override [metrics] n_bootstrap")
-    p.add_argument("--n-jobs", type=int, help="threads for the baselines that use them")
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        help="folds fitted at once (joblib processes, one thread each); the results do not "
+        "depend on it",
+    )
 
 
 def _add_demo(sub):
@@ -255,8 +284,22 @@ def _check_new_file(path, overwrite):
 
 def _write_csv_atomic(df, path):
     tmp = path.with_name(f".{path.name}.partial")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    try:
+        df.to_csv(tmp, index=False)
+        tmp.replace(path)
+    except BaseException:  # a full disk or an interrupt: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_skipped(out, skipped):
+    """List skipped scans by file name in ``<output stem>.skipped_scans.csv`` beside ``out``."""
+    listing = out.with_name(f"{out.stem}.{workflows.SKIPPED_SCANS}")
+    if not skipped:
+        listing.unlink(missing_ok=True)  # a list left by an earlier run would mislead
+        return
+    _write_csv_atomic(pd.DataFrame({"file": skipped}), listing)
+    _note(f"{len(skipped)} scan(s) could not be read and were skipped; listed in {listing}.")
 
 
 def _load_cohort(args):
@@ -297,6 +340,8 @@ def cmd_fit(args):
     )
     rounds = len(fitted.model[-1].selected_graphs_)
     print(f"Model written to {fitted.path} ({rounds} rounds).")
+    if (fitted.path / workflows.SKIPPED_SCANS).is_file():
+        _note(f"Skipped scans are listed in {fitted.path / workflows.SKIPPED_SCANS}.")
     if fitted.cv is not None:
         _print_cv(fitted.cv, args.cv)
     return 0
@@ -308,12 +353,14 @@ def _write_table(args, compute, message):
     frame = compute()
     _write_csv_atomic(frame, out)
     print(message.format(n=len(frame), out=out))
+    _write_skipped(out, frame.attrs.get("skipped_scans", []))
     return frame
 
 
 def cmd_predict(args):
     """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
     kwargs = {"scans": args.scans, "on_error": args.on_error}
+    kwargs["invalid_values"] = args.invalid_values
     if args.command == "explain":
         kwargs["n_neighbors"] = args.n_neighbors
         run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
@@ -326,18 +373,40 @@ def cmd_predict(args):
 def cmd_embed(args):
     kwargs = {"encoder": args.encoder, "device": args.device, "cache_dir": args.cache_dir}
     kwargs.update(shape=args.shape, on_error=args.on_error)
-    emb = _write_table(
-        args,
-        lambda: workflows.embed_scans(args.scans, **kwargs).reset_index(),
-        "Embeddings of {n} scans written to {out}.",
+
+    def compute():
+        emb = workflows.embed_scans(args.scans, **kwargs).reset_index()
+        emb.attrs["skipped_scans"] = [Path(s).name for s in emb.attrs.get("skipped", [])]
+        return emb
+
+    _write_table(args, compute, "Embeddings of {n} scans written to {out}.")
+    return 0
+
+
+def _run_suite(args):
+    """``benchmark --suite``: every task of the suite, one results folder."""
+    res = run_suite(
+        args.suite,
+        tasks=_split_list([args.tasks]) if args.tasks else None,
+        methods=_split_list([args.methods]) if args.methods else None,
+        n_splits=args.folds or 5,
+        n_repeats=args.repeats or (1 if args.quick else 5),
+        n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
+        n_jobs=args.n_jobs,
+        output=args.output or f"runs/suite-{args.suite}-{{timestamp}}",
+        overwrite=args.overwrite,
+        progress=sys.stderr.isatty(),
     )
-    skipped = emb.attrs.get("skipped", [])
-    if skipped:
-        _note(f"{len(skipped)} scan(s) could not be read: their rows in {args.output} are empty.")
+    print((res.output / "suite.md").read_text())
+    print(f"Results in {res.output}")
     return 0
 
 
 def cmd_benchmark(args):
+    if args.suite:
+        return _run_suite(args)
+    if args.tasks or args.quick:
+        raise InputError("--tasks and --quick go with --suite, not with --config.")
     cfg = load_config(args.config)
     overrides = {"n_repeats": args.repeats, "n_splits": args.folds}
     cfg["cv"].update({k: v for k, v in overrides.items() if v is not None})

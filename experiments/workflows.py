@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,9 @@ from ._runner import summary_table
 from ._scans import embed_folder
 
 __all__ = [
+    "NO_OBSERVED",
     "SCANS_BLOCK",
+    "SKIPPED_SCANS",
     "CrossValidation",
     "FittedModel",
     "ModelFolder",
@@ -59,6 +62,12 @@ __all__ = [
 
 SCANS_BLOCK = "scans"
 """Name of the block (and feature group) of the scan embeddings joined by :func:`load_cohort`."""
+
+SKIPPED_SCANS = "skipped_scans.csv"
+"""File of a model folder listing (column ``file``) the scans skipped with ``on_error="skip"``."""
+
+NO_OBSERVED = "no_observed_features"
+"""Column of :func:`predict`'s output (when needed): True for a patient with no observed value."""
 
 _CV_METHODS = {"graphboost": "GraphBoostClassifier", "logistic": "logistic regression"}
 
@@ -122,14 +131,20 @@ def load_cohort(
     Returns
     -------
     features.Cohort
+        With an attribute ``skipped_scans``: the file names of the scans skipped with
+        ``on_error="skip"`` (empty without scans), which :func:`fit_model_folder` lists in the
+        model folder.
     """
-    blocks = None
+    blocks, skipped = None, []
     if scans is not None:
         if id_column is None:
             raise InputError("Scans need an ID column (id_column) to match files to patients.")
         emb = embed_scans(scans, shape=scan_shape, on_error=on_error)
         blocks = {SCANS_BLOCK: emb}
-    return read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
+        skipped = [Path(s).name for s in emb.attrs.get("skipped", [])]
+    cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
+    cohort.skipped_scans = skipped
+    return cohort
 
 
 @dataclass
@@ -314,7 +329,8 @@ def fit_model_folder(
         new scans the same way.
     overwrite : bool, default=False
         Replace ``output`` if it is a model folder written by this library (never any other
-        folder).
+        folder). The new model is written beside it and swapped in once complete, so a
+        failed run leaves the old model intact.
     source : str, default="cohort"
         The cohort's name in the report (e.g. the table's file name).
     report_extra : str, default=""
@@ -325,11 +341,14 @@ def fit_model_folder(
     Returns
     -------
     FittedModel
+        Scans skipped with ``on_error="skip"`` (``cohort.skipped_scans``) are listed by file
+        name in ``skipped_scans.csv`` of the model folder.
     """
     if cv == 1 or cv < 0:
         raise InputError(f"cv must be 0 (no cross-validation) or at least 2; got {cv}.")
     check_replaceable(output, overwrite)
-    folder = RunFolder(output, overwrite=overwrite)
+    # absolute: the staging folder must sit beside the output, also for "." or ".."
+    folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
     ds = dataset_from_cohort(cohort, source, groups)
     check_labels(ds.y, max(cv, 2))
     cv_result = None
@@ -341,6 +360,8 @@ def fit_model_folder(
     counts = np.bincount(y).tolist()
     report = _fit_report(source, spec, pipe[-1], counts, seconds, cv_result) + report_extra
     extra = {} if cv_result is None else {"cv_predictions.csv": _cv_frame(cohort, cv_result)}
+    if getattr(cohort, "skipped_scans", None):
+        extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
     return FittedModel(folder.path, pipe, spec["classes"], cv_result)
@@ -392,7 +413,43 @@ def _new_patients(folder, data, scans, on_error):
     return cohort, folder.features(block_indicators(cohort))
 
 
-def predict(model, data, *, scans=None, on_error="raise"):
+@contextmanager
+def _invalid_values(folder, invalid_values):
+    """The model's preprocessor with ``invalid_values`` set for one call (then restored)."""
+    if invalid_values not in ("raise", "missing"):
+        raise InputError(f"invalid_values must be 'raise' or 'missing'; got {invalid_values!r}.")
+    pre = folder.model.named_steps["preprocess"]
+    before = pre.get_params()["invalid_values"]
+    pre.set_params(invalid_values=invalid_values)
+    try:
+        yield pre
+    finally:
+        pre.set_params(invalid_values=before)
+
+
+def _observed_flags(folder, X, pre, out):
+    """Add ``no_observed_features`` (and, when any, where values were not numbers) to ``out``."""
+    invalid = pre.find_invalid_values(X)
+    indicators = {f"{name}:missing" for name in folder.spec["feature_groups"]}
+    observed = X[[c for c in X.columns if c not in indicators]].notna()
+    checked = [c for c in invalid.columns if c in observed.columns]
+    observed[checked] &= ~invalid[checked]
+    none_observed = ~observed.any(axis=1).to_numpy()
+    if invalid.to_numpy().any():
+        names = np.asarray(invalid.columns, dtype=object)
+        out["invalid_as_missing"] = [";".join(names[row]) for row in invalid.to_numpy()]
+    n = int(none_observed.sum())
+    if n:
+        out[NO_OBSERVED] = none_observed
+        warnings.warn(
+            f"{n} patient(s) have no observed feature value (all missing or not numbers): "
+            f"their predictions rest on imputed values only; see column {NO_OBSERVED!r}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def predict(model, data, *, scans=None, on_error="raise", invalid_values="raise"):
     """Class probabilities and the predicted class of new patients.
 
     Parameters
@@ -405,16 +462,27 @@ def predict(model, data, *, scans=None, on_error="raise"):
         Their scans folder, when the model was fitted with scans.
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable scan does.
+    invalid_values : {"raise", "missing"}, default="raise"
+        What a value that is not a number in a numeric column (``"fifty"`` in ``age``) does:
+        an error naming the columns (count and examples per column), or it is treated as a
+        missing value, with a warning and the column ``invalid_as_missing``.
 
     Returns
     -------
     pandas.DataFrame
-        The ID column (when the model has one, IDs verbatim), ``proba_<class>`` per class and
-        ``predicted``, one row per patient in the table's order.
+        The ID column (when the model has one, IDs verbatim), ``proba_<class>`` per class,
+        ``predicted``; when some patient has no observed feature value (every feature missing
+        or not a number: the prediction rests on imputed values only), ``no_observed_features``
+        (True for them) and a warning counting them; with ``invalid_values="missing"`` and
+        values that were not numbers, ``invalid_as_missing`` (the columns of each row treated as
+        missing, ``;``-separated).
+        One row per patient in the table's order. ``frame.attrs["skipped_scans"]`` lists the
+        file names of the scans skipped with ``on_error="skip"``.
     """
     folder = _as_folder(model)
     cohort, X = _new_patients(folder, data, scans, on_error)
-    proba = folder.model.predict_proba(X)
+    with _invalid_values(folder, invalid_values) as pre:
+        proba = folder.model.predict_proba(X)
     out = pd.DataFrame(index=range(len(X)))
     idc = folder.spec["id_column"]
     if idc is not None:
@@ -422,15 +490,17 @@ def predict(model, data, *, scans=None, on_error="raise"):
     for k, c in enumerate(folder.classes):
         out[f"proba_{c}"] = proba[:, k]
     out["predicted"] = np.asarray(folder.classes, dtype=object)[proba.argmax(axis=1)]
+    _observed_flags(folder, X, pre, out)
+    out.attrs["skipped_scans"] = list(cohort.skipped_scans)
     return out
 
 
-def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise"):
+def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid_values="raise"):
     """Per-patient contributions of each selected graph, and the most similar training patients.
 
     Parameters
     ----------
-    model, data, scans, on_error
+    model, data, scans, on_error, invalid_values
         As for :func:`predict`.
     n_neighbors : int, default=5
         Similar training patients listed per graph (by their row in the training table).
@@ -439,13 +509,15 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise"):
     -------
     pandas.DataFrame
         ``GraphBoostClassifier.explain``'s rows, with the patient's ID first when the model has
-        an ID column.
+        an ID column. ``frame.attrs["skipped_scans"]`` as for :func:`predict`.
     """
     folder = _as_folder(model)
     cohort, X = _new_patients(folder, data, scans, on_error)
-    pre, clf = folder.model.named_steps["preprocess"], folder.model.named_steps["model"]
-    expl = clf.explain(pre.transform(X), n_neighbors=n_neighbors)
+    with _invalid_values(folder, invalid_values) as pre:
+        Xt = pre.transform(X)
+    expl = folder.model.named_steps["model"].explain(Xt, n_neighbors=n_neighbors)
     idc = folder.spec["id_column"]
     if idc is not None:
         expl.insert(0, idc, cohort.patient_ids.to_numpy()[expl["patient"].to_numpy(dtype=int)])
+    expl.attrs["skipped_scans"] = list(cohort.skipped_scans)
     return expl

@@ -30,6 +30,34 @@ _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to cal
 _MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
 
 
+def _as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``series`` as floats, with the masks of its text that is not a number and its infinities.
+
+    Returns ``(numbers, not_numbers, infinite)``: ``numbers`` holds NaN where the value is
+    missing, is not a number (``"fifty"``, ``">180"``) or is infinite; the masks say which.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    converted = pd.to_numeric(series, errors="coerce").astype(float)
+    not_numbers = series.notna() & converted.isna()
+    infinite = pd.Series(np.isinf(converted.to_numpy()), index=series.index)
+    return converted.mask(infinite), not_numbers, infinite
+
+
+def _value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite) -> list[str]:
+    """What is wrong with the values of one numeric or binary column (empty: nothing)."""
+    problems = []
+    n = len(series)
+    if not_numbers.any():
+        problems.append(
+            f"Column {col!r} is {kind} but holds non-numeric values ({int(not_numbers.sum())} "
+            f"of {n}): {named(pd.unique(series[not_numbers]))}"
+        )
+    if infinite.any():
+        problems.append(f"Column {col!r} holds infinite values ({int(infinite.sum())} of {n})")
+    return problems
+
+
 def _numbers_with_text(values: pd.Series) -> str | None:
     """For text mostly made of numbers ('12.5', '<5', '8'): what is wrong, else None.
 
@@ -95,6 +123,14 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     With ``on_invalid="raise"`` (default) they raise a ValueError naming them; with ``"drop"``
     they are dropped with a warning naming them, and listed in ``dropped_columns_``.
 
+    Values that are not numbers in a numeric or binary column (``"fifty"`` in ``age``,
+    ``">180"`` in ``systolic_bp``, infinities), in ``fit`` or in ``transform``, are reported per
+    column (count and examples). With ``invalid_values="raise"`` (default) that is a ValueError;
+    with ``"missing"`` they are treated as missing values (imputed, and flagged in the
+    ``"<col>:missing"`` indicator when the column has one), with a warning giving the same
+    report. A text column of numbers with a few such values (at most 20%) is numeric:
+    :meth:`find_invalid_values` shows which cells they are.
+
     Parameters
     ----------
     numeric, binary, categorical : list of str, optional
@@ -111,6 +147,10 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     skip_indicator : list of str, optional
         Columns that get no missing-value indicator (still imputed), e.g. the columns of an
         embedding block whose missingness one ``"<block>:missing"`` column already carries.
+    invalid_values : {"raise", "missing"}, default="raise"
+        What to do with values that are not finite numbers in a numeric or binary column:
+        refuse them, or treat them as missing with a warning (the command line's
+        ``graphboost predict --invalid-values missing``).
 
     Attributes
     ----------
@@ -162,6 +202,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         min_frequency: int | float | None = None,
         scale: bool = True,
         skip_indicator: Sequence[str] | None = None,
+        invalid_values: str = "raise",
     ):
         self.numeric = numeric
         self.binary = binary
@@ -170,6 +211,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.min_frequency = min_frequency
         self.scale = scale
         self.skip_indicator = skip_indicator
+        self.invalid_values = invalid_values
 
     # ------------------------------------------------------------------ input handling
 
@@ -230,8 +272,14 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         return given
 
     @staticmethod
-    def _infer(series: pd.Series, forced: str | None) -> tuple[str, str | None]:
-        """Return (kind, problem) for one column; kind in numeric/binary/categorical/invalid."""
+    def _infer(
+        series: pd.Series, forced: str | None, lenient: bool = False
+    ) -> tuple[str, str | None]:
+        """Return (kind, problem) for one column; kind in numeric/binary/categorical/invalid.
+
+        ``lenient`` (``invalid_values="missing"``): a column of numbers with a few values that
+        are not numbers, or with infinities, is numeric (or binary); those values are missing.
+        """
         values = series.dropna()
         if values.empty:
             return "invalid", "all values missing"
@@ -257,21 +305,28 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 else type(v).__name__
                 for v in values
             }
-            if kinds == {"text"}:
-                not_numbers = _numbers_with_text(values)
-                if not_numbers is not None:
-                    return "invalid", not_numbers
+            not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
+            if not_numbers is not None and not lenient:
+                return "invalid", not_numbers
+            if not_numbers is not None:
+                numbers_ = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+            elif kinds == {"text"}:
                 n = len(series)
                 if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
                     return "invalid", "identifier-like (a distinct text value in every row)"
                 return "categorical", None
-            if kinds == {"bool"}:
+            elif kinds == {"bool"}:
                 return "binary", None
-            if kinds != {"number"}:
+            elif kinds != {"number"}:
                 return "invalid", f"mixed types ({', '.join(sorted(kinds))})"
-            numbers_ = values.to_numpy(dtype=float)
+            else:
+                numbers_ = values.to_numpy(dtype=float)
         if not np.isfinite(numbers_).all():
-            return "invalid", "infinite values"
+            if not lenient:
+                return "invalid", "infinite values"
+            numbers_ = numbers_[np.isfinite(numbers_)]
+            if numbers_.size == 0:
+                return "invalid", "no finite value"
         n = len(series)
         if (
             n >= _MIN_ROWS_IDENTIFIER
@@ -288,22 +343,12 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     def _prepare(self, frame: pd.DataFrame, fitting: bool) -> pd.DataFrame:
         """Coerce the used columns to what the scikit-learn pieces expect."""
         out = {}
+        problems: list[str] = []
         for col in self.numeric_ + self.binary_:
-            series = frame[col]
-            if isinstance(series.dtype, pd.CategoricalDtype):
-                series = series.astype(object)
-            converted = pd.to_numeric(series, errors="coerce")
-            bad = series.notna() & converted.isna()
-            if bad.any():
-                raise ValueError(
-                    f"Column {col!r} is {'numeric' if col in self.numeric_ else 'binary'} but "
-                    f"holds non-numeric values ({int(bad.sum())} of {len(series)}): "
-                    f"{named(pd.unique(series[bad]))}."
-                )
-            converted = converted.astype(float)
-            if not np.isfinite(converted.dropna().to_numpy()).all():
-                raise ValueError(f"Column {col!r} holds infinite values.")
-            out[col] = converted
+            kind = "numeric" if col in self.numeric_ else "binary"
+            out[col], not_numbers, infinite = _as_numbers(frame[col])
+            problems += _value_problems(col, kind, frame[col], not_numbers, infinite)
+        self._report_invalid(problems)
         for col in self.categorical_:
             series = frame[col]
             labels = [np.nan if is_missing(v) else _category_label(v) for v in series]
@@ -328,6 +373,24 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             codes = {level: float(i) for i, level in enumerate(self.binary_levels_[col])}
             prepared[col] = prepared[col].map(codes)  # NaN (and unseen, masked above) stay NaN
         return prepared[self._used]
+
+    def _report_invalid(self, problems: list[str]) -> None:
+        """Raise on values that are not numbers, or warn that they are treated as missing."""
+        if not problems:
+            return
+        listed = "; ".join(problems[:MAX_NAMED])
+        more = len(problems) - MAX_NAMED
+        listed += f"; and {more} more" if more > 0 else ""
+        if self.invalid_values == "raise":
+            raise ValueError(
+                f"{listed}. Correct them, or pass invalid_values='missing' to treat them as "
+                "missing values (graphboost predict: --invalid-values missing)."
+            )
+        warnings.warn(
+            f"Treated as missing values (invalid_values='missing'): {listed}.",
+            UserWarning,
+            stacklevel=4,
+        )
 
     def _report_unseen(self, prepared: pd.DataFrame) -> None:
         unseen: dict[str, list[object]] = {}
@@ -406,6 +469,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     def _check_fit_input(self, X) -> pd.DataFrame:
         if self.on_invalid not in ("raise", "drop"):
             raise ValueError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}.")
+        self._check_invalid_values()
         frame = self._as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         if isinstance(self.skip_indicator, str):
@@ -424,7 +488,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
         problems: dict[str, str] = {}
         for col in frame.columns:
-            kind, problem = self._infer(frame[col], forced.get(col))
+            lenient = self.invalid_values == "missing"
+            kind, problem = self._infer(frame[col], forced.get(col), lenient)
             if problem is not None:
                 problems[col] = problem
             else:
@@ -434,9 +499,15 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             more = len(problems) - MAX_NAMED
             listed += f"; and {more} more" if more > 0 else ""
             if self.on_invalid == "raise":
+                lenient = any(
+                    p.startswith(("numeric column", "infinite")) for p in problems.values()
+                )
+                hint = (
+                    " (or invalid_values='missing': such values become missing)" if lenient else ""
+                )
                 raise ValueError(
                     f"{len(problems)} column(s) cannot be used: {listed}. Remove them, give their "
-                    "type in numeric/binary/categorical, or pass on_invalid='drop'."
+                    f"type in numeric/binary/categorical, or pass on_invalid='drop'{hint}."
                 )
             warnings.warn(
                 f"Dropping {len(problems)} column(s): {listed}.", UserWarning, stacklevel=4
@@ -522,14 +593,60 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features_out)
             No NaN. A DataFrame with ``set_output(transform="pandas")``.
         """
+        frame = self._checked_frame(X)
+        prepared = self._prepare(frame, fitting=False)
+        return self.column_transformer_.transform(prepared).astype(float)
+
+    def find_invalid_values(self, X) -> pd.DataFrame:
+        """Which cells of ``X`` hold a value that is not a finite number in a numeric column.
+
+        These are the values that :meth:`transform` refuses (``invalid_values="raise"``) or
+        treats as missing (``"missing"``): text such as ``"fifty"`` or ``">180"`` and
+        infinities, in the numeric and binary columns. Missing values are not invalid.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        pandas.DataFrame of bool
+            Same index as ``X`` (a range for arrays), one column per numeric or binary column.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from features import ClinicalPreprocessor
+        >>> pre = ClinicalPreprocessor().fit(pd.DataFrame({"age": [50.0, 61.0, 45.0]}))
+        >>> new = pd.DataFrame({"age": ["fifty", "70", None]})
+        >>> pre.find_invalid_values(new)["age"].tolist()
+        [True, False, False]
+        """
+        frame = self._checked_frame(X)
+        masks = {}
+        for col in self.numeric_ + self.binary_:
+            _, not_numbers, infinite = _as_numbers(frame[col])
+            masks[col] = (not_numbers | infinite).to_numpy(dtype=bool)
+        return pd.DataFrame(masks, index=frame.index, columns=self.numeric_ + self.binary_)
+
+    def _checked_frame(self, X) -> pd.DataFrame:
+        """``X`` as a DataFrame with the columns seen in fit (else an error naming them)."""
         check_is_fitted(self, "column_transformer_")
+        self._check_invalid_values()
         frame = self._as_frame(X)
         try:
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:
             raise ValueError(self._column_mismatch(frame) + str(exc)) from None
-        prepared = self._prepare(frame, fitting=False)
-        return self.column_transformer_.transform(prepared).astype(float)
+        return frame
+
+    def _check_invalid_values(self) -> None:
+        if self.invalid_values not in ("raise", "missing"):
+            raise ValueError(
+                "The 'invalid_values' parameter of ClinicalPreprocessor must be 'raise' or "
+                f"'missing'; got {self.invalid_values!r}."
+            )
 
     def _column_mismatch(self, frame: pd.DataFrame) -> str:
         """One line naming the missing and unexpected columns (empty when the names agree)."""
