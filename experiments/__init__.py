@@ -10,9 +10,12 @@ training folds::
     res = run_benchmark("duke-tnbc", output="runs/tnbc-{timestamp}")
     print(format_table(res.table))
 
-The same is available as ``graphboost benchmark --config duke-tnbc``; ``graphboost tune`` runs
-Optuna searches (:func:`run_search`, :class:`NestedCVObjective`, :func:`search_space`,
-:func:`create_study`).
+The same is available as ``graphboost benchmark --config duke-tnbc``. :func:`run_suite`
+(``graphboost benchmark --suite design``) runs every method on the nine tasks of the design suite
+and writes one table with mean ranks, the Friedman test and a critical-difference figure;
+:class:`TunedGraphBoostClassifier` is GraphBoostClassifier tuned by Optuna inside each training
+fold. ``graphboost tune`` runs Optuna searches (:func:`run_search`,
+:class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
 """
 
 from . import workflows
@@ -27,23 +30,36 @@ from ._metrics import (
     paired_bootstrap,
 )
 from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
+from ._suite import (
+    SUITES,
+    SuiteResult,
+    TunedGraphBoostClassifier,
+    critical_difference,
+    friedman_test,
+    run_suite,
+)
 from ._tuning import NestedCVObjective, create_study, open_storage, run_search, search_space
 
 __all__ = [
     "DATASETS",
     "METHODS",
     "METRICS",
+    "SUITES",
     "BenchmarkResult",
     "Dataset",
     "InputError",
     "NestedCVObjective",
     "PopulationGCNClassifier",
+    "SuiteResult",
+    "TunedGraphBoostClassifier",
     "bootstrap_metrics",
     "compute_metrics",
     "create_study",
+    "critical_difference",
     "cross_validate",
     "delong_test",
     "format_table",
+    "friedman_test",
     "load_config",
     "load_dataset",
     "make_pipeline",
@@ -51,6 +67,7 @@ __all__ = [
     "paired_bootstrap",
     "run_benchmark",
     "run_search",
+    "run_suite",
     "search_space",
     "workflows",
 ]
