@@ -80,8 +80,11 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         preprocessing configuration and the weights hash; written atomically (temporary file then
         rename), so an interrupted run resumes and a second run reads everything from the cache.
     on_error : {"raise", "skip"}, default "raise"
-        ``"skip"``: a volume that cannot be read or preprocessed gets a row of NaN, is listed in
-        ``skipped_`` and in a warning; every other embedding is kept (and cached).
+        ``"skip"``: a volume that cannot be read or preprocessed, or whose embedding is not
+        finite, gets a row of NaN and is listed in ``skipped_`` (a warning gives their count,
+        not their file names); every other embedding is kept (and cached). With ``"raise"``
+        such a volume is a ValueError naming its file. A non-finite embedding is never
+        returned or cached.
     output : {"numpy", "pandas"}, default "numpy"
         ``"pandas"``: a DataFrame with columns ``"<prefix>:0" ...`` indexed by patient id
         (``ids`` passed to :meth:`transform`, the index of a Series / keys of a dict, else
@@ -334,10 +337,10 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
                     else:
                         self._fail(pos, items[pos], err)
                 if good:
-                    self._embed_batch(good, keys, out)
+                    self._embed_batch(good, keys, out, items)
                 bar.update(len(batch))
 
-    def _embed_batch(self, good, keys, out) -> None:
+    def _embed_batch(self, good, keys, out, items) -> None:
         shapes = {a.shape for _, a in good}
         if len(shapes) > 1:
             raise ValueError(
@@ -351,6 +354,10 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
             emb = self.encoder_(xb)
         emb = emb.float().cpu().numpy()
         for (pos, _), vec in zip(good, emb, strict=True):
+            if not np.isfinite(vec).all():  # never written, never cached: an error or a skip
+                n_bad = int(np.count_nonzero(~np.isfinite(vec)))
+                self._fail(pos, items[pos], f"the encoder gave {n_bad} non-finite values")
+                continue
             out[pos] = vec
             self.n_computed_ += 1
             if self.cache_dir is not None and keys[pos] is not None:
@@ -359,11 +366,10 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
     def _warn_skipped(self, n: int) -> None:
         if not self.skipped_:
             return
-        names = ", ".join(s["source"] for s in self.skipped_[:10])
-        more = f" and {len(self.skipped_) - 10} more" if len(self.skipped_) > 10 else ""
+        # counts only: file names are often patient IDs, which never go to messages or logs
         warnings.warn(
-            f"VolumeEmbedder skipped {len(self.skipped_)} of {n} volumes (rows of NaN): "
-            f"{names}{more}; see .skipped_ for the errors",
+            f"VolumeEmbedder skipped {len(self.skipped_)} of {n} volumes (rows of NaN); "
+            "their files and errors are in .skipped_",
             UserWarning,
             stacklevel=3,
         )

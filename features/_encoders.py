@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -173,6 +174,12 @@ def _checkpoint_state(path) -> dict:
         raise FileNotFoundError(f"Checkpoint file not found: '{path}'")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # not torch's advice to retry with weights_only=False
+        raise ValueError(
+            f"Could not load checkpoint '{path}' with weights_only=True: it holds Python objects, "
+            "not a state dict of tensors. It is not a checkpoint this library saved (nor a "
+            "plain state dict), and it was refused without running any of it."
+        ) from None
     except Exception as exc:
         raise ValueError(
             f"Could not load checkpoint '{path}' with weights_only=True (only plain state dicts "

@@ -14,6 +14,25 @@ __all__ = ["VolumePreprocessor"]
 _INTENSITIES = ("ct", "mri", "minmax", None)
 _CROPS = ("mask", "bbox", None)
 
+# Above this magnitude float32 arithmetic overflows: max - min of +-3e38 for min-max scaling,
+# the sum of squares over ~1e8 voxels for z-scoring.
+_FLOAT32_SAFE_MAX = 1e12
+_SCALE_FREE = ("minmax", "mri")  # intensity steps that give the same result on c * x, c > 0
+
+
+def _tame_range(image: np.ndarray, intensity: str | None) -> np.ndarray:
+    """``image`` divided by a power of two when its values would overflow float32 arithmetic.
+
+    Only for scale-free intensity steps (min-max scaling, z-scoring), whose result does not
+    change; a power of two divides exactly (only subnormal values lose digits).
+    """
+    if intensity not in _SCALE_FREE or image.size == 0:
+        return image
+    peak = float(np.max(np.abs(image)))
+    if peak <= _FLOAT32_SAFE_MAX:
+        return image
+    return np.ldexp(image, -int(np.ceil(np.log2(peak / _FLOAT32_SAFE_MAX))))
+
 
 def _monai_transforms():
     try:
@@ -188,7 +207,19 @@ class VolumePreprocessor:
         Returns
         -------
         numpy.ndarray
-            float32, shape ``(C, *shape)``.
+            float32, shape ``(C, *shape)``, finite.
+
+        Raises
+        ------
+        ValueError
+            A mask or box that does not fit, or a result that is not finite; the message names
+            the volume's file.
+
+        Notes
+        -----
+        With ``intensity="minmax"`` or ``"mri"``, a volume with voxels beyond 1e12 in magnitude
+        (e.g. float32 fill values of +-3e38) is first divided by a power of two: the result is
+        the same, and the scaling does not overflow float32.
         """
         import torch
         from monai.data import MetaTensor
@@ -198,6 +229,7 @@ class VolumePreprocessor:
             volume = Volume(np.asarray(volume, dtype=np.float32))
         name = str(volume.source) if volume.source is not None else "the volume"
         image = volume.channel_first()
+        image = _tame_range(image, self.intensity)
         data = {"image": MetaTensor(torch.from_numpy(image.copy()), affine=volume.affine)}
         with_mask = self.crop is not None
         if self.crop == "mask":
@@ -230,8 +262,13 @@ class VolumePreprocessor:
         if cached is None or cached[0] != key:
             cached = (key, self.build(with_mask=with_mask))
             self._compose_cache = cached
-        out = cached[1](data)["image"]
-        return np.ascontiguousarray(np.asarray(out, dtype=np.float32))
+        out = np.ascontiguousarray(np.asarray(cached[1](data)["image"], dtype=np.float32))
+        if not np.isfinite(out).all():
+            raise ValueError(
+                f"preprocessing {name} gave {int(np.count_nonzero(~np.isfinite(out)))} non-finite "
+                f"voxels (voxel range {float(image.min()):.3g} to {float(image.max()):.3g})"
+            )
+        return out
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

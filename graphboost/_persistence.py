@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -203,6 +204,12 @@ def read_model(path, estimator_class):
     try:
         tensors = torch.load(path / _ARRAYS, weights_only=True, map_location="cpu")
         return _restore(estimator_class, meta, tensors)
+    except pickle.UnpicklingError:  # not torch's advice to retry with weights_only=False
+        raise _corrupt(
+            path,
+            f"{_ARRAYS} holds Python objects, not tensors: it is not a model this library "
+            "saved, and it was refused without running any of it",
+        ) from None
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise _corrupt(path, f"its content is inconsistent ({type(exc).__name__}: {exc})") from exc
 
