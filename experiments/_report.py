@@ -144,6 +144,15 @@ def plot_calibration(path, y, probas_by_method, title, n_bins=10):
     _save(plot_calibration_curves(y, probas_by_method, n_bins=n_bins, title=title), path)
 
 
+def plot_decision_curve(path, y, probas_by_method, title):
+    """Net benefit against treat-all and treat-none (mean over repeats, binary tasks)."""
+    from .plots import plot_decision_curves
+
+    _agg()
+
+    _save(plot_decision_curves(y, probas_by_method, title=title), path)
+
+
 def plot_boosting_curve(path, curve, title, reference=None):
     """Mean test-fold AUROC after each boosting round (round 0: the init model alone)."""
     from .plots import plot_boosting_curve as plot_curve

@@ -18,6 +18,13 @@ from sklearn.base import clone
 from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 from sklearn.preprocessing import LabelEncoder
 
+from ._clinical_report import (
+    check_calibration_config,
+    clinical_results,
+    recalibrated_estimators,
+    write_clinical,
+)
+from ._conformal import check_alpha
 from ._data import DATASETS, Dataset, InputError, check_labels, load_dataset
 from ._methods import BASELINES, check_methods, final_estimator, make_pipeline, staged_proba
 from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
@@ -33,9 +40,19 @@ from ._report import (
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-_TOP_KEYS = {"name", "methods", "seed", "n_jobs", "dataset", "cv", "metrics", "params"}
+_TOP_KEYS = {
+    "name",
+    "methods",
+    "seed",
+    "n_jobs",
+    "dataset",
+    "cv",
+    "metrics",
+    "params",
+    "calibration",
+}
 _CV_KEYS = {"n_splits", "n_repeats"}
-_METRIC_KEYS = {"n_bootstrap"}
+_METRIC_KEYS = {"n_bootstrap", "conformal_alpha"}
 
 # Warnings that every fold of a cross-validation repeats and that say nothing about the result:
 # a rare category or binary value absent from one training fold, a rare column constant in one.
@@ -61,8 +78,9 @@ def default_config():
         "n_jobs": 1,
         "dataset": {},
         "cv": {"n_splits": 5, "n_repeats": 5},
-        "metrics": {"n_bootstrap": 1000},
+        "metrics": {"n_bootstrap": 1000, "conformal_alpha": 0.1},
         "params": {},
+        "calibration": {},  # e.g. {"method": "sigmoid"}: recalibrated twins (_clinical_report)
     }
 
 
@@ -131,6 +149,8 @@ def load_config(source):
         raise InputError(
             f"Unknown dataset kind {kind!r} in {where}; choose one of {list(DATASETS)}."
         )
+    cfg["calibration"] = check_calibration_config(cfg["calibration"], cfg["methods"])
+    check_alpha(cfg["metrics"]["conformal_alpha"])
     for key, low in (("n_splits", 2), ("n_repeats", 1)):
         v = cfg["cv"][key]
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -159,6 +179,7 @@ class BenchmarkResult:
     comparison: dict | None
     methods: dict
     output: Path | None
+    clinical: object = None  # ClinicalResults: calibration, conformal coverage, decision curves
 
 
 def make_splits(dataset, y, n_splits=5, n_repeats=1, random_state=0):
@@ -471,15 +492,21 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
         random_state=seed,
         n_jobs=int(cfg.get("n_jobs", 1)),
         progress=progress,
+        estimators=recalibrated_estimators(cfg, ds, make_pipeline),
     )
     n_boot = int(cfg["metrics"]["n_bootstrap"])
     table = summary_table(y, results, n_boot, seed)
     comparison = _compare(y, results, table, n_boot, seed)
+    splits, _ = make_splits(ds, y, cfg["cv"]["n_splits"], cfg["cv"]["n_repeats"], seed)
+    alpha = cfg["metrics"]["conformal_alpha"]
+    clinical = clinical_results(y, results, splits, n_boot, seed, alpha)
     meta = _run_meta(cfg, ds, y, scheme, comparison, time.time() - t0)
+    meta["clinical"] = clinical.to_dict()
     if folder is not None:
         with folder:
-            _write_outputs(folder.staging, ds, y, results, table, comparison, meta)
-    return BenchmarkResult(cfg, table, comparison, results, folder.path if folder else None)
+            _write_outputs(folder.staging, ds, y, results, table, comparison, meta, clinical)
+    path = folder.path if folder else None
+    return BenchmarkResult(cfg, table, comparison, results, path, clinical)
 
 
 def _run_meta(cfg, ds, y, scheme, comparison, seconds):
@@ -606,7 +633,7 @@ def _write_predictions(out, y, results):
     folds.to_csv(out / "fold_scores.csv", index=False)
 
 
-def _write_outputs(out, ds, y, results, table, comparison, meta):
+def _write_outputs(out, ds, y, results, table, comparison, meta, clinical=None):
     table.to_csv(out / "results.csv", index=False)
     counts = dict(zip(meta["dataset"]["classes"], meta["dataset"]["class_counts"], strict=True))
     lines = [
@@ -626,6 +653,9 @@ def _write_outputs(out, ds, y, results, table, comparison, meta):
     lines += _comparison_lines(comparison) + _group_lines(ds, results)
     lines += _write_selected(out, gb) + _write_curve(out, ds, gb, table, comparison)
     lines += _write_plots(out, ds, y, results)
+    if clinical is not None:
+        calibration = meta["config"]["calibration"]
+        lines += write_clinical(out, ds, y, results, clinical, calibration)
     _write_predictions(out, y, results)
     (out / "results.md").write_text("\n".join(lines))
     write_json(out / "run.json", meta)

@@ -28,6 +28,7 @@ __all__ = [
     "plot_boosting_curve",
     "plot_calibration_curves",
     "plot_critical_difference",
+    "plot_decision_curves",
     "plot_embedding_2d",
     "plot_explanation",
     "plot_optimization_history",
@@ -615,7 +616,7 @@ def plot_roc_curves(y, probas_by_method, ax=None, title="ROC curves (out-of-fold
 def plot_calibration_curves(
     y, probas_by_method, ax=None, n_bins=10, title="Calibration (out-of-fold, quantile bins)"
 ):
-    """Reliability diagram of each method (quantile bins).
+    """Reliability diagram of each method (quantile bins), with Wilson 95% bands.
 
     Parameters
     ----------
@@ -629,16 +630,70 @@ def plot_calibration_curves(
     Returns
     -------
     matplotlib Axes
+
+    See Also
+    --------
+    experiments.calibration_curve_bands : The points and bands drawn.
     """
-    from sklearn.calibration import calibration_curve
+    from ._calibration import calibration_curve_bands
 
     def draw(ax, name, y, s):
-        frac, mean_pred = calibration_curve(y, s, n_bins=n_bins, strategy="quantile")
-        ax.plot(mean_pred, frac, marker="o", ms=3, lw=1, label=name)
+        curve = calibration_curve_bands(y, s, n_bins=n_bins)
+        line = ax.plot(curve.mean_predicted, curve.observed, marker="o", ms=3, lw=1, label=name)
+        color = line[0].get_color()
+        ax.fill_between(curve.mean_predicted, curve.low, curve.high, color=color, alpha=0.12)
 
     ax = _method_curves(y, probas_by_method, ax, draw, diagonal="perfect calibration")
-    xlabel, ylabel = "Mean predicted probability", "Observed fraction of positives"
+    xlabel, ylabel = "Mean predicted probability", "Observed fraction of positives (95% CI)"
     return _finish(ax, xlabel, ylabel, title, legend_loc="upper left")
+
+
+def plot_decision_curves(
+    y, probas_by_method, ax=None, thresholds=None, title="Decision curve (out-of-fold)"
+):
+    """Net benefit of each method against treating all and treating none (Vickers & Elkin 2006).
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Binary labels (0/1).
+    probas_by_method : dict
+        Method -> probabilities (n, 2) or a list of (n, 2) arrays (one per CV repeat: the
+        net benefit is averaged over the repeats).
+    ax : matplotlib Axes, optional
+    thresholds : array-like, optional
+        Risk thresholds; default 1% to 80%.
+    title : str
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.1, 0.9]])
+    >>> plot_decision_curves([0, 0, 1, 1], {"model": p}).get_ylabel()
+    'Net benefit'
+    """
+    from ._decision import mean_decision_curve
+
+    if not isinstance(probas_by_method, Mapping) or not probas_by_method:
+        raise ValueError(
+            "probas_by_method must be a non-empty dict of method name -> probabilities."
+        )
+    ax = _axes(ax, figsize=(6, 4.5))
+    curve = None
+    for name, p in probas_by_method.items():
+        curve = mean_decision_curve(y, p, thresholds)
+        ax.plot(curve.threshold, curve.model, lw=1.2, label=name)
+    ax.plot(curve.threshold, curve.treat_all, c="grey", lw=1, ls=":", label="treat all")
+    ax.axhline(0.0, c="black", lw=0.8, ls="--", label="treat none")
+    prevalence = float(np.mean(np.asarray(y) == 1))
+    top = max(prevalence, 0.05)
+    ax.set_ylim(-0.3 * top, 1.1 * top)  # treat-all falls far below 0: show where it crosses
+    xlabel = "Risk threshold (treat if the predicted risk is at least this)"
+    return _finish(ax, xlabel, "Net benefit", title, legend_loc="upper right")
 
 
 def plot_boosting_curve(
