@@ -121,10 +121,11 @@ class ColumnGraph(_FittedGraph):
     def vote_train(self, wy):
         """Leave-self-out weighted vote of the training patients, shape (n_train, n_classes)."""
         lo, hi = self.train_ranges()
-        wy_sorted = wy[self.order]
-        cs = _prefix(wy_sorted)
-        vote = np.empty_like(cs[1:])
-        vote[self.order] = cs[hi] - cs[lo] - wy_sorted
+        vote = np.empty(wy.shape, dtype=np.float64)
+        for c in range(wy.shape[1]):  # one class at a time: 1-D gathers, O(N) memory
+            w_sorted = wy[self.order, c]
+            cs = _prefix(w_sorted)
+            vote[self.order, c] = cs[hi] - cs[lo] - w_sorted
         return vote
 
     def vote_prefix(self, wy):

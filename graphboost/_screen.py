@@ -46,13 +46,13 @@ class CandidateScreen:
         self.active = np.ones(len(self.specs), dtype=bool)
         self._graphs = {}
         self._labels_of, self._sorted_y = None, {}
-        self._idx_dtype = np.int32 if n < 2**31 - 1 else np.int64
+        idx_dtype = np.int32 if n < 2**31 - 1 else np.int64
         self.sources = []  # per candidate: ("column", column position, range) or ("block", b, k)
-        self.column_ranges = []  # per column: list of (lo, hi) in sorted positions
+        self.column_ranges = []  # per column: list of packed ranges (see _pack_ranges)
         self.blocks = []  # per block: neighbor array at the block's largest k
         columns = list(dict.fromkeys(c.columns[0] for c in candidates if not c.spec.is_block))
         column_pos = {column: pos for pos, column in enumerate(columns)}
-        self.orders = np.empty((len(columns), n), dtype=self._idx_dtype)
+        self.orders = np.empty((len(columns), n), dtype=idx_dtype)
         self.column_ranges = [[] for _ in columns]
         k_max = _block_k_max(candidates)
         block_pos = {}
@@ -80,9 +80,10 @@ class CandidateScreen:
         return x[order]
 
     def _ranges(self, sorted_values, spec):
-        """Neighborhood ranges ``[lo, hi)`` of the i-th sorted patient, in sorted positions."""
-        lo, hi = sorted_ranges(sorted_values, spec.rule, spec.n_neighbors, spec.threshold)
-        return lo.astype(self._idx_dtype), hi.astype(self._idx_dtype)
+        """Neighborhood ranges of the sorted patients, as offsets (see :func:`_pack_ranges`)."""
+        return _pack_ranges(
+            *sorted_ranges(sorted_values, spec.rule, spec.n_neighbors, spec.threshold)
+        )
 
     def __len__(self):
         return len(self.specs)
@@ -97,7 +98,7 @@ class CandidateScreen:
             if kind == "column":
                 column = self.candidates[i].columns[0]
                 graph = ColumnGraph(self.specs[i], column, X[:, column], order=self.orders[pos])
-                graph.set_train_ranges(*self.column_ranges[pos][sub])
+                graph.set_train_ranges(*_unpack_ranges(*self.column_ranges[pos][sub]))
             else:
                 graph = self.candidates[i].fit_graph(X)
             self._graphs[i] = graph
@@ -155,18 +156,41 @@ class CandidateScreen:
         return self._sorted_y[pos]
 
 
-def _vote_wrong(cs, ws, tiebreak, lo, hi, y_sorted):
-    """Whether the leave-self-out vote over ``[lo, hi)`` misses each sorted patient's class.
+def _pack_ranges(lo, hi):
+    """Ranges ``[lo, hi)`` of the sorted patients as offsets from each one's own position.
 
-    Computed in blocks whose vectors stay in the CPU cache; the vote of class ``c`` is
+    A patient belongs to its own range, so ``position - lo`` and ``hi - position`` are
+    non-negative and, on a column without many ties, below ``2 * n_neighbors``: they are kept in
+    the smallest unsigned type that holds them (one byte each on a continuous column, against
+    eight for two int32 positions).
+    """
+    positions = np.arange(lo.shape[0])
+    below, above = positions - lo, hi - positions
+    largest = max(int(below.max(initial=0)), int(above.max(initial=0)))
+    dtype = next((t for t in (np.uint8, np.uint16, np.uint32) if largest <= np.iinfo(t).max), None)
+    dtype = dtype or np.int64
+    return below.astype(dtype), above.astype(dtype)
+
+
+def _unpack_ranges(below, above, start=0, stop=None):
+    """Positions ``lo, hi`` of the sorted patients ``start:stop`` from :func:`_pack_ranges`."""
+    stop = below.shape[0] if stop is None else stop
+    positions = np.arange(start, stop)
+    return positions - below[start:stop], positions + above[start:stop]
+
+
+def _vote_wrong(cs, ws, tiebreak, below, above, y_sorted):
+    """Whether the leave-self-out vote over its range misses each sorted patient's class.
+
+    Computed in blocks whose vectors stay in the CPU cache; with ``[lo, hi)`` the range (from
+    ``below`` and ``above``, see :func:`_pack_ranges`) the vote of class ``c`` is
     ``cs[c][hi] - cs[c][lo] - ws[c] + tiebreak[c]``, as :func:`vote_predict` computes it.
     """
     n = y_sorted.shape[0]
     wrong = np.empty(n, dtype=bool)
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
-        h = hi[start:stop].astype(np.intp)
-        lo_ = lo[start:stop].astype(np.intp)
+        lo_, h = _unpack_ranges(below, above, start, stop)
         scores = [cs[c][h] - cs[c][lo_] - ws[c][start:stop] + tiebreak[c] for c in range(len(cs))]
         np.not_equal(_first_argmax(scores), y_sorted[start:stop], out=wrong[start:stop])
     return wrong

@@ -210,7 +210,6 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         self.prior_ = wy.sum(axis=0)
         vote = graph.vote_train(wy)
         if self.conv == "vote":
-            self.train_proba_ = _normalize(vote, self.prior_)
             self.train_predictions_ = vote_predict(vote, self.prior_)
         else:
             self._fit_gnn(graph, _normalize(vote, self.prior_), y_codes, w)
@@ -264,7 +263,6 @@ class GraphWeakLearner(ClassifierMixin, BaseEstimator):
         self.module_ = model.cpu()
         self._x_train = x.cpu()
         self._edge_index_train = edge_index.cpu()
-        self.train_proba_ = proba
         self.train_predictions_ = proba.argmax(axis=1)
 
     def _gnn_query_proba(self, X):

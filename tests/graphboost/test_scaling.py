@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from graphboost import GraphBoostClassifier, _graphs
+from graphboost import GraphBoostClassifier, _graphs, _screen
 from graphboost._graphs import GraphSpec, _kth_distance_sorted, column_neighborhoods
 from graphboost._neighborhoods import Candidate, ColumnGraph, vote_predict
 from graphboost._screen import CandidateScreen
@@ -162,3 +162,19 @@ def test_training_ranges_computed_in_small_blocks_match_brute_force(rule, monkey
 )
 def test_stable_argsort_is_numpys_stable_sort(x):
     np.testing.assert_array_equal(_graphs.stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@pytest.mark.parametrize(
+    ("n_ties", "dtype"), [(1, np.uint8), (600, np.uint16), (70_000, np.uint32)]
+)
+def test_packed_ranges_round_trip_in_the_smallest_type(n_ties, dtype):
+    """Neighborhoods of a column with a run of ``n_ties`` equal values, packed and unpacked."""
+    x = np.sort(np.concatenate([np.zeros(n_ties), np.arange(1.0, 300.0)]))
+    lo, hi = _graphs.sorted_ranges(x, "knn", n_neighbors=5)
+    below, above = _screen._pack_ranges(lo, hi)
+    assert below.dtype == dtype and above.dtype == dtype
+    unpacked = _screen._unpack_ranges(below, above)
+    np.testing.assert_array_equal(unpacked[0], lo)
+    np.testing.assert_array_equal(unpacked[1], hi)
+    part = _screen._unpack_ranges(below, above, 3, 40)
+    np.testing.assert_array_equal(part[1], hi[3:40])
