@@ -11,6 +11,17 @@ diagram (Demsar 2006).
 A task is a shipped benchmark config (``experiments/configs/<task>.toml``): the suite takes its
 ``[dataset]`` table, and runs its own methods and folds on it.
 
+The folds go through :class:`joblib.Parallel`, so a cluster runs them with joblib's Dask (or Ray)
+backend; the results are the same as on one core::
+
+    import joblib
+    from dask.distributed import Client
+    from experiments import run_suite
+
+    client = Client("scheduler-address:8786")  # pip install dask distributed
+    with joblib.parallel_backend("dask"):
+        res = run_suite("design", output="runs/design-{timestamp}")
+
 References
 ----------
 J. Demsar, "Statistical comparisons of classifiers over multiple data sets", Journal of Machine
@@ -473,16 +484,6 @@ def run_suite(
 
     Examples
     --------
-    Folds on a Dask cluster (``pip install dask distributed``)::
-
-        import joblib
-        from dask.distributed import Client
-        from experiments import run_suite
-
-        client = Client("scheduler-address:8786")
-        with joblib.parallel_backend("dask"):
-            res = run_suite("design", output="runs/design-{timestamp}")
-
     >>> res = run_suite(tasks=["gbsg", "pima"], n_repeats=1)  # doctest: +SKIP
     >>> res.mean_ranks.idxmin()  # doctest: +SKIP
     'graphboost'
