@@ -8,7 +8,11 @@ boosting curve runs below the median of earlier trials.
 
 Studies live in an Optuna storage: a SQLite file by default (a killed search resumes with
 ``load_if_exists=True`` and loses no finished trial), or a PostgreSQL URL shared by several worker
-processes on several machines. Open a study in the browser with ``optuna-dashboard <storage URL>``.
+processes on several machines. Running trials send a heartbeat to the storage
+(:data:`HEARTBEAT_INTERVAL`); a trial whose worker died (killed, out of memory, machine lost)
+stops beating, and the next trial started on the study marks it failed and runs its parameters
+again (Optuna's ``RetryFailedTrialCallback``, at most twice), instead of leaving it RUNNING
+forever. Open a study in the browser with ``optuna-dashboard <storage URL>``.
 Optuna is imported lazily; without it the functions raise an ImportError naming the extra
 ``pip install 'graphboost[tune]'``.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +41,12 @@ many steps per inner fold (shorter curves are padded with their last value)."""
 _REPORT_STEPS = 20  # reports per inner fold (a stride over the rounds)
 
 _GNN_LR = "gnn_lr"  # the Adam step of the GNN weak learners
+
+HEARTBEAT_INTERVAL = 30
+"""Seconds between the heartbeats of a running trial. A trial silent for twice as long is taken
+for dead: the next trial started on the study fails it and enqueues its parameters again."""
+
+_MAX_RETRY = 2  # a trial that kills its worker every time (e.g. out of memory) is not rerun forever
 
 
 def _optuna():
@@ -233,10 +245,43 @@ def redact(url):
         return url.split("@")[-1] if "@" in url else url
 
 
-def open_storage(url):
+def _heartbeat_kwargs(optuna, heartbeat_interval):
+    """RDBStorage arguments: heartbeats, and a dead worker's trial failed and retried."""
+    if heartbeat_interval is None:
+        return {}
+    if isinstance(heartbeat_interval, bool) or not isinstance(heartbeat_interval, int):
+        raise InputError(
+            f"heartbeat_interval must be a whole number of seconds (or None); "
+            f"got {heartbeat_interval!r}."
+        )
+    if heartbeat_interval < 1:
+        raise InputError(f"heartbeat_interval must be at least 1 second; got {heartbeat_interval}.")
+    storages = optuna.storages
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9 names
+        retry = storages.RetryHeartbeatStaleTrialCallback(max_retry=_MAX_RETRY)
+        return {"heartbeat_interval": heartbeat_interval, "heartbeat_stale_trial_callback": retry}
+    retry = storages.RetryFailedTrialCallback(max_retry=_MAX_RETRY)
+    return {"heartbeat_interval": heartbeat_interval, "failed_trial_callback": retry}
+
+
+@contextmanager
+def _quiet_heartbeat_notices(optuna):
+    """Hide Optuna's notices that its heartbeat API is experimental (filtered by message)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=r".*(heartbeat_interval|Retry\w*TrialCallback)",
+            category=optuna.exceptions.ExperimentalWarning,
+        )
+        yield
+
+
+def open_storage(url, heartbeat_interval=HEARTBEAT_INTERVAL):
     """Open (and check) an Optuna storage URL, with one clear error if it cannot be reached.
 
     A SQLite file is created if absent, but its folder must exist. Nothing else is written.
+    Running trials beat every ``heartbeat_interval`` seconds; a trial silent for twice as long
+    is failed and retried by the next trial started (``None``: no heartbeat).
     """
     optuna = _optuna()
     if not isinstance(url, str) or "://" not in url:
@@ -249,17 +294,18 @@ def open_storage(url):
         folder = os.path.dirname(os.path.abspath(path))
         if path and not os.path.isdir(folder):
             raise InputError(f"Cannot open storage {url}: folder '{folder}' does not exist.")
-    try:
-        kwargs = {}
+    with _quiet_heartbeat_notices(optuna):
+        kwargs = _heartbeat_kwargs(optuna, heartbeat_interval)
         if url.startswith("postgresql"):
             kwargs["engine_kwargs"] = {"connect_args": {"connect_timeout": 5}}
-        return optuna.storages.RDBStorage(url, **kwargs)
-    except Exception as exc:
-        reason = " ".join(str(exc).split("\n")[0].split())[:200]
-        raise InputError(f"Cannot reach the Optuna storage {redact(url)}: {reason}") from exc
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except Exception as exc:
+            reason = " ".join(str(exc).split("\n")[0].split())[:200]
+            raise InputError(f"Cannot reach the Optuna storage {redact(url)}: {reason}") from exc
 
 
-def create_study(storage, study_name, seed=0, worker=0):
+def create_study(storage, study_name, seed=0, worker=0, heartbeat_interval=HEARTBEAT_INTERVAL):
     """Create or load a study (maximise AUROC) with a seeded TPE sampler and a MedianPruner.
 
     The sampler's seed mixes ``seed``, the worker index and the number of trials already in the
@@ -269,7 +315,7 @@ def create_study(storage, study_name, seed=0, worker=0):
     optuna = _optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if isinstance(storage, str):
-        storage = open_storage(storage)
+        storage = open_storage(storage, heartbeat_interval)
     existing = 0
     try:
         summaries = optuna.study.get_all_study_summaries(storage)
@@ -315,6 +361,7 @@ def run_worker(
     random_state=0,
     worker=0,
     progress=False,
+    heartbeat_interval=HEARTBEAT_INTERVAL,
 ):
     """Run ``n_trials`` trials of a study in this process (one worker of :func:`run_search`).
 
@@ -322,7 +369,7 @@ def run_worker(
     started with this function and its arguments; nothing is read from the command line or the
     environment.
     """
-    study = create_study(storage, study_name, random_state, worker=worker)
+    study = create_study(storage, study_name, random_state, worker, heartbeat_interval)
     objective = NestedCVObjective(
         dataset.X,
         LabelEncoder().fit_transform(dataset.y),
@@ -394,6 +441,7 @@ def run_search(
     fixed=None,
     random_state=0,
     progress=False,
+    heartbeat_interval=HEARTBEAT_INTERVAL,
 ):
     """Optuna search of GraphBoostClassifier's parameters on a dataset (nested-CV objective).
 
@@ -415,6 +463,11 @@ def run_search(
         Parameters held fixed (not searched).
     random_state : int, default=0
     progress : bool, default=False
+    heartbeat_interval : int or None, default=HEARTBEAT_INTERVAL
+        Seconds between the heartbeats of a running trial. A trial of a killed worker (silent
+        for twice as long) is failed by the next trial started, and its parameters are run
+        again (at most twice); it counts among that run's ``n_trials``. ``None``: no heartbeat
+        (a killed worker's trial stays RUNNING).
 
     Returns
     -------
@@ -424,15 +477,15 @@ def run_search(
     if n_trials < 1 or n_workers < 1:
         raise InputError(f"n_trials and n_workers must be at least 1; got {n_trials}, {n_workers}.")
     check_labels(dataset.y, inner_splits)
-    open_storage(storage)  # an unreachable storage is an error before any work
+    open_storage(storage, heartbeat_interval)  # an unreachable storage: an error before any work
     before = _finished(create_study(storage, study_name, random_state))
     kwargs = {"timeout": timeout, "inner_splits": inner_splits, "fixed": fixed}
-    kwargs["random_state"] = random_state
+    kwargs.update(random_state=random_state, heartbeat_interval=heartbeat_interval)
     if n_workers == 1:
         run_worker(dataset, storage, study_name, n_trials, progress=progress, **kwargs)
     else:
         _run_workers(dataset, storage, study_name, n_trials, n_workers, kwargs)
-    study = create_study(storage, study_name, random_state)
+    study = create_study(storage, study_name, random_state, heartbeat_interval=heartbeat_interval)
     n_complete, n_pruned = count_trials(study), count_trials(study, "PRUNED")
     best = None
     if n_complete:

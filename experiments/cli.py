@@ -37,7 +37,7 @@ from ._demo import run_demo
 from ._modelfolder import check_replaceable
 from ._runner import format_table, load_config, run_benchmark
 from ._suite import SUITES, run_suite
-from ._tuning import open_storage, redact, run_search, tune_report
+from ._tuning import HEARTBEAT_INTERVAL, open_storage, redact, run_search, tune_report
 
 PROG = "graphboost"
 
@@ -133,7 +133,20 @@ def _add_fit(sub):
         type=int,
         default=0,
         metavar="K",
-        help="also report K-fold cross-validated AUROC against logistic regression",
+        help="also report K-fold cross-validated AUROC against logistic regression (and keep "
+        "the out-of-fold predictions that calibrate `predict --alpha`)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="METHOD",
+        help="recalibrate the probabilities: sigmoid or isotonic (scikit-learn's "
+        "CalibratedClassifierCV on out-of-fold scores of the training patients)",
+    )
+    p.add_argument(
+        "--threshold-target",
+        metavar="TARGET:VALUE",
+        help="record a decision threshold chosen on the out-of-fold risks (needs --cv): "
+        "sensitivity:0.9, specificity:0.8 or net-benefit:0.2 (treating at a 20%% risk)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace a model folder")
 
@@ -159,6 +172,19 @@ def _add_predict(sub):
         p.add_argument("--overwrite", action="store_true")
         if name == "explain":
             p.add_argument("--n-neighbors", type=int, default=5, help="similar patients shown")
+        else:
+            p.add_argument(
+                "--alpha",
+                type=float,
+                help="add the conformal prediction set at this error rate (0.1: the set holds "
+                "the true class for 90%% of patients) and flag sets of both classes",
+            )
+            p.add_argument(
+                "--typicality",
+                action="store_true",
+                help="add the training neighbors, their label agreement and a flag for "
+                "patients unlike any training patient",
+            )
 
 
 def _add_embed(sub):
@@ -201,6 +227,14 @@ def _add_tune(sub):
         "than one: SQLite locks under concurrent writers)",
     )
     p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        default=HEARTBEAT_INTERVAL,
+        metavar="SECONDS",
+        help="a running trial's heartbeat; the trial of a killed worker (silent for twice as "
+        f"long) is failed and its parameters run again (default {HEARTBEAT_INTERVAL})",
+    )
     p.add_argument("--inner-splits", type=int, default=3, help="folds of the inner CV")
     p.add_argument("--output", help="model folder for the refitted best trial (skip if absent)")
     p.add_argument("--overwrite", action="store_true")
@@ -236,6 +270,13 @@ def _add_benchmark(sub):
         help="folds fitted at once (joblib processes, one thread each); the results do not "
         "depend on it",
     )
+    p.add_argument(
+        "--calibration",
+        metavar="METHOD",
+        help="add recalibrated twins (sigmoid or isotonic) of the [calibration] methods "
+        "(default graphboost): override [calibration] method",
+    )
+    p.add_argument("--alpha", type=float, help="override [metrics] conformal_alpha")
 
 
 def _add_demo(sub):
@@ -315,11 +356,15 @@ def _load_cohort(args):
 
 
 def _print_cv(cv, k):
-    names = {"graphboost": "GraphBoostClassifier", "logistic": "logistic regression"}
+    calib = cv.clinical.calibration if cv.clinical is not None else None
     for r in cv.table.itertuples():
+        slope = ""
+        if calib is not None:
+            c = calib.set_index("method").loc[r.method]
+            slope = f"; calibration slope {c.slope:.2f} ({c.slope_low:.2f}-{c.slope_high:.2f})"
         print(
-            f"  {k}-fold CV AUROC {names[r.method]}: {r.auroc:.3f} "
-            f"(95% CI {r.auroc_low:.3f}-{r.auroc_high:.3f})"
+            f"  {k}-fold CV AUROC {workflows._cv_name(r.method)}: {r.auroc:.3f} "
+            f"(95% CI {r.auroc_low:.3f}-{r.auroc_high:.3f}){slope}"
         )
 
 
@@ -337,13 +382,21 @@ def cmd_fit(args):
         overwrite=args.overwrite,
         source=Path(args.data).name,
         progress=sys.stderr.isatty(),
+        calibration=args.calibration,
+        threshold_target=args.threshold_target,
     )
     rounds = len(fitted.model[-1].selected_graphs_)
-    print(f"Model written to {fitted.path} ({rounds} rounds).")
+    print(f"Model written to {fitted.path} ({rounds} rounds); model card: MODEL_CARD.md.")
     if (fitted.path / workflows.SKIPPED_SCANS).is_file():
         _note(f"Skipped scans are listed in {fitted.path / workflows.SKIPPED_SCANS}.")
     if fitted.cv is not None:
         _print_cv(fitted.cv, args.cv)
+    if args.threshold_target:
+        t = json.loads((fitted.path / "threshold.json").read_text())
+        print(
+            f"  Threshold {t['threshold']:.4f} for {args.threshold_target} (out-of-fold): "
+            f"sensitivity {t['sensitivity']:.3f}, specificity {t['specificity']:.3f}"
+        )
     return 0
 
 
@@ -365,6 +418,7 @@ def cmd_predict(args):
         kwargs["n_neighbors"] = args.n_neighbors
         run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
     else:
+        kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
     _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
     return 0
@@ -402,6 +456,21 @@ def _run_suite(args):
     return 0
 
 
+def _clinical_overrides(cfg, args):
+    """``--calibration`` and ``--alpha`` into the config; twins follow ``--methods``."""
+    calibration = cfg["calibration"]
+    if args.calibration is not None:
+        calibration["method"] = args.calibration
+    if args.methods and "methods" in calibration:
+        kept = [m for m in calibration["methods"] if m in cfg["methods"]]
+        if kept:
+            calibration["methods"] = kept
+        else:  # the default: graphboost if run, else every method
+            del calibration["methods"]
+    if args.alpha is not None:
+        cfg["metrics"]["conformal_alpha"] = args.alpha
+
+
 def cmd_benchmark(args):
     if args.suite:
         return _run_suite(args)
@@ -417,6 +486,7 @@ def cmd_benchmark(args):
         cfg["metrics"]["n_bootstrap"] = args.bootstrap
     if args.n_jobs is not None:
         cfg["n_jobs"] = args.n_jobs
+    _clinical_overrides(cfg, args)
     cfg = load_config(cfg)  # re-check after the overrides
     output = args.output or f"runs/{cfg['name']}-{{timestamp}}"
     res = run_benchmark(cfg, output=output, overwrite=args.overwrite)
@@ -435,7 +505,7 @@ def cmd_benchmark(args):
 def cmd_tune(args):
     if args.output:
         check_replaceable(args.output, args.overwrite)  # before any work
-    open_storage(args.storage)  # an unreachable storage: an error before anything is read
+    open_storage(args.storage, args.heartbeat)  # unreachable: an error before anything is read
     cohort = _load_cohort(args)
     result = run_search(
         dataset_from_cohort(cohort, Path(args.data).name, dict(args.group)),
@@ -448,6 +518,7 @@ def cmd_tune(args):
         fixed=dict(args.param),
         random_state=args.seed,
         progress=args.n_workers == 1 and sys.stderr.isatty(),
+        heartbeat_interval=args.heartbeat,
     )
     print(
         f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "

@@ -150,10 +150,16 @@ def _complete_read_only(db):
 
 @pytest.mark.slow
 def test_killed_worker_resumes_without_losing_finished_trials(cohort_csv, tmp_path):
+    """Issue 11: the trial running when the worker was killed stayed RUNNING forever.
+
+    With a heartbeat every second, the rerun fails that trial (silent for over 2 s) and runs its
+    parameters again as one of its own trials.
+    """
     db = tmp_path / "study.db"
     storage = f"sqlite:///{db}"
+    beat = ("--heartbeat", "1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.cli", *_tune_argv(cohort_csv, storage, 200)],
+        [sys.executable, "-m", "experiments.cli", *_tune_argv(cohort_csv, storage, 200, *beat)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -172,20 +178,27 @@ def test_killed_worker_resumes_without_losing_finished_trials(cohort_csv, tmp_pa
     finally:
         if proc.poll() is None:
             proc.kill()
+    state = optuna.trial.TrialState
     study = create_study(storage, "graphboost")
-    finished = {
-        t.number: t.value for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    }
+    finished = {t.number: t.value for t in study.get_trials(states=(state.COMPLETE,))}
     assert len(finished) >= 2
-    before_all = [t for t in study.trials if t.state.is_finished()]
-    assert main(_tune_argv(cohort_csv, storage, 2)) == 0
+    killed = [t.number for t in study.get_trials(states=(state.RUNNING,))]
+    assert len(killed) <= 1  # the trial running at the kill (none if killed between two)
+    done = (state.COMPLETE, state.PRUNED)
+    n_done_before = len(study.get_trials(states=done))
+    time.sleep(2.5)  # the killed trial's last heartbeat is now older than its grace period (2 s)
+    assert main(_tune_argv(cohort_csv, storage, 2, *beat)) == 0
     study = create_study(storage, "graphboost")
-    after = {
-        t.number: t.value for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    }
-    n_finished = len([t for t in study.trials if t.state.is_finished()])
-    assert n_finished == len(before_all) + 2  # two new trials, complete or pruned
+    after = {t.number: t.value for t in study.get_trials(states=(state.COMPLETE,))}
+    # two new trials, complete or pruned; the retry of the killed trial is one of them (FAIL,
+    # the killed trial's new state, is not counted)
+    assert len(study.get_trials(states=done)) == n_done_before + 2
     assert all(after[n] == v for n, v in finished.items())  # nothing lost or changed
+    assert not study.get_trials(states=(state.RUNNING,))  # none left RUNNING forever
+    for number in killed:
+        assert study.trials[number].state == state.FAIL
+        retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == number]
+        assert len(retry) == 1 and retry[0].params == study.trials[number].params
 
 
 @pytest.mark.postgres
