@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._calibration import recalibrated
+from ._clinical_report import clinical_results
 from ._data import (
     InputError,
     block_indicators,
@@ -38,10 +40,23 @@ from ._data import (
     read_cohort,
 )
 from ._methods import make_pipeline
+from ._model_card import model_card
+from ._model_extras import (
+    add_threshold_and_set,
+    add_typicality,
+    check_binary,
+    check_fit_options,
+    check_predict_options,
+    fit_recalibrated,
+    folder_extras,
+    probabilities,
+    read_extras,
+    write_extras,
+)
 from ._modelfolder import ModelFolder, check_replaceable, load_model_folder, save_model_folder
 from ._report import RunFolder
 from ._runner import cross_validate as _cross_validate
-from ._runner import summary_table
+from ._runner import make_splits, summary_table
 from ._scans import embed_folder
 
 __all__ = [
@@ -161,12 +176,20 @@ class CrossValidation:
     y : ndarray
         Labels encoded 0..K-1.
     classes : list of str
+    clinical : ClinicalResults or None
+        Calibration (slope, intercept, Brier), decision curves and conformal coverage of each
+        method (``experiments._clinical_report``).
+    n_splits, random_state : int
+        The folds.
     """
 
     table: pd.DataFrame
     probas: dict
     y: np.ndarray
     classes: list
+    clinical: object = None
+    n_splits: int = 5
+    random_state: int = 0
 
     def auroc(self, method="graphboost"):
         """Point estimate of the out-of-fold AUROC of ``method``."""
@@ -182,6 +205,9 @@ def cross_validate(
     random_state=0,
     n_bootstrap=500,
     progress=False,
+    calibration=None,
+    inner_splits=5,
+    alpha=0.1,
 ):
     """Stratified K-fold AUROC of GraphBoostClassifier and logistic regression, same folds.
 
@@ -201,6 +227,12 @@ def cross_validate(
     n_bootstrap : int, default=500
         Resamples of the confidence intervals.
     progress : bool, default=False
+    calibration : {"sigmoid", "isotonic"}, optional
+        Also cross-validate GraphBoostClassifier recalibrated inside each training fold
+        (method ``"graphboost+<calibration>"``), on ``inner_splits`` inner folds.
+    inner_splits : int, default=5
+    alpha : float, default=0.1
+        Error rate of the conformal sets whose coverage ``clinical`` reports.
 
     Returns
     -------
@@ -208,6 +240,13 @@ def cross_validate(
     """
     ds = dataset_from_cohort(cohort, "cohort", groups)
     check_labels(ds.y, n_splits)
+    twins = {}
+    if calibration is not None:
+        pipe = make_pipeline(
+            "graphboost", params, ds.feature_groups, random_state, 1, ds.preprocessor
+        )
+        twin = recalibrated(pipe, calibration, inner_splits=inner_splits, random_state=random_state)
+        twins[f"graphboost+{calibration}"] = twin
     results, y, _ = _cross_validate(
         ds,
         list(_CV_METHODS),
@@ -215,10 +254,14 @@ def cross_validate(
         n_splits=n_splits,
         random_state=random_state,
         progress=progress,
+        estimators=twins,
     )
     table = summary_table(y, results, n_bootstrap, random_state)
     probas = {name: res.probas[0] for name, res in results.items()}
-    return CrossValidation(table, probas, y, [str(c) for c in np.unique(ds.y)])
+    splits, _ = make_splits(ds, y, n_splits, 1, random_state)
+    clinical = clinical_results(y, results, splits, n_bootstrap, random_state, alpha)
+    classes = [str(c) for c in np.unique(ds.y)]
+    return CrossValidation(table, probas, y, classes, clinical, n_splits, random_state)
 
 
 @dataclass
@@ -242,6 +285,13 @@ class FittedModel:
     cv: CrossValidation | None = None
 
 
+def _cv_name(method):
+    """Display name of a cross-validated method (``graphboost+sigmoid``: recalibrated)."""
+    base, _, calibration = method.partition("+")
+    name = _CV_METHODS.get(base, base)
+    return f"{name}, recalibrated ({calibration})" if calibration else name
+
+
 def _cv_lines(cv):
     if cv is None:
         return []
@@ -254,7 +304,7 @@ def _cv_lines(cv):
     ]
     for _, r in cv.table.iterrows():
         lines.append(
-            f"| {_CV_METHODS[r.method]} | {r.auroc:.3f} ({r.auroc_low:.3f}-{r.auroc_high:.3f}) "
+            f"| {_cv_name(r.method)} | {r.auroc:.3f} ({r.auroc_low:.3f}-{r.auroc_high:.3f}) "
             f"| {r.auprc:.3f} | {r.brier:.3f} |"
         )
     return lines
@@ -306,6 +356,9 @@ def fit_model_folder(
     source="cohort",
     report_extra="",
     progress=False,
+    calibration=None,
+    threshold_target=None,
+    inner_splits=5,
 ):
     """Fit the preprocessor and GraphBoostClassifier on a cohort and write a model folder.
 
@@ -337,6 +390,17 @@ def fit_model_folder(
         Markdown appended to the report.
     progress : bool, default=False
         Progress bars of the cross-validation.
+    calibration : {"sigmoid", "isotonic"}, optional
+        Recalibrate the probabilities (binary labels): scikit-learn's ``CalibratedClassifierCV``
+        fits the map on ``inner_splits``-fold out-of-fold scores of the training patients
+        (``calibration.json``); with ``cv``, the recalibrated model is cross-validated too,
+        recalibrated inside each training fold.
+    threshold_target : str, optional
+        ``"sensitivity:0.9"``, ``"specificity:0.8"`` or ``"net-benefit:0.2"`` (binary labels,
+        needs ``cv >= 2``): a decision threshold chosen on the out-of-fold risks
+        (``threshold.json``); :func:`predict` then gives the class at it.
+    inner_splits : int, default=5
+        Inner folds of the recalibration.
 
     Returns
     -------
@@ -346,34 +410,60 @@ def fit_model_folder(
     """
     if cv == 1 or cv < 0:
         raise InputError(f"cv must be 0 (no cross-validation) or at least 2; got {cv}.")
+    options = check_fit_options(calibration, threshold_target, cv, inner_splits)
     check_replaceable(output, overwrite)
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
     ds = dataset_from_cohort(cohort, source, groups)
     check_labels(ds.y, max(cv, 2))
+    check_binary(options, np.unique(ds.y))
     cv_result = None
     if cv:
         cv_kw = {"params": params, "groups": groups, "random_state": random_state}
+        cv_kw.update(calibration=calibration, inner_splits=inner_splits)
         cv_result = cross_validate(cohort, n_splits=cv, progress=progress, **cv_kw)
-    pipe, classes, y, seconds = _fit_pipeline(ds, params, random_state)
+    pipe, classes, y, seconds, recal = _fit_pipeline(ds, params, random_state, options)
     spec = _model_spec(cohort, ds, classes, params, random_state, scan_shape)
     counts = np.bincount(y).tolist()
     report = _fit_report(source, spec, pipe[-1], counts, seconds, cv_result) + report_extra
+    files = folder_extras(cv_result, options, recal)
+    card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files)
     extra = {} if cv_result is None else {"cv_predictions.csv": _cv_frame(cohort, cv_result)}
     if getattr(cohort, "skipped_scans", None):
         extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
+        write_extras(folder.staging, files, card)
     return FittedModel(folder.path, pipe, spec["classes"], cv_result)
 
 
-def _fit_pipeline(ds, params, random_state):
-    """The preprocessor + GraphBoostClassifier fitted on all of ``ds``, labels encoded."""
+def _fit_pipeline(ds, params, random_state, options):
+    """The preprocessor + GraphBoostClassifier fitted on all of ``ds``, labels encoded, and the
+    recalibration map (``None`` without ``options.calibration``)."""
     classes, y = np.unique(ds.y, return_inverse=True)
     pipe = make_pipeline("graphboost", params, ds.feature_groups, random_state, 1, ds.preprocessor)
     t0 = time.perf_counter()
-    pipe.fit(ds.X, y)
-    return pipe, classes, y, time.perf_counter() - t0
+    pipe, recal = fit_recalibrated(pipe, ds.X, y, options, random_state)
+    return pipe, classes, y, time.perf_counter() - t0, recal
+
+
+def _model_card(source, spec, counts, clf, cv, options, files):
+    """``MODEL_CARD.md`` of the folder (see ``experiments._model_card``)."""
+    from graphboost import __version__
+
+    recal = files.get("calibration.json")
+    return model_card(
+        source=source,
+        spec=spec,
+        counts=counts,
+        clf=clf,
+        cv=cv,
+        saved=options.saved_method,
+        recalibration=recal and {"method": recal["method"], "inner_splits": recal["inner_splits"]},
+        threshold=files.get("threshold.json"),
+        names=_cv_name,
+        version=__version__,
+    )
 
 
 def _model_spec(cohort, ds, classes, params, random_state, scan_shape):
@@ -449,7 +539,16 @@ def _observed_flags(folder, X, pre, out):
         )
 
 
-def predict(model, data, *, scans=None, on_error="raise", invalid_values="raise"):
+def predict(
+    model,
+    data,
+    *,
+    scans=None,
+    on_error="raise",
+    invalid_values="raise",
+    alpha=None,
+    typicality=False,
+):
     """Class probabilities and the predicted class of new patients.
 
     Parameters
@@ -466,6 +565,17 @@ def predict(model, data, *, scans=None, on_error="raise", invalid_values="raise"
         What a value that is not a number in a numeric column (``"fifty"`` in ``age``) does:
         an error naming the columns (count and examples per column), or it is treated as a
         missing value, with a warning and the column ``invalid_as_missing``.
+    alpha : float in (0, 1), optional
+        Add the class-conditional conformal set at error rate ``alpha`` (the set holds the true
+        class with probability at least ``1 - alpha`` for patients like the training ones):
+        ``prediction_set`` (classes joined by ``|``; empty: like neither class),
+        ``set_size`` and ``uncertain`` (the set holds more than one class). Needs a model folder
+        fitted with cross-validation (its out-of-fold predictions calibrate the sets).
+    typicality : bool, default=False
+        Add how typical each patient is (see ``experiments._typicality``): ``n_neighbors``,
+        ``neighbor_majority``, ``neighbor_agreement``, ``distance_rank``, ``unlike_training``
+        (farther from its neighbors in some selected graph than all but 1% of the training
+        patients) and ``unlike_graphs``.
 
     Returns
     -------
@@ -475,14 +585,19 @@ def predict(model, data, *, scans=None, on_error="raise", invalid_values="raise"
         or not a number: the prediction rests on imputed values only), ``no_observed_features``
         (True for them) and a warning counting them; with ``invalid_values="missing"`` and
         values that were not numbers, ``invalid_as_missing`` (the columns of each row treated as
-        missing, ``;``-separated).
+        missing, ``;``-separated). The probabilities are the recalibrated ones when the model
+        was fitted with a calibration; ``predicted_at_threshold``: the class at the threshold
+        the fit recorded (``threshold_target``), when it did.
         One row per patient in the table's order. ``frame.attrs["skipped_scans"]`` lists the
         file names of the scans skipped with ``on_error="skip"``.
     """
     folder = _as_folder(model)
+    extras = read_extras(folder.path)
+    alpha = check_predict_options(extras, alpha)
     cohort, X = _new_patients(folder, data, scans, on_error)
     with _invalid_values(folder, invalid_values) as pre:
-        proba = folder.model.predict_proba(X)
+        proba = probabilities(folder.model, extras, X)
+        Xt = pre.transform(X) if typicality else None
     out = pd.DataFrame(index=range(len(X)))
     idc = folder.spec["id_column"]
     if idc is not None:
@@ -490,6 +605,9 @@ def predict(model, data, *, scans=None, on_error="raise", invalid_values="raise"
     for k, c in enumerate(folder.classes):
         out[f"proba_{c}"] = proba[:, k]
     out["predicted"] = np.asarray(folder.classes, dtype=object)[proba.argmax(axis=1)]
+    add_threshold_and_set(out, folder.classes, proba, extras, alpha)
+    if typicality:
+        add_typicality(out, folder.classes, folder.model.named_steps["model"], Xt)
     _observed_flags(folder, X, pre, out)
     out.attrs["skipped_scans"] = list(cohort.skipped_scans)
     return out
