@@ -19,7 +19,19 @@ fold. ``graphboost tune`` runs Optuna searches (:func:`run_search`,
 """
 
 from . import workflows
+from ._calibration import (
+    CALIBRATION_METHODS,
+    Recalibration,
+    brier_decomposition,
+    calibration_curve_bands,
+    calibration_slope_intercept,
+    calibration_summary,
+    recalibrated,
+)
+from ._clinical_report import ClinicalResults
+from ._conformal import ClassConditionalConformal, conformal_coverage
 from ._data import DATASETS, Dataset, InputError, load_dataset
+from ._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
 from ._gcn import PopulationGCNClassifier
 from ._methods import METHODS, make_pipeline
 from ._metrics import (
@@ -39,32 +51,48 @@ from ._suite import (
     run_suite,
 )
 from ._tuning import NestedCVObjective, create_study, open_storage, run_search, search_space
+from ._typicality import neighbor_typicality
 
 __all__ = [
+    "CALIBRATION_METHODS",
     "DATASETS",
     "METHODS",
     "METRICS",
     "SUITES",
     "BenchmarkResult",
+    "ClassConditionalConformal",
+    "ClinicalResults",
     "Dataset",
     "InputError",
     "NestedCVObjective",
     "PopulationGCNClassifier",
+    "Recalibration",
     "SuiteResult",
     "TunedGraphBoostClassifier",
     "bootstrap_metrics",
+    "brier_decomposition",
+    "calibration_curve_bands",
+    "calibration_slope_intercept",
+    "calibration_summary",
+    "choose_threshold",
     "compute_metrics",
+    "conformal_coverage",
     "create_study",
     "critical_difference",
     "cross_validate",
+    "decision_curve",
     "delong_test",
     "format_table",
     "friedman_test",
     "load_config",
     "load_dataset",
     "make_pipeline",
+    "mean_decision_curve",
+    "neighbor_typicality",
+    "net_benefit",
     "open_storage",
     "paired_bootstrap",
+    "recalibrated",
     "run_benchmark",
     "run_search",
     "run_suite",
