@@ -33,6 +33,8 @@ _RADIUS_SLACK = 1e-12
 
 # Training patients per block of the range computation: a block's vectors stay in the CPU cache.
 _BLOCK = 16_384
+# Batches of new patients from this size on are sorted before their binary searches.
+_SORTED_BATCH = 1_024
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,21 @@ def sorted_ranges(sorted_values, rule, n_neighbors=None, threshold=None, query=N
     if query is None:
         return _training_ranges(sorted_values, rule, n_neighbors, threshold)
     values = _as_1d(query, "query")
+    if values.shape[0] < _SORTED_BATCH:
+        return _query_ranges(sorted_values, rule, n_neighbors, threshold, values)
+    # A large batch is searched in sorted blocks: the binary searches then walk the training
+    # values in order and the block's arrays stay in the CPU cache. Same positions.
+    lo, hi = np.empty(values.shape[0], dtype=np.intp), np.empty(values.shape[0], dtype=np.intp)
+    by_value = np.argsort(values)  # any order of equal values gives the same positions
+    for start in range(0, values.shape[0], _BLOCK):
+        rows = by_value[start : start + _BLOCK]
+        block = _query_ranges(sorted_values, rule, n_neighbors, threshold, values[rows])
+        lo[rows], hi[rows] = block
+    return lo, hi
+
+
+def _query_ranges(sorted_values, rule, n_neighbors, threshold, values):
+    """Ranges ``[lo, hi)`` of the neighborhoods of new patients, O(k + log N) each."""
     radius = (
         _kth_distance_sorted(sorted_values, n_neighbors, values) if rule == "knn" else threshold
     )

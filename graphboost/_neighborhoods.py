@@ -111,12 +111,13 @@ class ColumnGraph(_FittedGraph):
     def train_ranges(self):
         """Neighborhood ``[lo, hi)`` of each sorted training patient, in sorted positions."""
         if self._train_ranges is None:
-            self._train_ranges = sorted_ranges(self.sorted_x, **self._rule())
-        return self._train_ranges
+            self._train_ranges = _pack_ranges(*sorted_ranges(self.sorted_x, **self._rule()))
+        return _unpack_ranges(*self._train_ranges)
 
-    def set_train_ranges(self, lo, hi):
-        """Take the ranges of :meth:`train_ranges` from a caller that computed them already."""
-        self._train_ranges = (lo, hi)
+    def set_train_ranges(self, below, above):
+        """Take the ranges of :meth:`train_ranges`, packed by :func:`_pack_ranges`, from a
+        caller that computed them already."""
+        self._train_ranges = (below, above)
 
     def vote_train(self, wy):
         """Leave-self-out weighted vote of the training patients, shape (n_train, n_classes)."""
@@ -447,6 +448,29 @@ def _feature_names(X, feature_names, n_features):
 def vote_predict(vote, prior):
     """Class codes predicted by a weighted vote, exact ties going to the heavier class."""
     return np.argmax(vote + _PRIOR_TIEBREAK * prior, axis=-1)
+
+
+def _pack_ranges(lo, hi):
+    """Ranges ``[lo, hi)`` of the sorted patients as offsets from each one's own position.
+
+    A patient belongs to its own range, so ``position - lo`` and ``hi - position`` are
+    non-negative and, on a column without many ties, below ``2 * n_neighbors``: they are kept in
+    the smallest unsigned type that holds them (one byte each on a continuous column, against
+    eight for two int32 positions).
+    """
+    positions = np.arange(lo.shape[0])
+    below, above = positions - lo, hi - positions
+    largest = max(int(below.max(initial=0)), int(above.max(initial=0)))
+    dtype = next((t for t in (np.uint8, np.uint16, np.uint32) if largest <= np.iinfo(t).max), None)
+    dtype = dtype or np.int64
+    return below.astype(dtype), above.astype(dtype)
+
+
+def _unpack_ranges(below, above, start=0, stop=None):
+    """Positions ``lo, hi`` of the sorted patients ``start:stop`` from :func:`_pack_ranges`."""
+    stop = below.shape[0] if stop is None else stop
+    positions = np.arange(start, stop)
+    return positions - below[start:stop], positions + above[start:stop]
 
 
 def _prefix(a):

@@ -16,8 +16,10 @@ from ._neighborhoods import (
     _PRIOR_TIEBREAK,
     BlockGraph,
     ColumnGraph,
+    _pack_ranges,
     _padded_vote,
     _prefix,
+    _unpack_ranges,
     vote_predict,
 )
 
@@ -98,7 +100,7 @@ class CandidateScreen:
             if kind == "column":
                 column = self.candidates[i].columns[0]
                 graph = ColumnGraph(self.specs[i], column, X[:, column], order=self.orders[pos])
-                graph.set_train_ranges(*_unpack_ranges(*self.column_ranges[pos][sub]))
+                graph.set_train_ranges(*self.column_ranges[pos][sub])
             else:
                 graph = self.candidates[i].fit_graph(X)
             self._graphs[i] = graph
@@ -154,29 +156,6 @@ class CandidateScreen:
             dtype = np.int8 if y_codes.max(initial=0) < 127 else np.intp
             self._sorted_y[pos] = y_codes[self.orders[pos]].astype(dtype)
         return self._sorted_y[pos]
-
-
-def _pack_ranges(lo, hi):
-    """Ranges ``[lo, hi)`` of the sorted patients as offsets from each one's own position.
-
-    A patient belongs to its own range, so ``position - lo`` and ``hi - position`` are
-    non-negative and, on a column without many ties, below ``2 * n_neighbors``: they are kept in
-    the smallest unsigned type that holds them (one byte each on a continuous column, against
-    eight for two int32 positions).
-    """
-    positions = np.arange(lo.shape[0])
-    below, above = positions - lo, hi - positions
-    largest = max(int(below.max(initial=0)), int(above.max(initial=0)))
-    dtype = next((t for t in (np.uint8, np.uint16, np.uint32) if largest <= np.iinfo(t).max), None)
-    dtype = dtype or np.int64
-    return below.astype(dtype), above.astype(dtype)
-
-
-def _unpack_ranges(below, above, start=0, stop=None):
-    """Positions ``lo, hi`` of the sorted patients ``start:stop`` from :func:`_pack_ranges`."""
-    stop = below.shape[0] if stop is None else stop
-    positions = np.arange(start, stop)
-    return positions - below[start:stop], positions + above[start:stop]
 
 
 def _vote_wrong(cs, ws, tiebreak, below, above, y_sorted):

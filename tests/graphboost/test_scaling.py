@@ -10,9 +10,15 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from graphboost import GraphBoostClassifier, _graphs, _screen
+from graphboost import GraphBoostClassifier, _graphs
 from graphboost._graphs import GraphSpec, _kth_distance_sorted, column_neighborhoods
-from graphboost._neighborhoods import Candidate, ColumnGraph, vote_predict
+from graphboost._neighborhoods import (
+    Candidate,
+    ColumnGraph,
+    _pack_ranges,
+    _unpack_ranges,
+    vote_predict,
+)
 from graphboost._screen import CandidateScreen
 
 
@@ -171,10 +177,34 @@ def test_packed_ranges_round_trip_in_the_smallest_type(n_ties, dtype):
     """Neighborhoods of a column with a run of ``n_ties`` equal values, packed and unpacked."""
     x = np.sort(np.concatenate([np.zeros(n_ties), np.arange(1.0, 300.0)]))
     lo, hi = _graphs.sorted_ranges(x, "knn", n_neighbors=5)
-    below, above = _screen._pack_ranges(lo, hi)
+    below, above = _pack_ranges(lo, hi)
     assert below.dtype == dtype and above.dtype == dtype
-    unpacked = _screen._unpack_ranges(below, above)
+    unpacked = _unpack_ranges(below, above)
     np.testing.assert_array_equal(unpacked[0], lo)
     np.testing.assert_array_equal(unpacked[1], hi)
-    part = _screen._unpack_ranges(below, above, 3, 40)
+    part = _unpack_ranges(below, above, 3, 40)
     np.testing.assert_array_equal(part[1], hi[3:40])
+
+
+@pytest.mark.parametrize("rule", ["knn", "threshold"])
+def test_a_large_batch_searched_in_sorted_blocks_gets_each_patients_own_ranges(rule, monkeypatch):
+    """Batches from _SORTED_BATCH patients on are sorted and cut in blocks: same positions."""
+    monkeypatch.setattr(_graphs, "_SORTED_BATCH", 4)
+    monkeypatch.setattr(_graphs, "_BLOCK", 7)
+    rng = np.random.default_rng(6)
+    x = np.sort(np.round(rng.normal(size=300), 1))
+    queries = np.concatenate([np.round(rng.normal(size=40), 1), x[:10], [-9.0, 9.0]])
+    lo, hi = _graphs.sorted_ranges(x, rule, n_neighbors=6, threshold=0.3, query=queries)
+    for i, q in enumerate(queries):
+        one = _graphs.sorted_ranges(x, rule, n_neighbors=6, threshold=0.3, query=[q])
+        assert (lo[i], hi[i]) == (one[0][0], one[1][0])
+
+
+def test_a_large_batch_is_predicted_as_its_patients_one_by_one(models, monkeypatch):
+    monkeypatch.setattr(_graphs, "_SORTED_BATCH", 8)
+    monkeypatch.setattr(_graphs, "_BLOCK", 16)
+    model = models[2_000]
+    batch = _cohort(100, seed=10)[0]
+    for learner in model.estimators_:
+        one_by_one = np.concatenate([learner._vote_query(batch[i : i + 1]) for i in range(100)])
+        np.testing.assert_array_equal(one_by_one, learner._vote_query(batch))
