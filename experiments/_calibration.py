@@ -50,6 +50,13 @@ def check_calibration_method(method):
     return method
 
 
+def check_inner_splits(value, name="inner_splits"):
+    """``value`` if it is an integer >= 2 (folds of the inner scores), else :class:`InputError`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+        raise InputError(f"{name} must be an integer >= 2; got {value!r}.")
+    return value
+
+
 def recalibrated(pipe, method, *, inner_splits=5, random_state=0):
     """``pipe`` wrapped so that its probabilities are recalibrated inside its own fit.
 
@@ -80,8 +87,7 @@ def recalibrated(pipe, method, *, inner_splits=5, random_state=0):
     from sklearn.model_selection import StratifiedKFold
 
     check_calibration_method(method)
-    if not isinstance(inner_splits, int) or isinstance(inner_splits, bool) or inner_splits < 2:
-        raise InputError(f"inner_splits must be an integer >= 2; got {inner_splits!r}.")
+    check_inner_splits(inner_splits)
     cv = StratifiedKFold(inner_splits, shuffle=True, random_state=random_state)
     return CalibratedClassifierCV(pipe, method=method, cv=cv, ensemble=False)
 

@@ -26,6 +26,7 @@ import pandas as pd
 from ._calibration import (
     calibration_summary,
     check_calibration_method,
+    check_inner_splits,
     recalibrated,
 )
 from ._conformal import check_alpha, conformal_coverage
@@ -62,9 +63,7 @@ def check_calibration_config(table, methods):
         raise InputError(
             f"[calibration] methods must name methods of the run {list(methods)}; got {chosen}."
         )
-    inner = table.get("inner_splits", 5)
-    if not isinstance(inner, int) or isinstance(inner, bool) or inner < 2:
-        raise InputError(f"[calibration] inner_splits must be an integer >= 2; got {inner!r}.")
+    inner = check_inner_splits(table.get("inner_splits", 5), "[calibration] inner_splits")
     return {"method": method, "methods": chosen, "inner_splits": inner}
 
 

@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._calibration import Recalibration, check_calibration_method, recalibrated
+from ._calibration import (
+    Recalibration,
+    check_calibration_method,
+    check_inner_splits,
+    recalibrated,
+)
 from ._conformal import ClassConditionalConformal, check_alpha
 from ._data import InputError
 from ._decision import choose_threshold, parse_threshold_target
@@ -57,8 +62,7 @@ def check_fit_options(calibration=None, threshold_target=None, cv=0, inner_split
     """
     if calibration is not None:
         check_calibration_method(calibration)
-    if not isinstance(inner_splits, int) or isinstance(inner_splits, bool) or inner_splits < 2:
-        raise InputError(f"inner_splits must be an integer >= 2; got {inner_splits!r}.")
+    check_inner_splits(inner_splits)
     target = None
     if threshold_target is not None:
         target = parse_threshold_target(threshold_target)
