@@ -28,19 +28,23 @@ _FORMAT_VERSION = 1
 
 _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
 _MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
+# Beyond this magnitude a value is no measurement, and squaring it (variance) overflows: such
+# values are treated as infinite.
+_MAX_MAGNITUDE = 1e100
 
 
 def _as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """``series`` as floats, with the masks of its text that is not a number and its infinities.
 
     Returns ``(numbers, not_numbers, infinite)``: ``numbers`` holds NaN where the value is
-    missing, is not a number (``"fifty"``, ``">180"``) or is infinite; the masks say which.
+    missing, is not a number (``"fifty"``, ``">180"``) or is infinite (or beyond 1e100 in
+    magnitude); the masks say which.
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
     converted = pd.to_numeric(series, errors="coerce").astype(float)
     not_numbers = series.notna() & converted.isna()
-    infinite = pd.Series(np.isinf(converted.to_numpy()), index=series.index)
+    infinite = pd.Series(np.abs(converted.to_numpy()) > _MAX_MAGNITUDE, index=series.index)
     return converted.mask(infinite), not_numbers, infinite
 
 
@@ -54,7 +58,9 @@ def _value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinit
             f"of {n}): {named(pd.unique(series[not_numbers]))}"
         )
     if infinite.any():
-        problems.append(f"Column {col!r} holds infinite values ({int(infinite.sum())} of {n})")
+        problems.append(
+            f"Column {col!r} holds infinite values (or beyond 1e100) ({int(infinite.sum())} of {n})"
+        )
     return problems
 
 
@@ -321,10 +327,11 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
                 return "invalid", f"mixed types ({', '.join(sorted(kinds))})"
             else:
                 numbers_ = values.to_numpy(dtype=float)
-        if not np.isfinite(numbers_).all():
+        huge = np.abs(numbers_) > _MAX_MAGNITUDE
+        if huge.any():
             if not lenient:
-                return "invalid", "infinite values"
-            numbers_ = numbers_[np.isfinite(numbers_)]
+                return "invalid", "infinite values (or beyond 1e100)"
+            numbers_ = numbers_[~huge]
             if numbers_.size == 0:
                 return "invalid", "no finite value"
         n = len(series)
