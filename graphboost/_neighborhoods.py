@@ -87,9 +87,8 @@ class ColumnGraph(_FittedGraph):
         self.spec = spec
         self.column_index = int(column_index)
         self.x = np.asarray(x_train, dtype=np.float64)
-        if order is None:
-            order = stable_argsort(self.x)
-        self.order = np.array(order, copy=True)  # its own: never a view of a larger array
+        # Its own copy of a given order: never a view that keeps a larger array alive.
+        self.order = stable_argsort(self.x) if order is None else np.array(order, copy=True)
         self.sorted_x = self.x[self.order]
         self.mean = float(self.x.mean())
         scale = float(self.x.std())

@@ -2,9 +2,10 @@
 
 Screening scores every candidate graph against the current boosting weights with the weighted
 neighbor vote, each patient left out of its own vote. On one column every neighborhood is a
-contiguous range of the sorted values, so prefix sums score all columns and all neighborhood
-sizes in one vectorized pass, O(N * n_columns) per round. A block's neighbors are searched once,
-at the largest ``n_neighbors`` asked for.
+contiguous range of the sorted values, so one pass of prefix sums per column scores all its
+neighborhood sizes: O(N) time and memory per candidate and round. The ranges are found once per
+fit and kept as small offsets (one byte per patient on a continuous column). A block's neighbors
+are searched once, at the largest ``n_neighbors`` asked for.
 """
 
 from __future__ import annotations
