@@ -208,3 +208,22 @@ def test_benchmark_calibration_and_alpha_overrides(cohort_csv, tmp_path, capsys)
     argv[-1] = str(tmp_path / "run2")
     assert main([*argv, "--calibration", "beta"]) == 2
     assert "calibration method must be one of" in capsys.readouterr().err
+
+
+def test_conformal_sets_without_recalibration_use_the_plain_model(cohort_csv, cohort_df, tmp_path):
+    out = tmp_path / "model"
+    assert main(["fit", "--data", str(cohort_csv), *FIT, "--output", str(out), "--cv", "3"]) == 0
+    assert not (out / "calibration.json").exists() and not (out / "threshold.json").exists()
+    pred = workflows.predict(out, cohort_df, alpha=0.2)
+    folder = workflows.load_model_folder(out)
+    X = cohort_df.drop(columns=["pid", "y"])
+    np.testing.assert_allclose(
+        pred[["proba_0", "proba_1"]].to_numpy(), folder.model.predict_proba(X), atol=1e-12
+    )
+    oof = pd.read_csv(out / "cv_predictions.csv")
+    cp = ClassConditionalConformal().fit(
+        oof[["graphboost_proba_0", "graphboost_proba_1"]].to_numpy(), oof.label.to_numpy()
+    )
+    sets = cp.predict_set(pred[["proba_0", "proba_1"]].to_numpy(), alpha=0.2)
+    np.testing.assert_array_equal(pred.set_size, sets.sum(axis=1))
+    assert "predicted_at_threshold" not in pred.columns
