@@ -409,12 +409,17 @@ def _load_cached(path: Path, d: int) -> np.ndarray | None:
 
 
 def _atomic_save(path: Path, vec: np.ndarray) -> None:
+    """Write one cache entry beside its final name, then rename: never a half-written entry."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, np.asarray(vec, dtype=np.float32))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # e.g. a full disk: say which cache
+            raise OSError(
+                exc.errno, f"Cannot write the embedding cache in '{path.parent}': {exc.strerror}"
+            ) from exc
         raise
