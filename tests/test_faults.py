@@ -135,14 +135,23 @@ def test_full_disk_while_caching_leaves_no_entry_a_later_run_trusts(tmp_path, mo
 FAST = {"n_estimators": 3, "conv": "vote", "n_neighbors": 5}
 
 
-def _cohort(tmp_path):
+def _cohort(tmp_path, n=40):
+    """A small table whose label follows x1, written to CSV, and its cohort."""
     from experiments import workflows
 
-    sys.path.insert(0, str(ROOT / "tests" / "experiments"))
-    from conftest import make_cohort
-
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=n)
+    table = pd.DataFrame(
+        {
+            "pid": [f"P{i:03d}" for i in range(n)],
+            "x1": x1,
+            "x2": rng.normal(size=n),
+            "site": rng.choice(["A", "B"], n),
+            "y": (x1 + 0.5 * rng.normal(size=n) > 0).astype(int),
+        }
+    )
     csv = tmp_path / "cohort.csv"
-    make_cohort().to_csv(csv, index=False)
+    table.to_csv(csv, index=False)
     return csv, workflows.load_cohort(csv, label="y", id_column="pid")
 
 
