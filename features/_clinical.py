@@ -646,6 +646,11 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:
             raise ValueError(self._column_mismatch(frame) + str(exc)) from None
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and not isinstance(X, pd.DataFrame):
+            # an array after a fit on a DataFrame: its columns are taken in the fitted order, as
+            # scikit-learn does (validate_data has warned that X has no feature names)
+            frame = frame.set_axis([str(c) for c in names], axis=1)
         return frame
 
     def _check_invalid_values(self) -> None:
