@@ -232,30 +232,8 @@ class VolumePreprocessor:
         image = _tame_range(image, self.intensity)
         data = {"image": MetaTensor(torch.from_numpy(image.copy()), affine=volume.affine)}
         with_mask = self.crop is not None
-        if self.crop == "mask":
-            if mask is None:
-                raise ValueError("crop='mask' needs a mask: call preprocessor(volume, mask=...)")
-            m = mask.array if isinstance(mask, Volume) else np.asarray(mask, dtype=np.float32)
-            if m.shape[-3:] != volume.shape:
-                raise ValueError(
-                    f"mask of shape {m.shape[-3:]} does not match {name} of shape {volume.shape}"
-                )
-            m = m.reshape((1, *volume.shape)).astype(np.float32)
-            if not np.any(m > 0.5):
-                raise ValueError(f"the mask for {name} is empty; cannot crop around it")
-        elif self.crop == "bbox":
-            if bbox is None:
-                raise ValueError("crop='bbox' needs bbox=((x0, x1), (y0, y1), (z0, z1))")
-            box = np.asarray(bbox, dtype=int)
-            if box.shape != (3, 2) or np.any(box[:, 1] <= box[:, 0]) or np.any(box < 0):
-                raise ValueError(
-                    f"bbox must be ((x0, x1), (y0, y1), (z0, z1)) with x0 < x1 etc., got {bbox!r}"
-                )
-            if np.any(box[:, 0] >= np.asarray(volume.shape)):
-                raise ValueError(f"bbox {bbox!r} lies outside {name} of shape {volume.shape}")
-            m = np.zeros((1, *volume.shape), dtype=np.float32)
-            m[0, box[0, 0] : box[0, 1], box[1, 0] : box[1, 1], box[2, 0] : box[2, 1]] = 1.0
         if with_mask:
+            m = self._crop_mask(volume, mask, bbox, name)
             data["mask"] = MetaTensor(torch.from_numpy(m), affine=volume.affine)
         key = (with_mask, json.dumps(self.config(), sort_keys=True))
         cached = getattr(self, "_compose_cache", None)
@@ -269,6 +247,33 @@ class VolumePreprocessor:
                 f"voxels (voxel range {float(image.min()):.3g} to {float(image.max()):.3g})"
             )
         return out
+
+    def _crop_mask(self, volume: Volume, mask, bbox, name: str) -> np.ndarray:
+        """The mask to crop around, of shape (1, X, Y, Z): the lesion mask or the box."""
+        if self.crop == "mask":
+            if mask is None:
+                raise ValueError("crop='mask' needs a mask: call preprocessor(volume, mask=...)")
+            m = mask.array if isinstance(mask, Volume) else np.asarray(mask, dtype=np.float32)
+            if m.shape[-3:] != volume.shape:
+                raise ValueError(
+                    f"mask of shape {m.shape[-3:]} does not match {name} of shape {volume.shape}"
+                )
+            m = m.reshape((1, *volume.shape)).astype(np.float32)
+            if not np.any(m > 0.5):
+                raise ValueError(f"the mask for {name} is empty; cannot crop around it")
+            return m
+        if bbox is None:
+            raise ValueError("crop='bbox' needs bbox=((x0, x1), (y0, y1), (z0, z1))")
+        box = np.asarray(bbox, dtype=int)
+        if box.shape != (3, 2) or np.any(box[:, 1] <= box[:, 0]) or np.any(box < 0):
+            raise ValueError(
+                f"bbox must be ((x0, x1), (y0, y1), (z0, z1)) with x0 < x1 etc., got {bbox!r}"
+            )
+        if np.any(box[:, 0] >= np.asarray(volume.shape)):
+            raise ValueError(f"bbox {bbox!r} lies outside {name} of shape {volume.shape}")
+        m = np.zeros((1, *volume.shape), dtype=np.float32)
+        m[0, box[0, 0] : box[0, 1], box[1, 0] : box[1, 1], box[2, 0] : box[2, 1]] = 1.0
+        return m
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
