@@ -4,6 +4,7 @@ Public API (implementations live in private modules and are re-exported here).
 """
 
 from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
+from ._block_pca import BlockPCA
 from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
 from ._cohort import Cohort
 from ._data import shared_data_dir
@@ -19,6 +20,7 @@ from ._encoders import (
 )
 from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
+from ._supervised import SupervisedVolumeEmbedder
 from ._synthetic import SyntheticCohort, make_synthetic_cohort
 from ._table import read_table
 from ._transforms import VolumePreprocessor
@@ -28,11 +30,13 @@ __all__ = [
     "ENCODERS",
     "PUBLIC_COHORTS",
     "AdrenalMNIST3D",
+    "BlockPCA",
     "ClinicalPreprocessor",
     "Cohort",
     "DukeDataset",
     "PretrainResult",
     "SmallCNN3D",
+    "SupervisedVolumeEmbedder",
     "SyntheticCohort",
     "UnseenCategoryWarning",
     "Volume",

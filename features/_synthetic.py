@@ -13,6 +13,7 @@ __all__ = ["SyntheticCohort", "make_synthetic_cohort"]
 
 ID_COLUMN = "patient_id"
 LABEL_COLUMN = "label"
+_LESION_SIGNALS = ("morphology", "texture")
 
 
 @dataclass
@@ -54,6 +55,9 @@ class SyntheticCohort:
     about ``2 * missing_rate`` of the patients), ``marker_score`` (its similarity structure
     carries label signal: positives cluster at both ends, so a linear model gains little from it
     but a nearest-neighbor graph does), and the unrelated ``bmi``, ``systolic_bp``, ``scanner``.
+    With ``make_synthetic_cohort(lesion_signal="texture")`` the scans carry the label only through
+    the grain of the lesion's internal texture (size, shape, margin and enhancement are the same
+    for both classes).
     """
 
     output_dir: Path
@@ -153,16 +157,20 @@ class _Grid:
 
 
 def _lesion_volume(
-    rng: np.random.Generator, grid: _Grid, label: int
+    rng: np.random.Generator, grid: _Grid, label: int, signal: str = "morphology"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One volume and its lesion mask. The label shifts size, shape, margin and enhancement;
-    each effect has patient-level noise, so no single property gives the label away."""
+    """One volume and its lesion mask. The label shifts size, shape, margin and enhancement
+    (``signal="morphology"``), each effect with patient-level noise, so no single property gives
+    the label away; or only the grain of the lesion's internal texture (``"texture"``)."""
     from scipy import ndimage
 
     s = grid.scale
+    texture_label, label = (label, 0) if signal == "texture" else (0, label)
     # Position and size.
     center = rng.normal(0, 1.5 * s, 3)
     radius = max(2.0 * s, rng.normal((4.6 + 1.0 * label) * s, 1.1 * s))
+    if signal == "texture":  # large, so the texture fills a good part of the volume
+        radius *= 2.0
     # Shape: elongation (less spherical) and lobulation of the surface.
     elongation = np.clip(rng.normal(0.12 + 0.12 * label, 0.08), 0.0, 0.45)
     axes = radius * np.array([1 + elongation, 1.0, 1 / (1 + elongation)])
@@ -202,6 +210,8 @@ def _lesion_volume(
     # Margin: blur (ill-defined margins are blurrier).
     sigma = np.clip(rng.normal(0.7 + 0.35 * label, 0.25), 0.3, 1.8) * s
     lesion = ndimage.gaussian_filter(lesion, sigma)
+    if signal == "texture":
+        lesion = _textured(rng, lesion, mask, grid, texture_label)
     # Enhancement relative to the background tissue.
     contrast = max(0.2, rng.normal(1.0 + 0.25 * label, 0.25))
     # Background: smooth fibroglandular texture plus noise, MRI-like arbitrary units.
@@ -210,6 +220,26 @@ def _lesion_volume(
     volume = 100.0 + 12.0 * texture + 80.0 * contrast * lesion
     volume += rng.normal(0, 6.0, grid.shape)
     return volume.astype(np.float32), mask.astype(np.uint8)
+
+
+def _textured(
+    rng: np.random.Generator, lesion: np.ndarray, mask: np.ndarray, grid: _Grid, label: int
+) -> np.ndarray:
+    """The lesion with an internal texture whose grain (not mean, not spread) follows the label.
+
+    The lesion is multiplied by ``1 + 0.6 * field``, where ``field`` is a Gaussian random field
+    centered and scaled inside the mask (mean 0, standard deviation 1 there), so neither the mask
+    nor the mean and spread of the modulation inside it depend on the label; only the grain does:
+    fine (correlation length 0.6 voxel at 32^3, scaled with the volume) for label 1, coarse
+    (3 voxels) for label 0.
+    """
+    from scipy import ndimage
+
+    grain = (0.6 if label else 3.0) * grid.scale
+    field = ndimage.gaussian_filter(rng.normal(size=grid.shape).astype(np.float32), grain)
+    inside = field[mask] if mask.sum() > 1 else field.ravel()
+    field = (field - inside.mean()) / (inside.std() + 1e-6)
+    return lesion * (1.0 + 0.6 * field)
 
 
 def _write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
@@ -232,6 +262,7 @@ def make_synthetic_cohort(
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.5),
     positive_rate: float = 0.4,
     write_masks: bool = True,
+    lesion_signal: str = "morphology",
 ) -> SyntheticCohort:
     """Write a synthetic cohort: 3D scans with lesions and a clinical table, with a hidden label.
 
@@ -259,6 +290,15 @@ def make_synthetic_cohort(
         Expected fraction of positive labels (at least 3 of each class are guaranteed).
     write_masks : bool, default=True
         Also write the lesion masks.
+    lesion_signal : {"morphology", "texture"}, default="morphology"
+        How the label shows in the scans. ``"morphology"``: the lesion's size, shape, margin
+        and enhancement shift with the label. ``"texture"``: only the grain of the lesion's
+        internal texture does (fine for positives, coarse for negatives; centered and scaled
+        inside the lesion, so its mean and spread there do not depend on the label). The lesions
+        are twice as large as in ``"morphology"`` (the texture fills a good part of the volume);
+        size, shape, margin, enhancement and the mask follow one distribution for both classes, so
+        :func:`features.shape_features` of the masks carries no label signal while a model of
+        the voxels can find it.
 
     Returns
     -------
@@ -275,6 +315,11 @@ def make_synthetic_cohort(
     shape, spacing = _check_params(
         n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate
     )
+    if lesion_signal not in _LESION_SIGNALS:
+        raise ValueError(
+            f"The 'lesion_signal' parameter of make_synthetic_cohort must be one of "
+            f"{set(_LESION_SIGNALS)}; got {lesion_signal!r}."
+        )
     _require_nibabel()
     rng, n = np.random.default_rng(random_state), int(n_patients)
     y = _labels(rng, n, positive_rate)
@@ -285,7 +330,15 @@ def make_synthetic_cohort(
     scans_dir = output_dir / "scans"
     masks_dir = output_dir / "masks" if write_masks else None
     scan_paths = _write_scans(
-        scans_dir, masks_dir, ids, y, set(missing), _Grid(shape), spacing, random_state
+        scans_dir,
+        masks_dir,
+        ids,
+        y,
+        set(missing),
+        _Grid(shape),
+        spacing,
+        random_state,
+        lesion_signal,
     )
     table = pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y})
     table.join(clinical.reset_index(drop=True)).to_csv(output_dir / "clinical.csv", index=False)
@@ -339,6 +392,7 @@ def _write_scans(
     grid: _Grid,
     spacing: tuple[float, float, float],
     random_state: int,
+    lesion_signal: str = "morphology",
 ) -> dict[str, Path]:
     """Write each patient's scan (and mask); remove stale files of patients without a scan."""
     for folder in (scans_dir, masks_dir):
@@ -351,7 +405,7 @@ def _write_scans(
     for i, pid in enumerate(ids):
         # One child generator per patient: a patient's scan does not depend on the others'.
         child = np.random.default_rng([random_state, i])
-        volume, mask = _lesion_volume(child, grid, int(y[i]))
+        volume, mask = _lesion_volume(child, grid, int(y[i]), lesion_signal)
         path = scans_dir / f"{pid}.nii.gz"
         mask_path = masks_dir / f"{pid}.nii.gz" if masks_dir is not None else None
         if i in missing:

@@ -1,0 +1,298 @@
+"""SupervisedVolumeEmbedder: cross-fitting without leakage, the pipeline, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+
+pytest.importorskip("monai")
+
+from features import (
+    ClinicalPreprocessor,
+    SupervisedVolumeEmbedder,
+    VolumePreprocessor,
+    build_encoder,
+    save_encoder,
+)
+from graphboost import GraphBoostClassifier
+
+TINY = {"channels": (4, 4, 8, 8)}
+
+
+def _embedder(**kw):
+    params = dict(
+        encoder_kwargs=TINY,
+        preprocessor=VolumePreprocessor(shape=8, orientation=None, intensity="mri"),
+        cv=3,
+        max_epochs=4,
+        batch_size=8,
+        device="cpu",
+        add_indicator=False,
+    )
+    params.update(kw)
+    return SupervisedVolumeEmbedder(**params)
+
+
+def _cohort(n=36, seed=0, signal=2.0, side=8):
+    """Patients with an age column and an 8^3 scan whose bright blob grows with the label."""
+    rng = np.random.default_rng(seed)
+    y = np.array([0, 1] * (n // 2))
+    scans = []
+    for label in y:
+        vol = rng.normal(size=(side, side, side)).astype(np.float32)
+        r = 1 + label
+        vol[4 - r : 4 + r, 4 - r : 4 + r, 4 - r : 4 + r] += signal
+        scans.append(vol)
+    ids = [f"p{i:03d}" for i in range(n)]
+    X = pd.DataFrame({"age": rng.normal(60, 10, n), "scan": scans}, index=ids)
+    return X, y
+
+
+def _logit(model, volumes: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        out = model(torch.from_numpy(volumes)).numpy()
+    return out[:, 1] - out[:, 0]
+
+
+def _preprocessed(emb, X) -> np.ndarray:
+    pre = emb.preprocessor
+    return np.stack([pre(v) for v in X["scan"]])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _cohort()
+    emb = _embedder()
+    out = emb.fit_transform(X, y)
+    return emb, X, y, out
+
+
+def test_out_of_fold_rows_come_from_the_encoder_that_never_saw_them(fitted):
+    emb, X, _, out = fitted
+    assert list(out.columns) == ["age", "scan:logit"]
+    assert out.index.equals(X.index)
+    np.testing.assert_array_equal(out["age"], X["age"])
+    assert len(emb.fold_models_) == len(emb.cv_folds_) == 3
+    held_out_all = np.concatenate([held for _, held in emb.cv_folds_])
+    np.testing.assert_array_equal(np.sort(held_out_all), np.arange(len(X)))
+    volumes = _preprocessed(emb, X)
+    for k, (trained, held_out) in enumerate(emb.cv_folds_):
+        assert not set(trained) & set(held_out)
+        assert len(trained) + len(held_out) == len(X)
+        assert (emb.oof_fold_[held_out] == k).all()
+        # the out-of-fold values are this fold encoder's outputs, and only its
+        expected = _logit(emb.fold_models_[k], volumes[held_out])
+        np.testing.assert_allclose(out["scan:logit"].to_numpy()[held_out], expected, atol=1e-5)
+
+
+def test_labels_of_held_out_patients_do_not_reach_their_own_outputs():
+    """Flipping the labels of one fold's patients leaves their out-of-fold values unchanged (the
+    encoder that gives them never trained on them) and changes everyone else's."""
+    X, y = _cohort()
+    cv = KFold(3, shuffle=True, random_state=0)  # folds that do not depend on the labels
+    base = _embedder(cv=cv).fit_transform(X, y)["scan:logit"].to_numpy()
+    held_out = next(iter(cv.split(X)))[1]
+    flipped = y.copy()
+    flipped[held_out] = 1 - flipped[held_out]
+    again = _embedder(cv=cv).fit_transform(X, flipped)["scan:logit"].to_numpy()
+    np.testing.assert_array_equal(again[held_out], base[held_out])
+    others = np.setdiff1d(np.arange(len(X)), held_out)
+    assert not np.allclose(again[others], base[others])
+
+
+@pytest.mark.filterwarnings("ignore:No candidate graph beat chance")
+def test_permuted_labels_give_chance_auroc_through_the_whole_pipeline():
+    """With labels unrelated to the scans, neither the out-of-fold block nor the pipeline
+    (embedder, ClinicalPreprocessor, GraphBoostClassifier) scores above chance, while the
+    in-sample outputs of the same encoder memorize the labels."""
+    X, _ = _cohort(n=60, signal=0.0)
+    y = np.random.default_rng(1).permutation(np.array([0, 1] * 30))
+    emb = _embedder(max_epochs=12, validation_fraction=0.0, augment=None, lr=3e-3)
+    oof = emb.fit_transform(X, y)["scan:logit"]
+    in_sample = emb.transform(X)["scan:logit"]
+    assert roc_auc_score(y, in_sample) > 0.85  # the encoders memorize their training labels
+    assert abs(roc_auc_score(y, oof) - 0.5) < 0.2
+    pipe = make_pipeline(
+        clone(emb),
+        ClinicalPreprocessor(numeric=["age", "scan:logit"]),
+        GraphBoostClassifier(
+            n_estimators=10, feature_groups={"scan": ["scan:logit"]}, random_state=0
+        ),
+    ).set_output(transform="pandas")
+    outer = StratifiedKFold(3, shuffle=True, random_state=0)
+    proba = cross_val_predict(pipe, X, y, cv=outer, method="predict_proba")[:, 1]
+    assert abs(roc_auc_score(y, proba) - 0.5) < 0.2
+
+
+def test_pipeline_with_missing_scans_and_new_patients():
+    X, y = _cohort()
+    X = X.astype({"scan": object})
+    X.iloc[[0, 5], X.columns.get_loc("scan")] = None  # two patients without a scan
+    emb = _embedder(add_indicator=True, prefix="ct")
+    pipe = make_pipeline(
+        emb,
+        ClinicalPreprocessor(
+            numeric=emb.block_columns(), binary=["ct:missing"], skip_indicator=emb.block_columns()
+        ),
+        GraphBoostClassifier(n_estimators=5, feature_groups={"ct": ["ct:logit"]}, random_state=0),
+    ).set_output(transform="pandas")
+    pipe.fit(X.iloc[:30], y[:30])
+    fitted_emb = pipe[0]
+    assert fitted_emb.oof_fold_[[0, 5]].tolist() == [-1, -1]
+    assert sum(len(held) for _, held in fitted_emb.cv_folds_) == 28
+    block = fitted_emb.transform(X.iloc[:8])
+    assert block["ct:missing"].tolist() == [1, 0, 0, 0, 0, 1, 0, 0]
+    assert (
+        block["ct:logit"].isna().tolist() == [True, False, False, False, False, True] + [False] * 2
+    )
+    assert list(fitted_emb.get_feature_names_out()) == ["age", "ct:missing", "ct:logit"]
+    proba = pipe.predict_proba(X.iloc[30:])
+    assert proba.shape == (6, 2) and np.isfinite(proba).all()
+
+
+def test_refit_inference_and_mean_inference():
+    X, y = _cohort()
+    refit = _embedder(inference="refit").fit(X, y)
+    assert refit.model_ is not None and refit.fold_models_ == []
+    assert [h["name"] for h in refit.history_] == ["refit"]
+    volumes = _preprocessed(refit, X)
+    np.testing.assert_allclose(
+        refit.transform(X)["scan:logit"], _logit(refit.model_, volumes), atol=1e-5
+    )
+    both = _embedder(inference="refit")
+    both.fit_transform(X, y)
+    assert len(both.fold_models_) == 3 and both.model_ is not None
+    assert [h["name"] for h in both.history_] == ["fold 0", "fold 1", "fold 2", "refit"]
+    mean = _embedder().fit(X, y)
+    expected = np.mean([_logit(m, volumes) for m in mean.fold_models_], axis=0)
+    np.testing.assert_allclose(mean.transform(X)["scan:logit"], expected, atol=1e-5)
+    assert mean.model_ is None
+    # inference is read by transform: after fit_transform with "refit", both kinds are there
+    expected = np.mean([_logit(m, volumes) for m in both.fold_models_], axis=0)
+    both.set_params(inference="mean")
+    np.testing.assert_allclose(both.transform(X)["scan:logit"], expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"no encoder for inference='mean'"):
+        refit.set_params(inference="mean").transform(X)
+
+
+def test_deterministic_and_leaves_global_rng_alone(fitted):
+    emb, X, y, out = fitted
+    before = torch.random.get_rng_state()
+    again = clone(emb).fit_transform(X, y)
+    assert torch.equal(before, torch.random.get_rng_state())
+    pd.testing.assert_frame_equal(again, out)
+    other = clone(emb).set_params(random_state=1).fit_transform(X, y)
+    assert not np.allclose(other["scan:logit"], out["scan:logit"])
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    X, y = _cohort(n=40)
+    emb = _embedder(max_epochs=6, patience=2, validation_fraction=0.25).fit(X, y)
+    for record in emb.history_:
+        losses = record["val_loss"]
+        assert len(losses) == len(record["train_loss"]) >= 1
+        assert record["best_epoch"] == int(np.argmin(losses))
+        assert len(losses) <= 6 and len(losses) - 1 - record["best_epoch"] <= 2
+
+
+def test_starts_from_pretrained_weights(tmp_path):
+    X, y = _cohort()
+    start = build_encoder("small", **TINY)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.fill_(0.01)
+    path = save_encoder(start, tmp_path / "ssl.pt")
+    emb = _embedder(pretrained=str(path), lr=0.0, max_epochs=1).fit(X, y)  # lr 0: no update
+    for model in emb.fold_models_:
+        for name, value in model.encoder.state_dict().items():
+            torch.testing.assert_close(value, start.state_dict()[name])
+    with pytest.raises(FileNotFoundError, match="Checkpoint file not found"):
+        _embedder(pretrained=str(tmp_path / "absent.pt")).fit(X, y)
+
+
+def test_multiclass_gives_one_log_probability_per_class():
+    X, _ = _cohort(n=36)
+    y = np.array(["a", "b", "c"] * 12)
+    out = _embedder().fit_transform(X, y)
+    assert list(out.columns) == ["age", "scan:logit_0", "scan:logit_1", "scan:logit_2"]
+    probabilities = np.exp(out[["scan:logit_0", "scan:logit_1", "scan:logit_2"]]).sum(axis=1)
+    np.testing.assert_allclose(probabilities, 1.0, atol=1e-5)
+
+
+def test_unreadable_scan_raises_or_is_skipped(tmp_path):
+    X, y = _cohort()
+    X = X.astype({"scan": object})
+    X.iat[3, X.columns.get_loc("scan")] = str(tmp_path / "p003-secret.nii.gz")
+    with pytest.raises(ValueError, match=r"Cannot use the scan in row 3 of column 'scan'") as err:
+        _embedder().fit(X, y)
+    assert "p003-secret" not in str(err.value)  # no patient identifier in messages
+    emb = _embedder(on_error="skip", add_indicator=True)
+    out = emb.fit_transform(X, y)
+    assert emb.skipped_ == [3] and out["scan:missing"].iloc[3] == 1.0
+    assert np.isnan(out["scan:logit"].iloc[3]) and emb.oof_fold_[3] == -1
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"inference": "avg"}, r"'inference' parameter of SupervisedVolumeEmbedder .*got 'avg'"),
+        ({"max_epochs": 0}, r"'max_epochs' parameter .* integer >= 1; got 0"),
+        ({"batch_size": 1}, r"'batch_size' parameter .* integer >= 2; got 1"),
+        ({"validation_fraction": 1.0}, r"'validation_fraction' .* in \[0, 1\); got 1.0"),
+        ({"augment": -1.0}, r"'augment' parameter .* None or >= 0; got -1.0"),
+        ({"ema_decay": 1.0}, r"'ema_decay' parameter .* None or in \(0, 1\); got 1.0"),
+        ({"prefix": "a:b"}, r"'prefix' parameter .* without ':'; got 'a:b'"),
+        ({"on_error": "ignore"}, r"'on_error' parameter .*got 'ignore'"),
+        ({"encoder": "vgg"}, r"'encoder' parameter .*got 'vgg'"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = _cohort(n=12)
+    with pytest.raises(ValueError, match=match):
+        _embedder(**params).fit(X, y)
+
+
+def test_bad_inputs():
+    X, y = _cohort(n=12)
+    with pytest.raises(TypeError, match=r"needs X as a pandas DataFrame .*got ndarray"):
+        _embedder().fit(np.zeros((12, 3)), y)
+    with pytest.raises(ValueError, match=r"scan column 'image' .* is not a column of X"):
+        _embedder(scan_column="image").fit(X, y)
+    with pytest.raises(ValueError, match=r"fit_transform needs the labels y"):
+        _embedder().fit_transform(X)
+    with pytest.raises(ValueError, match=r"y must be 1-D with one label per row of X \(12\)"):
+        _embedder().fit(X, y[:5])
+    with pytest.raises(ValueError, match=r"at least 2 classes .*got \[1\]"):
+        _embedder().fit(X, np.ones(12, dtype=int))
+    with pytest.raises(ValueError, match=r"y has 1 missing label"):
+        _embedder().fit(X, np.r_[y[:-1], np.nan])
+    emb = _embedder(cv=2).fit(X, y)
+    with pytest.raises(ValueError, match=r"Columns missing at transform time: \['age'\]"):
+        emb.transform(X[["scan"]])
+    odd = X.astype({"scan": object})
+    odd.iat[0, odd.columns.get_loc("scan")] = np.zeros((6, 6, 6), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"different shapes .*VolumePreprocessor\(shape=...\)"):
+        _embedder(preprocessor=VolumePreprocessor(shape=None, orientation=None)).fit(odd, y)
+
+
+def test_fold_lacking_a_class_is_an_error():
+    X, y = _cohort(n=12)
+    y = np.array([0] * 10 + [1] * 2)
+    cv = KFold(2)  # unshuffled: the second fold's training patients are all of class 0
+    with pytest.raises(ValueError, match=r"training patients of fold 1 lack class\(es\) \[1\]"):
+        _embedder(cv=cv).fit_transform(X, y)
+
+
+def test_block_columns_and_sklearn_contract():
+    emb = SupervisedVolumeEmbedder(prefix="mri")
+    assert emb.block_columns() == ["mri:logit"]
+    assert emb.block_columns(3) == ["mri:logit_0", "mri:logit_1", "mri:logit_2"]
+    assert clone(emb).get_params()["prefix"] == "mri"
+    with pytest.raises(TypeError):
+        SupervisedVolumeEmbedder("scan")  # keyword-only
