@@ -136,12 +136,13 @@ def plot_roc(path, y, probas_by_method, title):
 
 
 def plot_calibration(path, y, probas_by_method, title, n_bins=10):
-    """Reliability diagram (quantile bins) of the repeat-averaged out-of-fold probabilities."""
-    from .plots import plot_calibration_curves
+    """Reliability diagrams (quantile bins, Wilson 95% bands), one panel per method, of the
+    repeat-averaged out-of-fold probabilities."""
+    from .plots import plot_calibration_panels
 
     _agg()
 
-    _save(plot_calibration_curves(y, probas_by_method, n_bins=n_bins, title=title), path)
+    _save(plot_calibration_panels(y, probas_by_method, n_bins=n_bins, title=title).axes[0], path)
 
 
 def plot_decision_curve(path, y, probas_by_method, title):

@@ -27,6 +27,7 @@ __all__ = [
     "graph_layout",
     "plot_boosting_curve",
     "plot_calibration_curves",
+    "plot_calibration_panels",
     "plot_critical_difference",
     "plot_decision_curves",
     "plot_embedding_2d",
@@ -648,6 +649,53 @@ def plot_calibration_curves(
     return _finish(ax, xlabel, ylabel, title, legend_loc="upper left")
 
 
+def plot_calibration_panels(
+    y, probas_by_method, n_bins=10, ncols=4, title="Calibration (out-of-fold, quantile bins)"
+):
+    """One reliability diagram per method, with its Wilson 95% band, on shared axes.
+
+    Easier to read than :func:`plot_calibration_curves` when many methods overlap.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+    probas_by_method : dict
+        As in :func:`plot_roc_curves`.
+    n_bins : int, default=10
+    ncols : int, default=4
+        Panels per row.
+    title : str
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0, 1] * 20)
+    >>> p = np.linspace(0.1, 0.9, 40)
+    >>> len(plot_calibration_panels(y, {"a": p, "b": 1 - p}).axes)
+    2
+    """
+    y, scores = _method_scores(y, probas_by_method)
+    ncols = min(ncols, len(scores))
+    nrows = -(-len(scores) // ncols)
+    fig, axes = _plt().subplots(
+        nrows, ncols, figsize=(3.3 * ncols, 3.3 * nrows), sharex=True, sharey=True, squeeze=False
+    )
+    for ax, (name, s) in zip(axes.flat, scores.items(), strict=False):
+        plot_calibration_curves(y, {name: s}, ax=ax, n_bins=n_bins, title=name)
+        ax.get_legend().remove()
+        ax.set_xlabel("Mean predicted risk")
+        ax.set_ylabel("Observed share (95% CI)")
+        ax.label_outer()
+    for ax in axes.flat[len(scores) :]:
+        ax.remove()
+    fig.suptitle(title)
+    return fig
+
+
 def plot_decision_curves(
     y, probas_by_method, ax=None, thresholds=None, title="Decision curve (out-of-fold)"
 ):
@@ -687,7 +735,7 @@ def plot_decision_curves(
     for name, p in probas_by_method.items():
         curve = mean_decision_curve(y, p, thresholds)
         ax.plot(curve.threshold, curve.model, lw=1.2, label=name)
-    ax.plot(curve.threshold, curve.treat_all, c="grey", lw=1, ls=":", label="treat all")
+    ax.plot(curve.threshold, curve.treat_all, c="black", lw=1.5, ls=":", label="treat all")
     ax.axhline(0.0, c="black", lw=0.8, ls="--", label="treat none")
     prevalence = float(np.mean(np.asarray(y) == 1))
     top = max(prevalence, 0.05)
