@@ -1,24 +1,34 @@
-"""AdrenalMNIST3D: 3D embeddings + shape features -> GraphBoostClassifier, official splits.
+"""AdrenalMNIST3D: cross-fitted supervised CNN block, shape features and both, official split.
 
 Steps (all printed):
 
 1. load the official train / val / test splits (1,188 / 98 / 298 volumes, 64^3);
-2. hand-made shape features of every volume (``features.shape_features``);
-3. self-supervised pretraining of the small 3D CNN on the train + val volumes only (no label,
-   no test volume), at ``--pretrain-size`` voxels per edge; the random-init encoder with the same
-   architecture and seed is the control;
-4. embeddings of all 1,584 volumes with ``features.VolumeEmbedder`` (on-disk cache), and with
-   the SSL encoder fine-tuned (supervised) on the train split only;
-5. logistic regression (C chosen on val) on each block, and ``GraphBoostClassifier`` fitted on
-   the train split with the number of rounds chosen on val; test AUROC and accuracy.
+2. hand-made shape features of every volume (``features.shape_features``, cached as CSV);
+3. the volumes resampled to ``--size`` voxels per edge (MONAI, min-max intensities);
+4. optionally (``--pretrain-epochs`` > 0) self-supervised pretraining of the encoder on the train
+   + val volumes only (no label, no test volume): the starting weights of every encoder;
+5. for each seed: ``features.SupervisedVolumeEmbedder`` fitted on the train split (``--cv``
+   cross-fitted encoders: out-of-fold logits for the train patients; the val and test patients
+   get the mean of the fold encoders and, with ``--inference both``, the encoder refitted on the
+   whole train split too); then on the test split: the AUROC of the logit alone (``learned``),
+   of ``GraphBoostClassifier`` on the shape features (``shape``) and on the shape features plus
+   the learned block (``shape+learned``), the number of boosting rounds chosen on val;
+6. with ``--unsupervised``: the 256-d embeddings of a random-init encoder, in full or reduced by
+   ``features.BlockPCA`` inside the training split, as a block beside the shape features.
+
+The last line printed is one JSON object: the mean test AUROCs over the seeds keyed ``learned``,
+``shape`` and ``shape+learned``, then the figures of every seed and the settings.
 
 Usage::
 
-    python -m experiments.adrenal_mnist3d [--pretrain-epochs 4] [--pretrain-size 64] [--threads 1]
+    python -m experiments.adrenal_mnist3d [--size 64] [--cv 5] [--seeds 0,1,2] [--device cuda]
+    # what fits a 2-core CPU in about 45 minutes:
+    python -m experiments.adrenal_mnist3d --size 32 --cv 3 --max-epochs 15 --inference mean
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -34,6 +44,34 @@ import features
 from ._scripts import parse_script_args
 
 SPLITS = ("train", "val", "test")
+
+OPTIONS = {
+    "--size": (64, "voxels per edge of the CNN input"),
+    "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
+    "--cv": (5, "cross-fitting folds of the supervised embedder"),
+    "--max-epochs": (30, "most training epochs of each encoder"),
+    "--patience": (10, "epochs without a lower validation loss before an encoder stops"),
+    "--lr": (1e-3, "AdamW learning rate"),
+    "--batch-size": (32, "training batch size"),
+    "--augment": (1.0, "strength of the random views (0: flips only)"),
+    "--inference": (
+        "both",
+        "new patients: mean of the fold encoders, refit, or both measured",
+        ("mean", "refit", "both"),
+    ),
+    "--seeds": ("0,1,2", "seeds of the embedder and of GraphBoostClassifier, comma-separated"),
+    "--pretrain-epochs": (0, "self-supervised pretraining epochs on train + val (0: none)"),
+    "--objective": ("mae", "self-supervised objective", ("mae", "simclr")),
+    "--unsupervised": (
+        False,
+        "also measure the 256-d random-init embeddings, full and PCA-reduced",
+    ),
+    "--n-estimators": (60, "most boosting rounds"),
+    "--device": ("auto", "torch device of the encoders"),
+    "--threads": (1, "torch intra-op threads of this process"),
+    "--cache-dir": ("results/adrenal_mnist3d", "folder of the shape features and encoder weights"),
+    "--json": (None, "also write the final JSON object to this file"),
+}
 
 
 def _shape_block(ds, cache: Path | None = None) -> dict[str, pd.DataFrame]:
@@ -57,19 +95,18 @@ def _shape_block(ds, cache: Path | None = None) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _embed_block(ds, embedder, name, y_train=None) -> dict[str, pd.DataFrame]:
-    """Embeddings of every split; ``y_train`` fine-tunes the encoder on the train split first."""
-    embedder.set_params(prefix=name, output="pandas")
-    if y_train is None:
-        embedder.fit()
-    else:
-        embedder.fit(list(ds.X_train), y_train)
-    out = {}
-    for split in SPLITS:
-        X, _ = ds.split(split)
-        out[split] = embedder.transform(list(X))
-        out[split].index = range(len(X))
-    return out
+def _shape_without_constants(ds, cache, n_total) -> dict[str, pd.DataFrame]:
+    t0 = time.perf_counter()
+    shape = _shape_block(ds, cache)
+    print(
+        f"shape features: {shape['train'].shape[1]} per volume, "
+        f"{time.perf_counter() - t0:.1f} s for {n_total} volumes"
+    )
+    constant = [c for c in shape["train"].columns if shape["train"][c].nunique() == 1]
+    if constant:
+        print(f"shape features constant on train (binary masks), dropped: {constant}")
+        shape = {s: shape[s].drop(columns=constant) for s in SPLITS}
+    return shape
 
 
 def _scores(y, p) -> tuple[float, float]:
@@ -109,157 +146,183 @@ def fit_graphboost(blocks, ys, groups, n_estimators=60, random_state=0):
     val_curve = [roc_auc_score(ys["val"], p[:, 1]) for p in clf.staged_predict_proba(blocks["val"])]
     rounds = int(np.argmax(val_curve))  # 0 = the init model alone
     p_test = list(clf.staged_predict_proba(blocks["test"]))[rounds][:, 1]
-    p_full = clf.predict_proba(blocks["test"])[:, 1]
     test_auc, test_acc = _scores(ys["test"], p_test)
-    full_auc, full_acc = _scores(ys["test"], p_full)
     graphs = [g.name for g in clf.selected_graphs_[: max(rounds, 1)]]
     return {
         "rounds": rounds,
         "val_auc": val_curve[rounds],
         "test_auc": test_auc,
         "test_acc": test_acc,
-        "all_rounds_test_auc": full_auc,
-        "all_rounds_test_acc": full_acc,
         "fit_s": fit_s,
         "first_graphs": graphs[:5],
     }
 
 
-OPTIONS = {
-    "--pretrain-epochs": (4, "self-supervised pretraining epochs"),
-    "--pretrain-size": (64, "voxels per edge of the pretraining (and embedding) input"),
-    "--objective": ("mae", "self-supervised objective", ("mae", "simclr")),
-    "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
-    "--threads": (1, "torch intra-op threads of this process"),
-    "--cache-dir": ("results/adrenal_mnist3d", "folder of the encoder, embeddings and shapes"),
-    "--n-estimators": (60, "most boosting rounds"),
-    "--fine-tune-epochs": (3, "supervised fine-tuning of the SSL encoder on train (0: skip)"),
-    "--seed": (0, "random seed"),
-}
+def _volumes(ds, size: int) -> dict[str, pd.DataFrame]:
+    """Every split's volumes resampled to ``size``^3, min-max scaled: a "scan" column."""
+    t0 = time.perf_counter()
+    pre = features.VolumePreprocessor(shape=size, orientation=None, intensity="minmax")
+    out = {}
+    for split in SPLITS:
+        X, _ = ds.split(split)
+        out[split] = pd.DataFrame({"scan": [pre(v) for v in X]})
+    print(f"volumes resampled to {size}^3: {time.perf_counter() - t0:.0f} s")
+    return out
 
 
-def _pretrained_weights(ds, args, cache, pre, encoder_kwargs) -> Path:
+def _pretrained_weights(volumes, args, cache, encoder_kwargs) -> Path:
     """Self-supervised encoder weights, pretrained on train + val (reused when cached)."""
     weights = cache / (
-        f"ssl_{args.objective}_{args.pretrain_size}_{args.channels.replace(',', '-')}"
-        f"_e{args.pretrain_epochs}_s{args.seed}.pt"
+        f"ssl_{args.objective}_{args.size}_{args.channels.replace(',', '-')}"
+        f"_e{args.pretrain_epochs}.pt"
     )
     if weights.is_file():
         print(f"pretrained encoder: reusing {weights}")
         return weights
-    unlabeled = np.concatenate([ds.X_train, ds.X_val])  # never the test volumes
-    side = args.pretrain_size
-    arrays = np.empty((len(unlabeled), 1, side, side, side), dtype=np.float32)
-    for i, v in enumerate(unlabeled):
-        arrays[i] = pre(v)
+    unlabeled = np.stack([*volumes["train"]["scan"], *volumes["val"]["scan"]])  # never test
     res = features.pretrain_encoder(
-        arrays,
+        unlabeled,
         encoder_kwargs=encoder_kwargs,
         objective=args.objective,
         epochs=args.pretrain_epochs,
         batch_size=16,
-        patch_size=max(2, side // 8),
-        random_state=args.seed,
+        patch_size=max(2, args.size // 8),
+        device=args.device,
+        random_state=0,
         verbose=True,
     )
     res.save(weights)
     print(
-        f"pretraining ({args.objective}, {res.n_volumes} volumes at {side}^3, "
-        f"{len(res.history)} epochs): {res.seconds:.0f} s, "
-        f"loss {res.history[0]:.4f} -> {res.history[-1]:.4f}"
+        f"pretraining ({args.objective}, {res.n_volumes} volumes at {args.size}^3, "
+        f"{len(res.history)} epochs): {res.seconds:.0f} s"
     )
     return weights
 
 
-def _embedding_blocks(ds, ys, args, weights, common) -> dict[str, dict[str, pd.DataFrame]]:
-    """SSL, random-init and (with ``--fine-tune-epochs``) fine-tuned embeddings of every split."""
-    t0 = time.perf_counter()
-    blocks = {
-        "ssl": _embed_block(ds, features.VolumeEmbedder(pretrained=weights, **common), "ssl"),
-        "rand": _embed_block(ds, features.VolumeEmbedder(**common), "rand"),
-    }
-    print(
-        f"embeddings of {sum(map(len, ys.values()))} volumes x 2 encoders: "
-        f"{time.perf_counter() - t0:.1f} s"
+def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeEmbedder:
+    return features.SupervisedVolumeEmbedder(
+        prefix="learned",
+        encoder_kwargs=encoder_kwargs,
+        pretrained=weights,
+        # the volumes are resampled and scaled already (step 3)
+        preprocessor=features.VolumePreprocessor(shape=None, orientation=None, intensity=None),
+        cv=args.cv,
+        inference="refit" if args.inference in ("refit", "both") else "mean",
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        augment=args.augment,
+        add_indicator=False,
+        device=args.device,
+        random_state=seed,
+        verbose=True,
     )
-    if args.fine_tune_epochs > 0:
-        # Supervised fine-tuning sees the train split only (labels of val / test never used).
-        t0 = time.perf_counter()
-        tuner = features.VolumeEmbedder(
-            pretrained=weights, fine_tune_epochs=args.fine_tune_epochs, **common
-        )
-        blocks["tuned"] = _embed_block(ds, tuner, "tuned", y_train=ys["train"])
-        print(
-            f"fine-tuning on the train split ({args.fine_tune_epochs} epochs) + embedding: "
-            f"{time.perf_counter() - t0:.0f} s"
-        )
+
+
+def _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs) -> dict[str, dict]:
+    """Inference mode -> split -> the learned block (out-of-fold on train)."""
+    t0 = time.perf_counter()
+    emb = _embedder(args, seed, weights, encoder_kwargs)
+    train = emb.fit_transform(volumes["train"], ys["train"])
+    modes = ("mean", "refit") if args.inference == "both" else (args.inference,)
+    blocks = {}
+    for mode in modes:
+        emb.set_params(inference=mode)
+        blocks[mode] = {"train": train}
+        blocks[mode].update({s: emb.transform(volumes[s]) for s in ("val", "test")})
+    epochs = [h["best_epoch"] + 1 for h in emb.history_]
+    print(
+        f"seed {seed}: encoders trained in {time.perf_counter() - t0:.0f} s, best epochs {epochs}"
+    )
     return blocks
 
 
-def _join(*parts) -> dict[str, pd.DataFrame]:
-    return {s: pd.concat([p[s] for p in parts], axis=1) for s in SPLITS}
-
-
-def _report_logistic(blocks, shape, ys) -> dict:
-    print("\nlogistic regression (standardized, C chosen on val), official test split:")
-    sets = {
-        "random-init CNN embeddings": blocks["rand"],
-        "SSL-pretrained CNN embeddings": blocks["ssl"],
-        "shape features": shape,
-        "shape features + SSL embeddings": _join(shape, blocks["ssl"]),
-    }
-    if "tuned" in blocks:
-        sets["SSL + fine-tuned (train) embeddings"] = blocks["tuned"]
-        sets["shape features + fine-tuned embeddings"] = _join(shape, blocks["tuned"])
-    results = {}
-    for name, data in sets.items():
-        r = results[f"LR: {name}"] = fit_logistic(data, ys)
-        print(
-            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
-            f"(val AUROC {r['val_auc']:.3f}, C={r['C']})"
-        )
-    return results
-
-
-def _report_graphboost(blocks, shape, ys, n_estimators, seed) -> dict:
-    print("\nGraphBoostClassifier (fit on train, rounds chosen on val), official test split:")
-    sets = {
-        "shape features": {"shape": shape},
-        "shape features + SSL embeddings": {"shape": shape, "ssl": blocks["ssl"]},
-    }
-    if "tuned" in blocks:
-        sets["shape features + fine-tuned embeddings"] = {"shape": shape, "tuned": blocks["tuned"]}
-    results = {}
-    for name, parts in sets.items():
-        groups = {g: list(part["train"].columns) for g, part in parts.items()}
-        r = fit_graphboost(_join(*parts.values()), ys, groups, n_estimators, random_state=seed)
-        results[f"GraphBoost: {name}"] = r
-        print(
-            f"  {name:40s} test AUROC {r['test_auc']:.3f}  ACC {r['test_acc']:.3f}  "
-            f"(rounds {r['rounds']}, val AUROC {r['val_auc']:.3f}; all "
-            f"{n_estimators} rounds: AUROC {r['all_rounds_test_auc']:.3f} "
-            f"ACC {r['all_rounds_test_acc']:.3f}; fit {r['fit_s']:.0f} s; "
-            f"first graphs {r['first_graphs']})"
-        )
-    return results
-
-
-def _shape_without_constants(ds, cache, n_total) -> dict[str, pd.DataFrame]:
-    t0 = time.perf_counter()
-    shape = _shape_block(ds, cache)
-    print(
-        f"shape features: {shape['train'].shape[1]} per volume, "
-        f"{time.perf_counter() - t0:.1f} s for {n_total} volumes"
+def _seed_results(shape, blocks, ys, args, seed) -> dict[str, float]:
+    """Test AUROCs of one seed: learned alone, shape, shape + learned (per inference mode)."""
+    out = {}
+    shape_fit = fit_graphboost(
+        shape, ys, {"shape": list(shape["train"].columns)}, args.n_estimators, random_state=seed
     )
-    constant = [c for c in shape["train"].columns if shape["train"][c].nunique() == 1]
-    if constant:
-        print(f"shape features constant on train (binary masks), dropped: {constant}")
-        shape = {s: shape[s].drop(columns=constant) for s in SPLITS}
-    return shape
+    out["shape"] = shape_fit["test_auc"]
+    for mode, block in blocks.items():
+        suffix = "" if mode == _default_mode(args) else f" ({mode})"
+        out["learned" + suffix] = roc_auc_score(ys["test"], block["test"]["learned:logit"])
+        out["learned, out-of-fold train" + suffix] = roc_auc_score(
+            ys["train"], block["train"]["learned:logit"]
+        )
+        joined = {s: pd.concat([shape[s], block[s]], axis=1) for s in SPLITS}
+        groups = {"shape": list(shape["train"].columns), "learned": ["learned:logit"]}
+        both = fit_graphboost(joined, ys, groups, args.n_estimators, random_state=seed)
+        out["shape+learned" + suffix] = both["test_auc"]
+        lr = fit_logistic(joined, ys)
+        out["shape+learned, logistic regression" + suffix] = lr["test_auc"]
+    print(f"seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
+    return out
+
+
+def _default_mode(args) -> str:
+    """The inference whose figures are reported under the plain keys."""
+    return "mean" if args.inference == "both" else args.inference
+
+
+def _unsupervised(shape, volumes, ys, args, encoder_kwargs) -> dict[str, float]:
+    """Random-init 256-d embeddings beside the shape features: full block vs BlockPCA inside
+    the training split (GraphBoostClassifier, test AUROC)."""
+    emb = features.VolumeEmbedder(
+        encoder_kwargs=encoder_kwargs,
+        preprocessor=features.VolumePreprocessor(shape=None, orientation=None, intensity=None),
+        output="pandas",
+        prefix="emb",
+        device=args.device,
+    ).fit()
+    raw = {s: emb.transform(list(volumes[s]["scan"])).reset_index(drop=True) for s in SPLITS}
+    out = {}
+    for n_components in (None, 8, "auto"):
+        if n_components is None:
+            block, name = raw, "shape+random 256-d"
+        else:
+            pca = features.BlockPCA(block="emb", n_components=n_components, random_state=0)
+            block = {"train": pca.fit_transform(raw["train"])}
+            block.update({s: pca.transform(raw[s]) for s in ("val", "test")})
+            name = f"shape+random PCA-{pca.n_components_}"
+        joined = {s: pd.concat([shape[s], block[s]], axis=1) for s in SPLITS}
+        groups = {"shape": list(shape["train"].columns), "emb": list(block["train"].columns)}
+        out[name] = fit_graphboost(joined, ys, groups, args.n_estimators)["test_auc"]
+    print("unsupervised blocks: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
+    return out
+
+
+def _summary(per_seed: list[dict], seeds, args, extra) -> dict:
+    first = ["learned", "shape", "shape+learned"]
+    keys = first + [k for k in per_seed[0] if k not in first]
+    summary = {k: float(np.mean([r[k] for r in per_seed])) for k in keys}
+    summary["sd"] = {k: float(np.std([r[k] for r in per_seed])) for k in keys}
+    summary["per_seed"] = {k: [round(r[k], 4) for r in per_seed] for k in keys}
+    summary["seeds"] = seeds
+    summary.update(extra)
+    summary["settings"] = {
+        k: getattr(args, k.replace("-", "_"))
+        for k in (
+            "size",
+            "channels",
+            "cv",
+            "max_epochs",
+            "patience",
+            "lr",
+            "batch_size",
+            "augment",
+            "inference",
+            "pretrain_epochs",
+            "objective",
+            "n_estimators",
+        )
+    }
+    return summary
 
 
 def main(argv=None) -> dict:
-    """Run the whole comparison; returns the figures of every model (also printed)."""
+    """Run the comparison; print and return the summary (the last line printed is its JSON)."""
     args = parse_script_args(__doc__, OPTIONS, argv)
     import torch
 
@@ -269,28 +332,25 @@ def main(argv=None) -> dict:
     ds = features.load_adrenalmnist3d(size=64)
     ys = {s: ds.split(s)[1] for s in SPLITS}
     n_total = sum(len(v) for v in ys.values())
-    print(
-        f"AdrenalMNIST3D 64^3: train {len(ys['train'])}, val {len(ys['val'])}, "
-        f"test {len(ys['test'])} ({n_total} volumes)"
-    )
+    print(f"AdrenalMNIST3D: train {len(ys['train'])}, val {len(ys['val'])}, test {len(ys['test'])}")
     shape = _shape_without_constants(ds, cache, n_total)
-    pre = features.VolumePreprocessor(
-        shape=args.pretrain_size, orientation=None, intensity="minmax"
-    )
+    volumes = _volumes(ds, args.size)
     encoder_kwargs = {"channels": tuple(int(c) for c in args.channels.split(","))}
-    weights = _pretrained_weights(ds, args, cache, pre, encoder_kwargs)
-    common = dict(
-        encoder_kwargs=encoder_kwargs,
-        preprocessor=pre,
-        batch_size=32,
-        cache_dir=cache / "embeddings",
-        random_state=args.seed,
-    )
-    blocks = _embedding_blocks(ds, ys, args, weights, common)
-    results = _report_logistic(blocks, shape, ys)
-    results |= _report_graphboost(blocks, shape, ys, args.n_estimators, args.seed)
-    print("\nreference (MedMNIST v2 paper, test AUROC): 3D ResNet-50 0.828, ResNet-18 + 3D 0.863")
-    return results
+    weights = None
+    if args.pretrain_epochs > 0:
+        weights = str(_pretrained_weights(volumes, args, cache, encoder_kwargs))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    per_seed = []
+    for seed in seeds:
+        blocks = _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs)
+        per_seed.append(_seed_results(shape, blocks, ys, args, seed))
+    extra = _unsupervised(shape, volumes, ys, args, encoder_kwargs) if args.unsupervised else {}
+    summary = _summary(per_seed, seeds, args, extra)
+    line = json.dumps(summary)
+    if args.json:
+        Path(args.json).write_text(line + "\n")
+    print(line)
+    return summary
 
 
 if __name__ == "__main__":

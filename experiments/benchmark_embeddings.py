@@ -3,7 +3,10 @@
 1. Throughput (volumes per second) of ``features.VolumeEmbedder.transform`` on in-memory volumes
    (MONAI preprocessing included, cache off) for each encoder at each volume size, after one
    warm-up batch; plus the encoder forward pass alone.
-2. Self-supervised pretraining on AdrenalMNIST3D (the first ``--pretrain-volumes`` train
+2. Supervised training throughput (volumes per second through the training loop of
+   ``features.SupervisedVolumeEmbedder``: random views, forward, backward, EMA update; mixed
+   precision on CUDA) on random volumes, two epochs of one encoder.
+3. Self-supervised pretraining on AdrenalMNIST3D (the first ``--pretrain-volumes`` train
    volumes of 64^3): wall time, time per epoch, peak resident memory of the process that ran it
    (``resource.getrusage``, measured in a fresh child process) and peak Python-side allocations
    (``tracemalloc``: NumPy buffers, not torch's allocator).
@@ -86,6 +89,40 @@ def throughput(encoder, size, n_volumes, batch_size, device, repeats=1) -> dict:
         "volumes_per_s": n_volumes / best,
         "forward_volumes_per_s": n_fw / fwd,
         "embedding_dim": emb.n_features_out_,
+    }
+
+
+def training_throughput(size, n_volumes, batch_size, device) -> dict:
+    """Volumes per second of SupervisedVolumeEmbedder's training loop (2 epochs, one encoder)."""
+    import pandas as pd
+    import torch
+
+    import features
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"scan": list(rng.random((n_volumes, 1, size, size, size), dtype=np.float32))})
+    y = np.arange(n_volumes) % 2
+    epochs = 2
+    emb = features.SupervisedVolumeEmbedder(
+        preprocessor=features.VolumePreprocessor(shape=None, orientation=None, intensity=None),
+        inference="refit",
+        max_epochs=epochs,
+        validation_fraction=0.0,
+        batch_size=batch_size,
+        add_indicator=False,
+        device=device,
+    ).fit(X, y)
+    seconds = emb.history_[0]["seconds"]  # the training loop only, not the preprocessing
+    return {
+        "encoder": "small",
+        "size": size,
+        "device": str(emb.device_),
+        "n_volumes": n_volumes,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
+        "seconds": seconds,
+        "volumes_per_s": n_volumes * epochs / seconds,
     }
 
 
@@ -172,6 +209,7 @@ OPTIONS = {
     "--threads": (0, "torch threads of this process and of the pretraining (0: default)"),
     "--no-pretrain": (False, "skip the pretraining benchmark"),
     "--no-throughput": (False, "skip the throughput benchmark"),
+    "--training-sizes": ("64", "edge lengths of the supervised training benchmark ('': skip)"),
     "--pretrain-volumes": (1000, "AdrenalMNIST3D train volumes used for pretraining"),
     "--pretrain-epochs": (10, "epochs for configurations below 64^3"),
     "--pretrain-configs": ("32:8-16-32-64,64:16-32-64-128", "size:channels pairs, each once"),
@@ -202,6 +240,30 @@ def _throughput_table(args) -> list[dict]:
             print(f"  {enc} {size}^3: {r['volumes_per_s']:.2f} volumes/s", flush=True)
     if rows:
         print(f"\nEmbedding throughput (n = {args.n_volumes} volumes, batch {args.batch_size}):")
+        print(_table(rows, list(rows[0])))
+    return results
+
+
+def _training_table(args) -> list[dict]:
+    """Time the supervised training loop at every ``--training-sizes``; prints the table."""
+    sizes = [int(v) for v in args.training_sizes.split(",") if v.strip()]
+    results = [
+        training_throughput(size, args.n_volumes, args.batch_size, args.device) for size in sizes
+    ]
+    if results:
+        rows = [
+            {
+                "size": f"{r['size']}^3",
+                "device": r["device"],
+                "threads": str(r["threads"]),
+                "vol/s (training)": f"{r['volumes_per_s']:.2f}",
+            }
+            for r in results
+        ]
+        print(
+            f"\nSupervised training throughput (small CNN, n = {args.n_volumes} volumes x 2 "
+            f"epochs, batch {args.batch_size}):"
+        )
         print(_table(rows, list(rows[0])))
     return results
 
@@ -270,6 +332,7 @@ def main(argv=None) -> dict:
         f"CUDA available: {torch.cuda.is_available()}, load average {_load_average()}"
     )
     results = {"load_average": _load_average(), "throughput": _throughput_table(args)}
+    results["training"] = _training_table(args)
     results["pretraining"] = [] if args.no_pretrain else _pretraining_table(args)
     results["load_average_end"] = _load_average()
     print(f"\nload average at the end: {results['load_average_end']}")

@@ -124,9 +124,10 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
     starts from ``pretrained`` weights (or a seeded random initialization), a dropout and a
     linear head are added, and AdamW (warm-up, cosine decay) minimizes the class-balanced
     cross-entropy on randomly augmented views (:func:`random_views`: flips, small affine maps,
-    intensity). Early stopping: the weights of the epoch with the lowest class-balanced loss on
-    an internal stratified split (``validation_fraction`` of the encoder's training patients)
-    are kept, and training stops after ``patience`` epochs without improvement.
+    intensity). The weights evaluated are an exponential moving average of the trained ones
+    (``ema_decay``). Early stopping: the weights of the epoch with the lowest class-balanced
+    loss on an internal stratified split (``validation_fraction`` of the encoder's training
+    patients) are kept, and training stops after ``patience`` epochs without improvement.
 
     Cross-fitting: :meth:`fit_transform` splits the training patients with a scan into ``cv``
     folds and trains one encoder per fold on the other folds; each patient's output comes from
@@ -160,7 +161,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         New patients: the mean of the fold encoders' outputs, or the output of one more encoder
         trained on all training patients (one more training).
     max_epochs : int, default=30
-    patience : int, default=6
+    patience : int, default=10
         Epochs without a lower validation loss before training stops.
     validation_fraction : float, default=0.2
         Share of each encoder's training patients held out for early stopping. With fewer than
@@ -177,7 +178,8 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         small-batch training; ``None`` keeps the trained weights themselves.
     augment : float, default=1.0
         Strength of the random views (:func:`random_views`); 0 keeps random flips only,
-        ``None`` turns augmentation off.
+        ``None`` turns augmentation off. The affine maps resample the volume (trilinear), which
+        smooths texture finer than a voxel or two: use 0 when the signal is such texture.
     add_indicator : bool, default=True
         Add ``"<prefix>:missing"`` (1 for a patient without a usable scan). Set it to False when
         every patient has a scan (the column would be constant).
@@ -236,7 +238,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
     ...     cv=2, max_epochs=2, batch_size=4, add_indicator=False)
     >>> out = emb.fit_transform(X, y)  # out-of-fold logits of the training patients
     >>> list(out.columns), emb.oof_fold_.tolist()[:4]
-    (['age', 'scan:logit'], [1, 1, 0, 0])
+    (['age', 'scan:logit'], [0, 0, 1, 1])
     >>> emb.transform(X.iloc[:2]).shape  # new patients: the mean of the 2 fold encoders
     (2, 2)
     """
@@ -253,7 +255,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         cv=5,
         inference="mean",
         max_epochs=30,
-        patience=6,
+        patience=10,
         validation_fraction=0.2,
         batch_size=32,
         lr=1e-3,

@@ -55,9 +55,14 @@ class SyntheticCohort:
     about ``2 * missing_rate`` of the patients), ``marker_score`` (its similarity structure
     carries label signal: positives cluster at both ends, so a linear model gains little from it
     but a nearest-neighbor graph does), and the unrelated ``bmi``, ``systolic_bp``, ``scanner``.
+
     With ``make_synthetic_cohort(lesion_signal="texture")`` the scans carry the label only through
-    the grain of the lesion's internal texture (size, shape, margin and enhancement are the same
-    for both classes).
+    the grain of the lesion's internal texture: fine for positives, coarse for negatives, centered
+    and scaled inside the lesion so that its mean and spread there do not depend on the label. The
+    lesions are twice as large as with ``"morphology"`` (the texture fills a good part of the
+    volume); size, shape, margin, enhancement and the mask follow one distribution for both
+    classes, so :func:`features.shape_features` of the masks carries no label signal while a
+    model of the voxels can find it.
     """
 
     output_dir: Path
@@ -78,7 +83,14 @@ class SyntheticCohort:
         return pd.read_csv(self.clinical_path, dtype={self.id_column: str})
 
 
-def _check_params(n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate):
+def _check_params(
+    n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate, lesion_signal
+):
+    if lesion_signal not in _LESION_SIGNALS:
+        raise ValueError(
+            f"The 'lesion_signal' parameter of make_synthetic_cohort must be one of "
+            f"{set(_LESION_SIGNALS)}; got {lesion_signal!r}."
+        )
     if not 0.05 <= positive_rate <= 0.95:
         raise ValueError(f"positive_rate must be in [0.05, 0.95], got {positive_rate!r}.")
     if not isinstance(n_patients, int | np.integer) or n_patients < 10:
@@ -291,14 +303,8 @@ def make_synthetic_cohort(
     write_masks : bool, default=True
         Also write the lesion masks.
     lesion_signal : {"morphology", "texture"}, default="morphology"
-        How the label shows in the scans. ``"morphology"``: the lesion's size, shape, margin
-        and enhancement shift with the label. ``"texture"``: only the grain of the lesion's
-        internal texture does (fine for positives, coarse for negatives; centered and scaled
-        inside the lesion, so its mean and spread there do not depend on the label). The lesions
-        are twice as large as in ``"morphology"`` (the texture fills a good part of the volume);
-        size, shape, margin, enhancement and the mask follow one distribution for both classes, so
-        :func:`features.shape_features` of the masks carries no label signal while a model of
-        the voxels can find it.
+        What of the lesion follows the label: its size, shape, margin and enhancement, or only
+        the grain of its internal texture (see the Notes of :class:`SyntheticCohort`).
 
     Returns
     -------
@@ -313,13 +319,8 @@ def make_synthetic_cohort(
     ['patient_id', 'label', 'age']
     """
     shape, spacing = _check_params(
-        n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate
+        n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate, lesion_signal
     )
-    if lesion_signal not in _LESION_SIGNALS:
-        raise ValueError(
-            f"The 'lesion_signal' parameter of make_synthetic_cohort must be one of "
-            f"{set(_LESION_SIGNALS)}; got {lesion_signal!r}."
-        )
     _require_nibabel()
     rng, n = np.random.default_rng(random_state), int(n_patients)
     y = _labels(rng, n, positive_rate)
@@ -329,16 +330,9 @@ def make_synthetic_cohort(
     output_dir = Path(output_dir)
     scans_dir = output_dir / "scans"
     masks_dir = output_dir / "masks" if write_masks else None
+    grid = _Grid(shape)
     scan_paths = _write_scans(
-        scans_dir,
-        masks_dir,
-        ids,
-        y,
-        set(missing),
-        _Grid(shape),
-        spacing,
-        random_state,
-        lesion_signal,
+        scans_dir, masks_dir, ids, y, set(missing), grid, spacing, random_state, lesion_signal
     )
     table = pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y})
     table.join(clinical.reset_index(drop=True)).to_csv(output_dir / "clinical.csv", index=False)
