@@ -31,7 +31,7 @@ from ._calibration import (
 )
 from ._conformal import check_alpha, conformal_coverage
 from ._data import InputError
-from ._decision import mean_decision_curve, useful_range
+from ._decision import beats_both, mean_decision_curve, useful_range
 
 CALIBRATION_KEYS = {"method", "methods", "inner_splits"}
 """Keys of a config's ``[calibration]`` table."""
@@ -214,19 +214,21 @@ def decision_lines(decision):
             row[f"NB at {t:.0%}"] = f"{at.loc[t, 'model']:.3f}"
         span = useful_range(curve)
         useful = "never" if span is None else f"{span[0]:.2f}-{span[1]:.2f}"
-        row["beats treat-all and treat-none"] = useful
+        row["beats both: longest run"] = useful
+        row["beats both: share of thresholds"] = f"{beats_both(curve).mean():.0%}"
         rows.append(row)
     first = next(iter(decision.values()))
     at = first.set_index(first.threshold.round(2))
     row = {"method": "treat all"}
     row.update({f"NB at {t:.0%}": f"{at.loc[t, 'treat_all']:.3f}" for t in DECISION_THRESHOLDS})
-    rows.append({**row, "beats treat-all and treat-none": "-"})
+    rows.append({**row, "beats both: longest run": "-", "beats both: share of thresholds": "-"})
     return [
         "## Decision curve (Vickers & Elkin 2006)",
         "",
         "Net benefit `TP/n - FP/n * pt/(1-pt)` of treating the patients whose out-of-fold risk is "
-        "at least the threshold `pt` (mean over repeats); treat-none is 0. `decision_curve.png`, "
-        "`decision_curve.csv`.",
+        "at least the threshold `pt` (mean over repeats); treat-none is 0. Where it beats both "
+        "treat-all and treat-none: the longest run of thresholds (of 0.01-0.80), and the share of "
+        "thresholds. `decision_curve.png`, `decision_curve.csv`.",
         "",
         markdown_table(pd.DataFrame(rows)),
         "",

@@ -125,20 +125,44 @@ def mean_decision_curve(y_true, probas, thresholds=None):
 
 
 def useful_range(curve, column="model"):
-    """Thresholds where ``column`` beats treat-all and treat-none, as ``(low, high)`` or None.
+    """The longest run of consecutive thresholds where ``column`` beats treat-all and treat-none.
 
-    The lowest and highest such threshold (the range may have gaps, as a noisy curve does).
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        From :func:`decision_curve` (thresholds in increasing order).
+    column : str, default="model"
+
+    Returns
+    -------
+    tuple of (float, float) or None
+        The first and last threshold of the run (the first run among equally long ones), or
+        None where the model never beats both. A noisy curve can beat both in several runs:
+        ``beats_both(curve).mean()`` gives the share of all thresholds.
 
     Examples
     --------
     >>> useful_range(decision_curve([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9], [0.2, 0.5]))
     (0.2, 0.5)
     """
-    better = (curve[column] > curve.treat_all) & (curve[column] > curve.treat_none)
-    if not better.any():
+    better = beats_both(curve, column)
+    best, start = None, None
+    for i, ok in enumerate([*better, False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            if best is None or i - start > best[1] - best[0] + 1:
+                best = (start, i - 1)
+            start = None
+    if best is None:
         return None
-    t = curve.threshold[better]
-    return float(t.min()), float(t.max())
+    t = curve.threshold.to_numpy()
+    return float(t[best[0]]), float(t[best[1]])
+
+
+def beats_both(curve, column="model"):
+    """Boolean array: at each threshold, ``column`` beats treat-all and treat-none."""
+    return ((curve[column] > curve.treat_all) & (curve[column] > curve.treat_none)).to_numpy()
 
 
 def parse_threshold_target(text):

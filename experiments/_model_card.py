@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 
-from ._decision import useful_range
+from ._decision import beats_both, useful_range
 
 _MAX_COLUMNS = 40  # predictor names listed in the card; cohort.json lists every one
 
@@ -121,9 +121,11 @@ def _decision_summary(cv, saved):
         for t in (0.1, 0.2, 0.3)
     )
     where = "at no threshold" if span is None else f"from {span[0]:.2f} to {span[1]:.2f}"
+    share = beats_both(curve).mean()
     return [
         f"- Decision curve (Vickers & Elkin 2006): the model's net benefit beats treating all "
-        f"and treating none {where} (risk thresholds 0.01-0.80). Net benefit at {nb}.",
+        f"and treating none {where} (longest run of risk thresholds; {share:.0%} of the "
+        f"thresholds 0.01-0.80). Net benefit at {nb}.",
     ]
 
 

@@ -1,9 +1,11 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit
 
 from experiments import InputError
 from experiments._decision import (
+    beats_both,
     choose_threshold,
     decision_curve,
     mean_decision_curve,
@@ -42,7 +44,8 @@ def test_mean_decision_curve_averages_the_repeats():
 def test_a_calibrated_informative_model_is_useful_over_a_range():
     y, p = _calibrated(5000, 1)
     span = useful_range(decision_curve(y, p))
-    assert span is not None and span[0] <= 0.05 and span[1] >= 0.6
+    assert span is not None and span[0] <= 0.1 and span[1] >= 0.6
+    assert beats_both(decision_curve(y, p)).mean() > 0.9
     noise = np.random.default_rng(2).uniform(size=5000)
     assert useful_range(decision_curve(y, np.full(5000, y.mean()))) is None
     assert useful_range(decision_curve(y, noise * 0 + 0.01)) is None
@@ -76,3 +79,11 @@ def test_parse_and_one_class_error():
     assert parse_threshold_target("net-benefit:0.15") == ("net-benefit", 0.15)
     with pytest.raises(InputError, match=r"needs patients of both classes"):
         choose_threshold([1, 1, 1], [0.2, 0.5, 0.7], "sensitivity", 0.9)
+
+
+def test_useful_range_is_the_longest_run_and_beats_both_counts_every_threshold():
+    t = np.round(np.arange(0.1, 0.8, 0.1), 1)
+    model = np.array([0.5, -1, 0.5, 0.5, 0.5, -1, 0.5])
+    curve = pd.DataFrame({"threshold": t, "model": model, "treat_all": 0.0, "treat_none": 0.0})
+    assert useful_range(curve) == (0.3, 0.5)
+    assert beats_both(curve).sum() == 5
