@@ -207,11 +207,11 @@ def conformal_coverage(y_true, probas, splits, alpha=0.1):
             sets[test] = _fold_sets(proba, y, test, alpha)
         covered = sets[np.arange(y.size), y]
         row = {"coverage": covered.mean()}
-        for k in range(proba.shape[1]):
-            row[f"coverage_{k}"] = covered[y == k].mean()
+        for k in range(proba.shape[1]):  # NaN for a class absent from the labels
+            row[f"coverage_{k}"] = covered[y == k].mean() if np.any(y == k) else np.nan
         size = sets.sum(axis=1)
         row.update(set_size=size.mean(), share_uncertain=(size > 1).mean())
         row["share_empty"] = (size == 0).mean()
         rows.append(row)
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}  # NaN stays NaN
     return {"alpha": alpha, **out}
