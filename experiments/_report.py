@@ -86,9 +86,18 @@ class RunFolder:
         if exc_type is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             return False
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.staging.rename(self.path)
+        if not self.path.exists():
+            self.staging.rename(self.path)
+            return False
+        # Old aside, new in, old deleted: at every moment one complete folder exists.
+        old = self.path.parent / f".{self.path.name}.old-{time.time_ns()}"
+        self.path.rename(old)
+        try:
+            self.staging.rename(self.path)
+        except OSError:
+            old.rename(self.path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
         return False
 
 

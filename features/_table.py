@@ -101,8 +101,21 @@ def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) ->
                 f"ID column {id_column!r} not found in '{path}'; columns: "
                 f"{named([str(c) for c in table.columns])}."
             )
+        if kind != "parquet" and table[id_column].isna().any():
+            table[id_column] = _raw_ids(path, kind, id_column, table[id_column], read_kwargs)
         table[id_column] = ids_as_text(table[id_column])
     return table
+
+
+def _raw_ids(path: Path, kind: str, id_column: str, ids: pd.Series, read_kwargs: dict):
+    """IDs pandas read as missing ('NA', 'null', 'N/A') put back as written; empty stays NaN."""
+    options = {k: v for k, v in read_kwargs.items() if k in ("sep", "sheet_name", "encoding")}
+    options.update(usecols=[id_column], dtype=str, keep_default_na=False)
+    if kind == "tsv":
+        options.setdefault("sep", "\t")
+    raw = _read(path, "excel" if kind == "excel" else "csv", options)[id_column]
+    raw = raw.set_axis(ids.index).str.strip()
+    return ids.where(ids.notna() | (raw == ""), raw)
 
 
 def _check_engine(path: Path, kind: str) -> None:

@@ -167,3 +167,26 @@ def test_a_header_only_table_says_it_has_no_rows(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "h.csv' has no rows (only a header with 3 column(s))" in err
     assert "unexpected" not in err and not (tmp_path / "m").exists()
+
+
+def test_an_overwrite_swaps_folders_so_one_complete_folder_always_exists(tmp_path, monkeypatch):
+    """Regression: RunFolder deleted the old folder before renaming the new one in."""
+    from experiments._report import RunFolder
+
+    target = tmp_path / "run"
+    with RunFolder(target) as rf:
+        (rf.staging / "a.txt").write_text("old")
+    real_rename = type(target).rename
+    calls = []
+
+    def rename(self, new):
+        calls.append((self.name, type(self)(new).name))
+        if self.name.startswith(".run.partial"):
+            raise OSError("disk gone")
+        return real_rename(self, new)
+
+    monkeypatch.setattr(type(target), "rename", rename)
+    with pytest.raises(OSError, match="disk gone"), RunFolder(target, overwrite=True) as rf:
+        (rf.staging / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "old"  # the old folder was put back
+    assert calls[0][0] == "run" and calls[0][1].startswith(".run.old-")

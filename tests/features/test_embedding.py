@@ -125,17 +125,20 @@ def test_on_error_skip_keeps_the_rest(tmp_path):
     with pytest.raises(ValueError, match=r"Cannot embed .*broken\.npy"):
         _embedder().fit_transform(items)
     emb = _embedder(on_error="skip", cache_dir=tmp_path / "cache").fit()
-    with pytest.warns(UserWarning, match=r"skipped 2 of 5 volumes .*broken\.npy.*flat\.npy"):
+    with pytest.warns(UserWarning, match=r"skipped 2 of 5 volumes \(rows of NaN\)") as caught:
         out = emb.transform(items)
     assert [s["position"] for s in emb.skipped_] == [1, 3]
     assert "2D image" in emb.skipped_[1]["error"]
+    # File names are patient IDs: in skipped_, never in the warning.
+    assert not [w for w in caught if "broken" in str(w.message) or "flat" in str(w.message)]
     assert np.isnan(out[[1, 3]]).all() and np.isfinite(out[[0, 2, 4]]).all()
     reference = _embedder().fit_transform([paths[0], paths[1], paths[2]])
     np.testing.assert_allclose(out[[0, 2, 4]], reference, rtol=1e-4, atol=1e-5)
     nan_arr = np.ones((12, 12, 12))
     nan_arr[0, 0, 0] = np.nan
-    with pytest.warns(UserWarning, match="array at position 0"):
+    with pytest.warns(UserWarning, match="skipped 1 of 2 volumes"):
         emb.transform([nan_arr, paths[0]])
+    assert emb.skipped_[0]["source"] == "array at position 0"
 
 
 def test_workers_give_same_embeddings(tmp_path):

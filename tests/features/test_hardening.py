@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from features import ClinicalPreprocessor, VolumeEmbedder, VolumePreprocessor
+from features import ClinicalPreprocessor, VolumeEmbedder, VolumePreprocessor, read_table
 
 
 @pytest.fixture
@@ -170,3 +170,13 @@ def test_a_pickled_estimator_file_is_refused_with_our_message(tmp_path, capsys):
     ):
         load(folder)
     assert "this ran" not in capsys.readouterr().out
+
+
+def test_ids_that_pandas_reads_as_missing_are_kept_as_written(tmp_path):
+    """Regression: IDs 'NA', 'null' and 'N/A' were read as missing values (pandas' defaults)."""
+    path = tmp_path / "t.csv"
+    path.write_text("pid,x\nNA,1\nnull,\n001,3\nN/A,4\n,5\n")
+    table = read_table(path, id_column="pid")
+    assert table["pid"].tolist()[:4] == ["NA", "null", "001", "N/A"]
+    assert pd.isna(table["pid"].iloc[4])  # an empty cell is still a missing ID
+    assert table["x"].isna().tolist() == [False, True, False, False, False]
