@@ -119,7 +119,7 @@ def test_permuted_labels_give_chance_auroc_through_the_whole_pipeline():
     assert roc_auc_score(y, in_sample) > 0.85  # the encoders memorize their training labels
     assert abs(roc_auc_score(y, oof) - 0.5) < 0.2
     pipe = make_pipeline(
-        clone(emb),
+        clone(emb).set_params(max_epochs=6),
         ClinicalPreprocessor(numeric=["age", "scan:logit"]),
         GraphBoostClassifier(
             n_estimators=10, feature_groups={"scan": ["scan:logit"]}, random_state=0
@@ -296,3 +296,30 @@ def test_block_columns_and_sklearn_contract():
     assert clone(emb).get_params()["prefix"] == "mri"
     with pytest.raises(TypeError):
         SupervisedVolumeEmbedder("scan")  # keyword-only
+
+
+def test_random_views_strength_zero_flips_only():
+    """Regression guard: with strength 0 the affine step is the identity (no resampling blur),
+    so every view is the volume flipped along some axes, voxel for voxel."""
+    from features._supervised import random_views
+
+    x = torch.rand(6, 1, 6, 6, 6)
+    views = random_views(x, torch.Generator().manual_seed(0), 0.0)
+    flips = [(), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4)]
+    for view, volume in zip(views, x, strict=True):
+        assert any(torch.allclose(view, volume[None].flip(f)[0], atol=1e-5) for f in flips)
+    strong = random_views(x, torch.Generator().manual_seed(0), 1.0)
+    assert strong.shape == x.shape and not torch.allclose(strong, views)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_mixed_precision_training():
+    X, y = _cohort(n=48)
+    before = torch.cuda.get_rng_state()
+    emb = _embedder(device="cuda", max_epochs=6)
+    out = emb.fit_transform(X, y)
+    assert emb.device_.type == "cuda" and torch.equal(before, torch.cuda.get_rng_state())
+    assert all(next(m.parameters()).device.type == "cpu" for m in emb.fold_models_)
+    assert np.isfinite(out["scan:logit"]).all()
+    assert roc_auc_score(y, emb.transform(X)["scan:logit"]) > 0.8
