@@ -101,7 +101,9 @@ class LinearInit:
         return self._log_proba((X - self.mean_) / self.scale_, self.coef_, self.intercept_)
 
     def _log_proba(self, Z, coef, intercept):
-        z = Z @ coef.T + intercept
+        # A row-wise sum, not a BLAS product: its rounding would depend on the number of rows, and
+        # a patient's score must not depend on the other rows passed with it (bit for bit).
+        z = (Z[:, None, :] * coef[None, :, :]).sum(axis=-1) + intercept
         if self.n_classes_ == 2:
             z = np.hstack([np.zeros_like(z), z])
         return _center(z)
