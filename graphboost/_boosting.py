@@ -347,10 +347,13 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             scores = self._scale_scores(X, y_codes, sample_weight)
             if scores is not None:
                 self.boost_scale_ = float(AUTO_SCALES[int(np.argmax(scores))])
-        if self.skipped_features_:
+        # A block's "<group>:missing" column is constant whenever every patient has the block:
+        # expected, so it is skipped without a word.
+        indicators = {f"{group}:missing" for group in self.feature_groups_}
+        unexpected = [name for name in self.skipped_features_ if name not in indicators]
+        if unexpected:
             warnings.warn(
-                "Constant columns skipped as candidate edge features: "
-                f"{format_names(self.skipped_features_)}.",
+                f"Constant columns skipped as candidate edge features: {format_names(unexpected)}.",
                 UserWarning,
                 stacklevel=2,
             )

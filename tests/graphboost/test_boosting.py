@@ -1,5 +1,7 @@
 """GraphBoostClassifier: selection, inductive prediction, boosting, explanations, bad input."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -204,6 +206,21 @@ def test_constant_columns_are_skipped_with_a_warning(cohort):
         clf = GraphBoostClassifier(n_estimators=2, random_state=0).fit(X, y)
     assert clf.skipped_features_ == ["const"]
     assert all(s.name != "const" for s in clf.selected_graphs_)
+
+
+def test_a_constant_block_indicator_is_skipped_without_a_warning(cohort):
+    """Regression: every patient holding the block made the CLI print a note on 'img:missing'."""
+    X, y = cohort
+    X = X.assign(**{"img:missing": 0.0})
+    groups = {"img": ["noise0", "noise1"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        clf = GraphBoostClassifier(n_estimators=2, feature_groups=groups, random_state=0).fit(X, y)
+    assert clf.skipped_features_ == ["img:missing"]
+    with pytest.warns(UserWarning, match=r"Constant columns skipped .*\['const'\]"):
+        GraphBoostClassifier(n_estimators=2, feature_groups=groups, random_state=0).fit(
+            X.assign(const=1.0), y
+        )
 
 
 def test_no_candidate_beats_chance_leaves_the_init_model():
