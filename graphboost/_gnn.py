@@ -45,25 +45,18 @@ class GraphNet(nn.Module):
     ):
         super().__init__()
         self.conv = conv
+        sizes = {
+            "in_channels": in_channels,
+            "hidden_channels": hidden_channels,
+            "out_channels": out_channels,
+            "num_layers": num_layers,
+            "dropout": dropout,
+        }
         if conv == "appnp":
-            self.mlp = MLP(
-                in_channels=in_channels,
-                hidden_channels=hidden_channels,
-                out_channels=out_channels,
-                num_layers=num_layers,
-                dropout=dropout,
-                norm=None,
-            )
+            self.mlp = MLP(**sizes, norm=None)
             self.propagate = APPNP(K=K, alpha=alpha)
         else:
-            model = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT}[conv]
-            self.gnn = model(
-                in_channels=in_channels,
-                hidden_channels=hidden_channels,
-                num_layers=num_layers,
-                out_channels=out_channels,
-                dropout=dropout,
-            )
+            self.gnn = {"gcn": GCN, "sage": GraphSAGE, "gat": GAT}[conv](**sizes)
 
     def forward(self, x, edge_index):
         if self.conv == "appnp":
