@@ -299,53 +299,11 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         if pd.api.types.is_bool_dtype(dtype):
             return "binary", None
         if pd.api.types.is_numeric_dtype(dtype):
-            numbers_ = values.to_numpy(dtype=float)
-        else:
-            kinds = {
-                "number"
-                if _is_number(v)
-                else "text"
-                if isinstance(v, str)
-                else "bool"
-                if isinstance(v, bool | np.bool_)
-                else type(v).__name__
-                for v in values
-            }
-            not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
-            if not_numbers is not None and not lenient:
-                return "invalid", not_numbers
-            if not_numbers is not None:
-                numbers_ = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-            elif kinds == {"text"}:
-                n = len(series)
-                if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
-                    return "invalid", "identifier-like (a distinct text value in every row)"
-                return "categorical", None
-            elif kinds == {"bool"}:
-                return "binary", None
-            elif kinds != {"number"}:
-                return "invalid", f"mixed types ({', '.join(sorted(kinds))})"
-            else:
-                numbers_ = values.to_numpy(dtype=float)
-        huge = np.abs(numbers_) > _MAX_MAGNITUDE
-        if huge.any():
-            if not lenient:
-                return "invalid", "infinite values (or beyond 1e100)"
-            numbers_ = numbers_[~huge]
-            if numbers_.size == 0:
-                return "invalid", "no finite value"
-        n = len(series)
-        if (
-            n >= _MIN_ROWS_IDENTIFIER
-            and len(numbers_) == n
-            and np.all(numbers_ == np.round(numbers_))
-            and len(np.unique(numbers_)) == n
-            and numbers_.max() - numbers_.min() == n - 1
-        ):
-            return "invalid", "identifier-like (consecutive distinct integers, one per row)"
-        if len(np.unique(numbers_)) == 2:
-            return "binary", None
-        return "numeric", None
+            return _kind_of_numbers(values.to_numpy(dtype=float), len(series), lenient)
+        verdict, numbers_ = _kind_of_objects(series, values, lenient)
+        if verdict is not None:
+            return verdict
+        return _kind_of_numbers(numbers_, len(series), lenient)
 
     def _prepare(self, frame: pd.DataFrame, fitting: bool) -> pd.DataFrame:
         """Coerce the used columns to what the scikit-learn pieces expect."""
@@ -965,3 +923,54 @@ def load_preprocessor(path: str | Path) -> ClinicalPreprocessor:
             f"'{path}' holds an inconsistent ClinicalPreprocessor state "
             f"({type(exc).__name__}: {exc}); save it again from the fitted object."
         ) from exc
+
+
+def _kind_of_objects(series: pd.Series, values: pd.Series, lenient: bool):
+    """(verdict, None) for an object column that is not numbers, else (None, its numbers)."""
+    kinds = {
+        "number"
+        if _is_number(v)
+        else "text"
+        if isinstance(v, str)
+        else "bool"
+        if isinstance(v, bool | np.bool_)
+        else type(v).__name__
+        for v in values
+    }
+    not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
+    if not_numbers is not None and not lenient:
+        return ("invalid", not_numbers), None
+    if not_numbers is not None:
+        return None, pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    if kinds == {"text"}:
+        n = len(series)
+        if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
+            return ("invalid", "identifier-like (a distinct text value in every row)"), None
+        return ("categorical", None), None
+    if kinds == {"bool"}:
+        return ("binary", None), None
+    if kinds != {"number"}:
+        return ("invalid", f"mixed types ({', '.join(sorted(kinds))})"), None
+    return None, values.to_numpy(dtype=float)
+
+
+def _kind_of_numbers(numbers_: np.ndarray, n: int, lenient: bool) -> tuple[str, str | None]:
+    """Numeric, binary or invalid (huge values, an identifier) from a column's observed numbers."""
+    huge = np.abs(numbers_) > _MAX_MAGNITUDE
+    if huge.any():
+        if not lenient:
+            return "invalid", "infinite values (or beyond 1e100)"
+        numbers_ = numbers_[~huge]
+        if numbers_.size == 0:
+            return "invalid", "no finite value"
+    if (
+        n >= _MIN_ROWS_IDENTIFIER
+        and len(numbers_) == n
+        and np.all(numbers_ == np.round(numbers_))
+        and len(np.unique(numbers_)) == n
+        and numbers_.max() - numbers_.min() == n - 1
+    ):
+        return "invalid", "identifier-like (consecutive distinct integers, one per row)"
+    if len(np.unique(numbers_)) == 2:
+        return "binary", None
+    return "numeric", None
