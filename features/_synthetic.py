@@ -202,20 +202,7 @@ def _lesion_volume(
         )
     mask = dist < 1 + lobulation * modulation / 3
     lesion = mask.astype(np.float32)
-    # Spiculation: thin lines radiating from the surface.
-    n_spicules = rng.poisson(0.6 + 2.4 * label)
-    for _ in range(n_spicules):
-        direction = rng.normal(size=3)
-        direction /= np.linalg.norm(direction)
-        length = rng.uniform(0.6, 1.3) * radius
-        steps = np.arange(0.8 * radius, 0.8 * radius + length, 0.4)
-        points = center + (np.asarray(grid.shape) - 1) / 2 + np.outer(steps, direction)
-        idx = np.round(points).astype(int)
-        inside = np.all((idx >= 0) & (idx < np.asarray(grid.shape)), axis=1)
-        idx = idx[inside]
-        lesion[idx[:, 0], idx[:, 1], idx[:, 2]] = np.maximum(
-            lesion[idx[:, 0], idx[:, 1], idx[:, 2]], 0.8
-        )
+    _add_spicules(rng, lesion, grid, center, radius, label)
     # Heterogeneous enhancement: a darker (necrotic) core, more often in positives.
     if rng.random() < 0.15 + 0.30 * label:
         lesion[dist < 0.45] *= 0.45
@@ -232,6 +219,23 @@ def _lesion_volume(
     volume = 100.0 + 12.0 * texture + 80.0 * contrast * lesion
     volume += rng.normal(0, 6.0, grid.shape)
     return volume.astype(np.float32), mask.astype(np.uint8)
+
+
+def _add_spicules(rng, lesion, grid, center, radius, label):
+    """Spiculation, in place: thin lines radiating from the surface, more in positives."""
+    n_spicules = rng.poisson(0.6 + 2.4 * label)
+    for _ in range(n_spicules):
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        length = rng.uniform(0.6, 1.3) * radius
+        steps = np.arange(0.8 * radius, 0.8 * radius + length, 0.4)
+        points = center + (np.asarray(grid.shape) - 1) / 2 + np.outer(steps, direction)
+        idx = np.round(points).astype(int)
+        inside = np.all((idx >= 0) & (idx < np.asarray(grid.shape)), axis=1)
+        idx = idx[inside]
+        lesion[idx[:, 0], idx[:, 1], idx[:, 2]] = np.maximum(
+            lesion[idx[:, 0], idx[:, 1], idx[:, 2]], 0.8
+        )
 
 
 def _textured(
