@@ -41,6 +41,7 @@ def test_fit_writes_a_model_folder(model_dir):
         "cohort.json",
         "manifest.json",
         "report.md",
+        "MODEL_CARD.md",
     }
     meta = json.loads((model_dir / "cohort.json").read_text())
     assert meta["label"] == "y" and meta["id_column"] == "pid"

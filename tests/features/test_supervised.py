@@ -186,9 +186,12 @@ def test_deterministic_and_leaves_global_rng_alone(fitted):
     before = torch.random.get_rng_state()
     again = clone(emb).fit_transform(X, y)
     assert torch.equal(before, torch.random.get_rng_state())
-    pd.testing.assert_frame_equal(again, out)
+    # Same seed, same draws; float32 convolutions may sum in another order when the process's
+    # thread count differs between the two fits (pytest-xdist), hence a tolerance far below the
+    # effect of another seed (checked next).
+    pd.testing.assert_frame_equal(again, out, check_exact=False, rtol=0, atol=1e-4)
     other = clone(emb).set_params(random_state=1).fit_transform(X, y)
-    assert not np.allclose(other["scan:logit"], out["scan:logit"])
+    assert not np.allclose(other["scan:logit"], out["scan:logit"], atol=1e-2)
 
 
 def test_early_stopping_keeps_the_best_epoch():
