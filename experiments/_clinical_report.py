@@ -11,7 +11,8 @@ Config (TOML)::
     [calibration]          # optional: recalibrated twins
     method = "sigmoid"     # or "isotonic"
     methods = ["graphboost"]   # default: graphboost if run, else every method
-    inner_splits = 5       # folds of the inner out-of-fold scores the map is fitted on
+    inner_splits = 5       # inner folds
+    ensemble = true        # mean of inner_splits (model, map) pairs; false: one model, one map
 
     [metrics]
     conformal_alpha = 0.1  # error rate of the conformal prediction sets (90% coverage)
@@ -33,7 +34,7 @@ from ._conformal import check_alpha, conformal_coverage
 from ._data import InputError
 from ._decision import beats_both, mean_decision_curve, useful_range
 
-CALIBRATION_KEYS = {"method", "methods", "inner_splits"}
+CALIBRATION_KEYS = {"ensemble", "method", "methods", "inner_splits"}
 """Keys of a config's ``[calibration]`` table."""
 
 DECISION_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
@@ -46,7 +47,7 @@ def check_calibration_config(table, methods):
     Examples
     --------
     >>> check_calibration_config({"method": "sigmoid"}, ["logistic", "graphboost"])
-    {'method': 'sigmoid', 'methods': ['graphboost'], 'inner_splits': 5}
+    {'method': 'sigmoid', 'methods': ['graphboost'], 'inner_splits': 5, 'ensemble': True}
     """
     unknown = sorted(set(table) - CALIBRATION_KEYS)
     if unknown:
@@ -64,7 +65,10 @@ def check_calibration_config(table, methods):
             f"[calibration] methods must name methods of the run {list(methods)}; got {chosen}."
         )
     inner = check_inner_splits(table.get("inner_splits", 5), "[calibration] inner_splits")
-    return {"method": method, "methods": chosen, "inner_splits": inner}
+    ensemble = table.get("ensemble", True)
+    if not isinstance(ensemble, bool):
+        raise InputError(f"[calibration] ensemble must be true or false; got {ensemble!r}.")
+    return {"method": method, "methods": chosen, "inner_splits": inner, "ensemble": ensemble}
 
 
 def recalibrated_estimators(cfg, dataset, make_pipeline):
@@ -86,8 +90,9 @@ def recalibrated_estimators(cfg, dataset, make_pipeline):
             random_state=seed,
             preprocessor=dataset.preprocessor,
         )
+        kwargs = {"inner_splits": calib["inner_splits"], "ensemble": calib["ensemble"]}
         twins[f"{name}+{calib['method']}"] = recalibrated(
-            pipe, calib["method"], inner_splits=calib["inner_splits"], random_state=seed
+            pipe, calib["method"], random_state=seed, **kwargs
         )
     return twins
 
@@ -193,10 +198,17 @@ def calibration_lines(calibration, config=None):
     ]
     if config:
         twins = ", ".join(f"`{m}+{config['method']}`" for m in config["methods"])
+        k = config["inner_splits"]
+        how = (
+            f"the mean of {k} (model, map) pairs, each model fitted on {k - 1} inner folds and "
+            "its map on the remaining one"
+            if config["ensemble"]
+            else f"one model and one map fitted on its {k}-fold inner out-of-fold scores"
+        )
         lines += [
             f"Recalibrated ({config['method']}): {twins}: scikit-learn's `CalibratedClassifierCV` "
-            f"inside each training fold, one map fitted on {config['inner_splits']}-fold inner "
-            "out-of-fold scores; compare with the same method's row without recalibration.",
+            f"inside each training fold, {how}; compare with the same method's row without "
+            "recalibration.",
             "",
         ]
     return lines

@@ -81,11 +81,13 @@ def _methods(spec, recalibration):
         "and a decision threshold is chosen for a stated target (below) instead of 0.5.",
     ]
     if recalibration is not None:
+        k, method = recalibration["inner_splits"], recalibration["method"]
         lines.append(
-            f"- Recalibration: {recalibration['method']} map (scikit-learn's "
-            f"`CalibratedClassifierCV`) fitted on {recalibration['inner_splits']}-fold "
-            "out-of-fold scores of the training patients; the reported probabilities are the "
-            "recalibrated ones."
+            f"- Recalibration ({method}, scikit-learn's `CalibratedClassifierCV`): the reported "
+            f"probability is the mean of {k} copies of the model, each fitted on {k - 1}/{k} of "
+            f"the patients with its {method} map fitted on the remaining fold "
+            "(`calibration/`); explanations and typicality describe the model fitted on all "
+            "patients (`estimator/`)."
         )
     return [*lines, ""]
 

@@ -4,7 +4,11 @@ patient is, and the model card.
 
 Files (JSON, listed with their SHA-256 in ``manifest.json`` like every other file)::
 
-    calibration.json   the recalibration map (``graphboost fit --calibration sigmoid``)
+    calibration.json   the recalibration (``graphboost fit --calibration sigmoid``): method and
+                       the map of each member below
+    calibration/member_<k>/   the members: copies of the pipeline fitted on the inner training
+                       folds (preprocessor.json, estimator/); each member's map was fitted on
+                       its held-out inner fold, and the probability is the members' mean
     threshold.json     the threshold chosen on out-of-fold risks (``--threshold-target``)
     conformal.json     calibration scores of the conformal sets: out-of-fold predictions of the
                        training patients (written whenever ``--cv K`` runs)
@@ -25,6 +29,7 @@ from ._calibration import (
     Recalibration,
     check_calibration_method,
     check_inner_splits,
+    fitted_members,
     recalibrated,
 )
 from ._conformal import ClassConditionalConformal, check_alpha
@@ -91,22 +96,61 @@ def check_binary(options, classes):
         )
 
 
+@dataclass(frozen=True)
+class RecalibratedEnsemble:
+    """Recalibrated copies of a pipeline (``CalibratedClassifierCV`` with ``ensemble=True``).
+
+    Attributes
+    ----------
+    method : {"isotonic", "sigmoid"}
+    inner_splits : int
+    members : list of (sklearn.pipeline.Pipeline, Recalibration)
+        Each copy fitted on the other inner folds, its map on its own held-out fold.
+    """
+
+    method: str
+    inner_splits: int
+    members: list
+
+    def predict_proba(self, X, invalid_values=None):
+        """Mean of the members' recalibrated probabilities (binary, shape (n, 2)).
+
+        ``invalid_values`` is set on each member's preprocessor for the call, as the folder's
+        own preprocessor has it.
+        """
+        probas = []
+        for pipe, calibration in self.members:
+            pre = pipe.named_steps["preprocess"]
+            if invalid_values is not None and "invalid_values" in pre.get_params():
+                pre.set_params(invalid_values=invalid_values)
+            probas.append(calibration.predict_proba(pipe.decision_function(X)))
+        return np.mean(probas, axis=0)
+
+    def to_dict(self):
+        maps = [calibration.to_dict()["params"] for _, calibration in self.members]
+        return {"method": self.method, "inner_splits": self.inner_splits, "maps": maps}
+
+
 def fit_recalibrated(pipe, X, y, options, random_state):
-    """Fit ``pipe`` (recalibrated when asked): the fitted pipeline and its map (or None)."""
+    """Fit ``pipe`` on every patient and, when asked, its :class:`RecalibratedEnsemble`.
+
+    Returns the fitted pipeline (explanations, typicality) and the ensemble (or None), whose
+    mean probability is the folder's prediction.
+    """
+    from sklearn.base import clone
+
     if options.calibration is None:
         return pipe.fit(X, y), None
-    wrapped = recalibrated(
-        pipe, options.calibration, inner_splits=options.inner_splits, random_state=random_state
-    ).fit(X, y)
-    return wrapped.calibrated_classifiers_[0].estimator, Recalibration.from_fitted(wrapped)
+    kwargs = {"inner_splits": options.inner_splits, "ensemble": True, "random_state": random_state}
+    members = fitted_members(recalibrated(clone(pipe), options.calibration, **kwargs).fit(X, y))
+    return pipe.fit(X, y), RecalibratedEnsemble(options.calibration, options.inner_splits, members)
 
 
 def folder_extras(cv, options, recalibration):
     """The JSON files of a model folder: ``{file name: JSON-safe dict}``."""
     files = {}
     if recalibration is not None:
-        record = {**recalibration.to_dict(), "inner_splits": options.inner_splits}
-        files[CALIBRATION_FILE] = record
+        files[CALIBRATION_FILE] = recalibration.to_dict()
     if cv is None:
         return files
     proba = cv.probas[options.saved_method]
@@ -120,9 +164,19 @@ def folder_extras(cv, options, recalibration):
     return files
 
 
-def write_extras(folder, files, card):
-    """Write the JSON files and ``MODEL_CARD.md`` into ``folder``, then its manifest again."""
+def _member_folder(folder, k):
+    return Path(folder) / "calibration" / f"member_{k}"
+
+
+def write_extras(folder, files, card, recalibration=None):
+    """Write the JSON files, the recalibrated members and ``MODEL_CARD.md`` into ``folder``,
+    then its manifest again."""
     folder = Path(folder)
+    for k, (pipe, _) in enumerate(recalibration.members if recalibration else []):
+        member = _member_folder(folder, k)
+        member.mkdir(parents=True)
+        pipe.named_steps["preprocess"].save(member / "preprocessor.json")
+        pipe.named_steps["model"].save(member / "estimator")
     for name, content in files.items():
         (folder / name).write_text(json.dumps(content, indent=2) + "\n")
     (folder / MODEL_CARD).write_text(card)
@@ -133,7 +187,7 @@ def write_extras(folder, files, card):
 class ModelExtras:
     """The extras of a loaded model folder (each ``None`` when the folder has none)."""
 
-    recalibration: Recalibration | None = None
+    recalibration: RecalibratedEnsemble | None = None
     threshold: dict | None = None
     conformal: ClassConditionalConformal | None = None
 
@@ -150,10 +204,27 @@ def read_extras(path):
         load(n) for n in (CALIBRATION_FILE, THRESHOLD_FILE, CONFORMAL_FILE)
     )
     return ModelExtras(
-        None if calibration is None else Recalibration.from_dict(calibration),
+        None if calibration is None else _read_ensemble(path, calibration),
         threshold,
         None if conformal is None else ClassConditionalConformal.from_dict(conformal),
     )
+
+
+def _read_ensemble(path, record):
+    """The :class:`RecalibratedEnsemble` of ``calibration.json`` and its member folders."""
+    from sklearn.pipeline import Pipeline
+
+    from features import load_preprocessor
+    from graphboost import load
+
+    method = check_calibration_method(record["method"])
+    members = []
+    for k, params in enumerate(record["maps"]):
+        folder = _member_folder(path, k)
+        pre = load_preprocessor(folder / "preprocessor.json").set_output(transform="pandas")
+        pipe = Pipeline([("preprocess", pre), ("model", load(folder / "estimator"))])
+        members.append((pipe, Recalibration.from_dict({"method": method, "params": params})))
+    return RecalibratedEnsemble(method, int(record["inner_splits"]), members)
 
 
 def check_predict_options(extras, alpha):
@@ -173,7 +244,8 @@ def probabilities(model, extras, X):
     """Class probabilities of the fitted pipeline, recalibrated when the folder says so."""
     if extras.recalibration is None:
         return model.predict_proba(X)
-    return extras.recalibration.predict_proba(model.decision_function(X))
+    invalid_values = model.named_steps["preprocess"].get_params().get("invalid_values")
+    return extras.recalibration.predict_proba(X, invalid_values)
 
 
 def add_threshold_and_set(out, classes, proba, extras, alpha):

@@ -392,10 +392,12 @@ def fit_model_folder(
     progress : bool, default=False
         Progress bars of the cross-validation.
     calibration : {"sigmoid", "isotonic"}, optional
-        Recalibrate the probabilities (binary labels): scikit-learn's ``CalibratedClassifierCV``
-        fits the map on ``inner_splits``-fold out-of-fold scores of the training patients
-        (``calibration.json``); with ``cv``, the recalibrated model is cross-validated too,
-        recalibrated inside each training fold.
+        Recalibrate the probabilities (binary labels) with scikit-learn's
+        ``CalibratedClassifierCV``: the probability is the mean of ``inner_splits`` copies of the
+        pipeline, each fitted on the other inner folds with its map fitted on its own
+        (``calibration.json``, ``calibration/``); explanations use the pipeline fitted on every
+        patient. With ``cv``, the recalibrated model is cross-validated too, recalibrated inside
+        each training fold.
     threshold_target : str, optional
         ``"sensitivity:0.9"``, ``"specificity:0.8"`` or ``"net-benefit:0.2"`` (binary labels,
         needs ``cv >= 2``): a decision threshold chosen on the out-of-fold risks
@@ -434,7 +436,7 @@ def fit_model_folder(
         extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
-        write_extras(folder.staging, files, card)
+        write_extras(folder.staging, files, card, recal)
     return FittedModel(folder.path, pipe, spec["classes"], cv_result)
 
 

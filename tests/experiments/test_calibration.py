@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from experiments._calibration import (
     calibration_slope_intercept,
     calibration_summary,
     check_calibration_method,
+    fitted_members,
     recalibrated,
 )
 
@@ -120,17 +123,21 @@ def test_unknown_calibration_method_and_bad_inner_splits_are_named():
 
 
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
-def test_recalibration_as_numbers_predicts_what_sklearn_does(method):
+@pytest.mark.parametrize("ensemble", [True, False])
+def test_recalibration_as_numbers_predicts_what_sklearn_does(method, ensemble):
     rng = np.random.default_rng(8)
     X = rng.normal(size=(200, 3))
     y = (X[:, 0] + rng.normal(size=200) > 0.5).astype(int)
-    cc = recalibrated(LogisticRegression(C=100.0), method, inner_splits=4).fit(X, y)
-    assert cc.ensemble is False and len(cc.calibrated_classifiers_) == 1
-    cal = Recalibration.from_fitted(cc)
+    cc = recalibrated(LogisticRegression(C=100.0), method, inner_splits=4, ensemble=ensemble)
+    cc.fit(X, y)
+    members = fitted_members(cc)
+    assert cc.ensemble is ensemble and len(members) == (4 if ensemble else 1)
     X_new = rng.normal(size=(50, 3)) * 2
-    decision = cc.calibrated_classifiers_[0].estimator.decision_function(X_new)
-    np.testing.assert_allclose(cal.predict_proba(decision), cc.predict_proba(X_new), atol=1e-12)
-    again = Recalibration.from_dict(cal.to_dict())
+    mine = np.mean([cal.predict_proba(m.decision_function(X_new)) for m, cal in members], axis=0)
+    np.testing.assert_allclose(mine, cc.predict_proba(X_new), atol=1e-12)
+    model, cal = members[0]
+    decision = model.decision_function(X_new)
+    again = Recalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
     np.testing.assert_array_equal(again.predict_proba(decision), cal.predict_proba(decision))
 
 
@@ -141,6 +148,6 @@ def test_recalibration_is_fitted_on_inner_out_of_fold_scores():
     y = (X[:, 0] + rng.normal(size=150) > 0).astype(int)
     mine = recalibrated(LogisticRegression(), "sigmoid", inner_splits=3, random_state=5).fit(X, y)
     cv = StratifiedKFold(3, shuffle=True, random_state=5)
-    ref = CalibratedClassifierCV(LogisticRegression(), cv=cv, ensemble=False).fit(X, y)
+    ref = CalibratedClassifierCV(LogisticRegression(), cv=cv).fit(X, y)
     np.testing.assert_allclose(mine.predict_proba(X), ref.predict_proba(X))
     assert isinstance(pd.DataFrame(mine.predict_proba(X)), pd.DataFrame)

@@ -54,6 +54,7 @@ def test_report_shows_calibration_decision_curve_and_coverage_for_every_method(
         "method": "sigmoid",
         "methods": ["graphboost"],
         "inner_splits": 3,
+        "ensemble": True,
     }
     assert {r["method"] for r in meta["clinical"]["conformal"]} == set(methods)
 
@@ -67,6 +68,8 @@ def test_calibration_config_errors_are_named(cohort_csv):
         load_config(_cfg(cohort_csv, calibration={"method": "isotonic", "methods": ["xgboost"]}))
     with pytest.raises(InputError, match=r"\[calibration\] inner_splits must be an integer >= 2"):
         load_config(_cfg(cohort_csv, calibration={"method": "sigmoid", "inner_splits": 1}))
+    with pytest.raises(InputError, match=r"\[calibration\] ensemble must be true or false"):
+        load_config(_cfg(cohort_csv, calibration={"method": "sigmoid", "ensemble": "yes"}))
     bad_alpha = {"n_bootstrap": 10, "conformal_alpha": 1.5}
     with pytest.raises(InputError, match=r"alpha .*must be a number in \(0, 1\).*got 1.5"):
         load_config(_cfg(cohort_csv, metrics=bad_alpha))

@@ -38,7 +38,11 @@ def test_fit_writes_card_map_threshold_and_conformal_scores_in_the_manifest(cali
     for name in extras:
         assert manifest[name] == _sha256(calibrated_dir / name)
     calibration = json.loads((calibrated_dir / "calibration.json").read_text())
-    assert calibration["method"] == "sigmoid" and set(calibration["params"]) == {"a", "b"}
+    assert calibration["method"] == "sigmoid" and calibration["inner_splits"] == 5
+    assert len(calibration["maps"]) == 5 and all(set(m) == {"a", "b"} for m in calibration["maps"])
+    for k in range(5):  # each member's pipeline, checksummed like every file
+        assert f"calibration/member_{k}/preprocessor.json" in manifest
+        assert any(name.startswith(f"calibration/member_{k}/estimator/") for name in manifest)
     threshold = json.loads((calibrated_dir / "threshold.json").read_text())
     assert threshold["target"] == "sensitivity" and threshold["sensitivity"] >= 0.8
 
@@ -105,7 +109,8 @@ def test_model_card_reports_the_fit(calibrated_dir):
     ):
         assert section in card
     assert "48 patients" in card and "`0`: 24 (50.0%)" in card
-    assert "Recalibration: sigmoid" in card and "stratified 3-fold cross-validation" in card
+    assert "Recalibration (sigmoid" in card and "the mean of 5 copies of the model" in card
+    assert "stratified 3-fold cross-validation" in card
     assert "Decision threshold for the target sensitivity 0.8" in card
     assert "Conformal prediction sets at alpha = 0.1" in card
     assert "GraphBoostClassifier, recalibrated (sigmoid)" in card
@@ -138,7 +143,7 @@ def test_an_altered_calibration_map_is_refused(calibrated_dir, cohort_csv, tmp_p
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(p.read_bytes())
     cal = json.loads((copy / "calibration.json").read_text())
-    cal["params"]["a"] *= 2
+    cal["maps"][0]["a"] *= 2
     (copy / "calibration.json").write_text(json.dumps(cal))
     with pytest.raises(InputError, match=r"'calibration.json' does not match its checksum"):
         workflows.predict(copy, cohort_csv)
@@ -227,3 +232,15 @@ def test_conformal_sets_without_recalibration_use_the_plain_model(cohort_csv, co
     sets = cp.predict_set(pred[["proba_0", "proba_1"]].to_numpy(), alpha=0.2)
     np.testing.assert_array_equal(pred.set_size, sets.sum(axis=1))
     assert "predicted_at_threshold" not in pred.columns
+
+
+def test_recalibrated_members_follow_invalid_values_missing(calibrated_dir, cohort_df):
+    """The members' preprocessors treat a value that is not a number as the folder's does."""
+    bad = cohort_df.astype({"age": object})
+    bad.loc[0, "age"] = "fifty"
+    with pytest.raises(ValueError, match=r"Column 'age' is numeric but holds non-numeric"):
+        workflows.predict(calibrated_dir, bad)
+    with pytest.warns(UserWarning):
+        pred = workflows.predict(calibrated_dir, bad, invalid_values="missing")
+    assert np.isfinite(pred[["proba_0", "proba_1"]].to_numpy()).all()
+    assert pred.invalid_as_missing[0] == "age"
