@@ -140,7 +140,8 @@ def _add_fit(sub):
         "--calibration",
         metavar="METHOD",
         help="recalibrate the probabilities: sigmoid or isotonic (scikit-learn's "
-        "CalibratedClassifierCV on out-of-fold scores of the training patients)",
+        "CalibratedClassifierCV: the mean of 5 copies of the model, each with its map fitted on "
+        "the inner fold it did not see)",
     )
     p.add_argument(
         "--threshold-target",
