@@ -4,26 +4,36 @@ Steps (all printed):
 
 1. load the official train / val / test splits (1,188 / 98 / 298 volumes, 64^3);
 2. hand-made shape features of every volume (``features.shape_features``, cached as CSV);
-3. the volumes resampled to ``--size`` voxels per edge (MONAI, min-max intensities);
-4. optionally (``--pretrain-epochs`` > 0) self-supervised pretraining of the encoder on the train
-   + val volumes only (no label, no test volume): the starting weights of every encoder;
-5. for each seed: ``features.SupervisedVolumeEmbedder`` fitted on the train split (``--cv``
-   cross-fitted encoders: out-of-fold logits for the train patients; the val and test patients
-   get the mean of the fold encoders and, with ``--inference both``, the encoder refitted on the
-   whole train split too); then on the test split: the AUROC of the logit alone (``learned``),
+3. the volumes resampled to ``--size`` voxels per edge (MONAI; ``--intensity`` min-max or
+   z-score);
+4. the encoders' start: none (random initialization) or, with ``--pretrain-epochs`` > 0,
+   self-supervised pretraining (``--objective``: masked reconstruction or SimCLR) on the train
+   + val volumes only (no label, no test volume); ``--compare-pretraining`` runs all three
+   starts (none, mae, simclr) with the same split, seeds and settings;
+5. for each seed (and start): ``features.SupervisedVolumeEmbedder`` fitted on the train split
+   (``--cv`` cross-fitted encoders: out-of-fold logits for the train patients; the val and test
+   patients get the mean of the fold encoders and, with ``--inference both``, the encoder
+   refitted on the whole train split too); then the AUROC of the logit alone on val
+   (``learned, val``: the figure to choose a recipe by) and on test (``learned``), and on test
    of ``GraphBoostClassifier`` on the shape features (``shape``) and on the shape features plus
    the learned block (``shape+learned``), the number of boosting rounds chosen on val;
 6. with ``--unsupervised``: the 256-d embeddings of a random-init encoder, in full or reduced by
    ``features.BlockPCA`` inside the training split, as a block beside the shape features.
 
+Defaults depend on the device: on a GPU 64^3, 5 folds, 30 epochs (patience 10), no pretraining,
+mean and refit inference; on a CPU the recipe measured there (see ``PROFILES``). An option given
+on the command line wins over both.
+
 The last line printed is one JSON object: the mean test AUROCs over the seeds keyed ``learned``,
-``shape`` and ``shape+learned``, then the figures of every seed and the settings.
+``shape`` and ``shape+learned`` (with ``--compare-pretraining``: those of the start with the best
+mean ``learned, val``, named in ``start``; every start's figures under ``pretraining``), then the
+figures of every seed, the wall times and the settings.
 
 Usage::
 
-    python -m experiments.adrenal_mnist3d [--size 64] [--cv 5] [--seeds 0,1,2] [--device cuda]
-    # what fits a shared 2-core CPU (20 minutes with one thread, 3 seeds, mean and refit):
-    python -m experiments.adrenal_mnist3d --size 32 --cv 3 --max-epochs 15 --patience 15
+    python -m experiments.adrenal_mnist3d [--device cuda] [--seeds 0,1,2]
+    # the pretraining comparison on a shared 2-core CPU (one thread, ~25 minutes per seed):
+    python -m experiments.adrenal_mnist3d --compare-pretraining --pretrain-epochs 12 --seeds 0,1
 """
 
 from __future__ import annotations
@@ -44,24 +54,54 @@ import features
 from ._scripts import parse_script_args
 
 SPLITS = ("train", "val", "test")
+STARTS = ("none", "mae", "simclr")
+
+# Defaults of the options given as None below, by device type. "cuda": the full recipe; "cpu":
+# what a shared 2-core CPU runs in about 10 minutes per encoder set (one thread).
+PROFILES = {
+    "cuda": {
+        "size": 64,
+        "cv": 5,
+        "max_epochs": 30,
+        "patience": 10,
+        "pretrain_epochs": 0,
+        "inference": "both",
+    },
+    "cpu": {
+        "size": 32,
+        "cv": 3,
+        "max_epochs": 25,
+        "patience": 8,
+        "pretrain_epochs": 0,
+        "inference": "mean",
+    },
+}
 
 OPTIONS = {
-    "--size": (64, "voxels per edge of the CNN input"),
+    "--size": (None, "voxels per edge of the CNN input (GPU 64, CPU 32)"),
     "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
-    "--cv": (5, "cross-fitting folds of the supervised embedder"),
-    "--max-epochs": (30, "most training epochs of each encoder"),
-    "--patience": (10, "epochs without a lower validation loss before an encoder stops"),
+    "--intensity": ("minmax", "intensity scaling of the volumes", ("minmax", "mri")),
+    "--cv": (None, "cross-fitting folds of the supervised embedder (GPU 5, CPU 3)"),
+    "--max-epochs": (None, "most training epochs of each encoder (GPU 30, CPU 25)"),
+    "--patience": (
+        None,
+        "epochs without a lower validation loss before an encoder stops (GPU 10, CPU 8)",
+    ),
     "--lr": (1e-3, "AdamW learning rate"),
     "--batch-size": (32, "training batch size"),
     "--augment": (1.0, "strength of the random views (0: flips only)"),
     "--inference": (
-        "both",
-        "new patients: mean of the fold encoders, refit, or both measured",
+        None,
+        "new patients: mean of the fold encoders, refit, or both measured (GPU both, CPU mean)",
         ("mean", "refit", "both"),
     ),
     "--seeds": ("0,1,2", "seeds of the embedder and of GraphBoostClassifier, comma-separated"),
-    "--pretrain-epochs": (0, "self-supervised pretraining epochs on train + val (0: none)"),
+    "--pretrain-epochs": (None, "self-supervised pretraining epochs on train + val (0: none)"),
     "--objective": ("mae", "self-supervised objective", ("mae", "simclr")),
+    "--compare-pretraining": (
+        False,
+        "run every start (none, mae, simclr) with the same seeds and settings; one table",
+    ),
     "--unsupervised": (
         False,
         "also measure the 256-d random-init embeddings, full and PCA-reduced",
@@ -72,6 +112,30 @@ OPTIONS = {
     "--cache-dir": ("results/adrenal_mnist3d", "folder of the shape features and encoder weights"),
     "--json": (None, "also write the final JSON object to this file"),
 }
+
+
+def resolve_options(args):
+    """Fill the options left unset (None) from :data:`PROFILES` of the device's type.
+
+    Examples
+    --------
+    >>> args = parse_script_args(__doc__, OPTIONS, ["--device", "cpu", "--cv", "4"])
+    >>> args = resolve_options(args)
+    >>> args.size, args.cv, args.inference
+    (32, 4, 'mean')
+    """
+    from graphboost import resolve_device
+
+    profile = PROFILES["cuda" if resolve_device(args.device).type == "cuda" else "cpu"]
+    for name, default in profile.items():
+        value = getattr(args, name)
+        setattr(args, name, default if value is None else type(default)(value))
+    if args.compare_pretraining and args.pretrain_epochs < 1:
+        raise ValueError(
+            "--compare-pretraining needs --pretrain-epochs >= 1 (the mae and simclr starts are "
+            f"pretrained for that many epochs); got {args.pretrain_epochs}."
+        )
+    return args
 
 
 def _shape_block(ds, cache: Path | None = None) -> dict[str, pd.DataFrame]:
@@ -158,32 +222,36 @@ def fit_graphboost(blocks, ys, groups, n_estimators=60, random_state=0):
     }
 
 
-def _volumes(ds, size: int) -> dict[str, pd.DataFrame]:
-    """Every split's volumes resampled to ``size``^3, min-max scaled: a "scan" column."""
+def _volumes(ds, size: int, intensity: str = "minmax") -> dict[str, pd.DataFrame]:
+    """Every split's volumes resampled to ``size``^3 and scaled (``intensity``): a "scan"
+    column."""
     t0 = time.perf_counter()
-    pre = features.VolumePreprocessor(shape=size, orientation=None, intensity="minmax")
+    pre = features.VolumePreprocessor(shape=size, orientation=None, intensity=intensity)
     out = {}
     for split in SPLITS:
         X, _ = ds.split(split)
         out[split] = pd.DataFrame({"scan": [pre(v) for v in X]})
-    print(f"volumes resampled to {size}^3: {time.perf_counter() - t0:.0f} s")
+    print(f"volumes resampled to {size}^3, {intensity}: {time.perf_counter() - t0:.0f} s")
     return out
 
 
-def _pretrained_weights(volumes, args, cache, encoder_kwargs) -> Path:
-    """Self-supervised encoder weights, pretrained on train + val (reused when cached)."""
+def _pretrained_weights(volumes, args, cache, encoder_kwargs, objective) -> tuple[str, float]:
+    """Self-supervised encoder weights pretrained on train + val (reused when cached), and the
+    seconds the pretraining took (read from the JSON beside cached weights)."""
     weights = cache / (
-        f"ssl_{args.objective}_{args.size}_{args.channels.replace(',', '-')}"
+        f"ssl_{objective}_{args.size}_{args.channels.replace(',', '-')}_{args.intensity}"
         f"_e{args.pretrain_epochs}.pt"
     )
-    if weights.is_file():
-        print(f"pretrained encoder: reusing {weights}")
-        return weights
+    record = weights.with_suffix(".json")
+    if weights.is_file() and record.is_file():
+        seconds = float(json.loads(record.read_text())["seconds"])
+        print(f"pretrained encoder ({objective}): reusing {weights}")
+        return str(weights), seconds
     unlabeled = np.stack([*volumes["train"]["scan"], *volumes["val"]["scan"]])  # never test
     res = features.pretrain_encoder(
         unlabeled,
         encoder_kwargs=encoder_kwargs,
-        objective=args.objective,
+        objective=objective,
         epochs=args.pretrain_epochs,
         batch_size=16,
         patch_size=max(2, args.size // 8),
@@ -192,11 +260,12 @@ def _pretrained_weights(volumes, args, cache, encoder_kwargs) -> Path:
         verbose=True,
     )
     res.save(weights)
+    record.write_text(json.dumps({"seconds": res.seconds, "history": res.history}) + "\n")
     print(
-        f"pretraining ({args.objective}, {res.n_volumes} volumes at {args.size}^3, "
+        f"pretraining ({objective}, {res.n_volumes} volumes at {args.size}^3, "
         f"{len(res.history)} epochs): {res.seconds:.0f} s"
     )
-    return weights
+    return str(weights), res.seconds
 
 
 def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeEmbedder:
@@ -220,8 +289,9 @@ def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeE
     )
 
 
-def _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs) -> dict[str, dict]:
-    """Inference mode -> split -> the learned block (out-of-fold on train)."""
+def _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs) -> tuple[dict, dict]:
+    """Inference mode -> split -> the learned block (out-of-fold on train), and the training
+    record (seconds, best epoch of each encoder)."""
     t0 = time.perf_counter()
     emb = _embedder(args, seed, weights, encoder_kwargs)
     train = emb.fit_transform(volumes["train"], ys["train"])
@@ -231,23 +301,31 @@ def _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs) -> dict[st
         emb.set_params(inference=mode)
         blocks[mode] = {"train": train}
         blocks[mode].update({s: emb.transform(volumes[s]) for s in ("val", "test")})
-    epochs = [h["best_epoch"] + 1 for h in emb.history_]
+    record = {
+        "train_s": round(time.perf_counter() - t0, 1),
+        "best_epochs": [h["best_epoch"] + 1 for h in emb.history_],
+        "epochs_run": [len(h["train_loss"]) for h in emb.history_],
+    }
     print(
-        f"seed {seed}: encoders trained in {time.perf_counter() - t0:.0f} s, best epochs {epochs}"
+        f"seed {seed}: encoders trained in {record['train_s']:.0f} s, best epochs "
+        f"{record['best_epochs']} of {record['epochs_run']}"
     )
-    return blocks
+    return blocks, record
 
 
-def _seed_results(shape, blocks, ys, args, seed) -> dict[str, float]:
-    """Test AUROCs of one seed: learned alone, shape, shape + learned (per inference mode)."""
+def _shape_result(shape, ys, args, seed) -> float:
+    """Test AUROC of GraphBoostClassifier on the shape features (rounds chosen on val)."""
+    groups = {"shape": list(shape["train"].columns)}
+    return fit_graphboost(shape, ys, groups, args.n_estimators, random_state=seed)["test_auc"]
+
+
+def _learned_results(shape, blocks, ys, args, seed) -> dict[str, float]:
+    """AUROCs of one seed: learned alone (val and test), shape + learned (per inference)."""
     out = {}
-    shape_fit = fit_graphboost(
-        shape, ys, {"shape": list(shape["train"].columns)}, args.n_estimators, random_state=seed
-    )
-    out["shape"] = shape_fit["test_auc"]
     for mode, block in blocks.items():
         suffix = "" if mode == _default_mode(args) else f" ({mode})"
         out["learned" + suffix] = roc_auc_score(ys["test"], block["test"]["learned:logit"])
+        out["learned, val" + suffix] = roc_auc_score(ys["val"], block["val"]["learned:logit"])
         out["learned, out-of-fold train" + suffix] = roc_auc_score(
             ys["train"], block["train"]["learned:logit"]
         )
@@ -257,7 +335,6 @@ def _seed_results(shape, blocks, ys, args, seed) -> dict[str, float]:
         out["shape+learned" + suffix] = both["test_auc"]
         lr = fit_logistic(joined, ys)
         out["shape+learned, logistic regression" + suffix] = lr["test_auc"]
-    print(f"seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
     return out
 
 
@@ -293,59 +370,114 @@ def _unsupervised(shape, volumes, ys, args, encoder_kwargs) -> dict[str, float]:
     return out
 
 
-def _summary(per_seed: list[dict], seeds, args, extra) -> dict:
-    first = ["learned", "shape", "shape+learned"]
+SETTINGS = (
+    "size",
+    "channels",
+    "intensity",
+    "cv",
+    "max_epochs",
+    "patience",
+    "lr",
+    "batch_size",
+    "augment",
+    "inference",
+    "pretrain_epochs",
+    "objective",
+    "n_estimators",
+    "device",
+)
+
+
+def _summary(per_seed: list[dict], records: list[dict]) -> dict:
+    """Means over the seeds of every figure, their standard deviations and per-seed values."""
+    first = ["learned", "shape", "shape+learned", "learned, val"]
     keys = first + [k for k in per_seed[0] if k not in first]
     summary = {k: float(np.mean([r[k] for r in per_seed])) for k in keys}
     summary["sd"] = {k: float(np.std([r[k] for r in per_seed])) for k in keys}
     summary["per_seed"] = {k: [round(r[k], 4) for r in per_seed] for k in keys}
-    summary["seeds"] = seeds
-    summary.update(extra)
-    summary["settings"] = {
-        k: getattr(args, k.replace("-", "_"))
-        for k in (
-            "size",
-            "channels",
-            "cv",
-            "max_epochs",
-            "patience",
-            "lr",
-            "batch_size",
-            "augment",
-            "inference",
-            "pretrain_epochs",
-            "objective",
-            "n_estimators",
-        )
-    }
+    summary["training"] = records
     return summary
+
+
+def _table(results: dict[str, dict], seeds: list[int]) -> pd.DataFrame:
+    """Rows start x (seed..., mean): learned on val and test, shape, shape + learned, seconds."""
+    columns = ["learned, val", "learned", "shape", "shape+learned"]
+    rows = []
+    for start, res in results.items():
+        for i, seed in enumerate(seeds):
+            row = {c: res["per_seed"][c][i] for c in columns}
+            row["train s"] = res["training"][i]["train_s"]
+            rows.append({"start": start, "seed": str(seed), **row})
+        mean = {c: round(res[c], 4) for c in columns}
+        mean["train s"] = round(float(np.mean([r["train_s"] for r in res["training"]])), 1)
+        rows.append({"start": start, "seed": "mean", **mean})
+    return pd.DataFrame(rows).set_index(["start", "seed"])
+
+
+def _run_seeds(shape, volumes, ys, args, starts, encoder_kwargs) -> dict[str, dict]:
+    """Every start's per-seed results (seeds outer, so a stopped run has whole seeds)."""
+    seeds = [int(s) for s in args.seeds.split(",")]
+    weights, pretrain_s = {"none": None}, {"none": 0.0}
+    for start in starts:
+        if start != "none":
+            weights[start], pretrain_s[start] = _pretrained_weights(
+                volumes, args, args.cache, encoder_kwargs, start
+            )
+    per_seed = {s: [] for s in starts}
+    records = {s: [] for s in starts}
+    for seed in seeds:
+        shape_auc = _shape_result(shape, ys, args, seed)
+        for start in starts:
+            blocks, record = _learned_blocks(
+                volumes, ys, args, seed, weights[start], encoder_kwargs
+            )
+            out = {"shape": shape_auc, **_learned_results(shape, blocks, ys, args, seed)}
+            print(
+                f"start {start}, seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in out.items())
+            )
+            per_seed[start].append(out)
+            records[start].append(record)
+    results = {}
+    for start in starts:
+        results[start] = _summary(per_seed[start], records[start])
+        results[start]["pretrain_s"] = round(pretrain_s[start], 1)
+    return results
 
 
 def main(argv=None) -> dict:
     """Run the comparison; print and return the summary (the last line printed is its JSON)."""
-    args = parse_script_args(__doc__, OPTIONS, argv)
+    args = resolve_options(parse_script_args(__doc__, OPTIONS, argv))
     import torch
 
     torch.set_num_threads(args.threads)  # this script's own process
-    cache = Path(args.cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    args.cache = Path(args.cache_dir)
+    args.cache.mkdir(parents=True, exist_ok=True)
     ds = features.load_adrenalmnist3d(size=64)
     ys = {s: ds.split(s)[1] for s in SPLITS}
     n_total = sum(len(v) for v in ys.values())
     print(f"AdrenalMNIST3D: train {len(ys['train'])}, val {len(ys['val'])}, test {len(ys['test'])}")
-    shape = _shape_without_constants(ds, cache, n_total)
-    volumes = _volumes(ds, args.size)
+    shape = _shape_without_constants(ds, args.cache, n_total)
+    volumes = _volumes(ds, args.size, args.intensity)
     encoder_kwargs = {"channels": tuple(int(c) for c in args.channels.split(","))}
-    weights = None
-    if args.pretrain_epochs > 0:
-        weights = str(_pretrained_weights(volumes, args, cache, encoder_kwargs))
+    if args.compare_pretraining:
+        starts = list(STARTS)
+    else:
+        starts = [args.objective if args.pretrain_epochs > 0 else "none"]
+    results = _run_seeds(shape, volumes, ys, args, starts, encoder_kwargs)
+    # the start reported under the top-level keys: chosen on val, never on test
+    chosen = max(starts, key=lambda s: results[s]["learned, val"])
     seeds = [int(s) for s in args.seeds.split(",")]
-    per_seed = []
-    for seed in seeds:
-        blocks = _learned_blocks(volumes, ys, args, seed, weights, encoder_kwargs)
-        per_seed.append(_seed_results(shape, blocks, ys, args, seed))
-    extra = _unsupervised(shape, volumes, ys, args, encoder_kwargs) if args.unsupervised else {}
-    summary = _summary(per_seed, seeds, args, extra)
+    if len(starts) > 1:
+        print("pretraining comparison (AUROC; choose on 'learned, val', report test):")
+        print(_table(results, seeds).to_string(float_format="{:.3f}".format))
+    summary = {**results[chosen], "start": chosen, "seeds": seeds}
+    if len(starts) > 1:
+        summary["pretraining"] = results
+    if args.unsupervised:
+        summary.update(_unsupervised(shape, volumes, ys, args, encoder_kwargs))
+    summary["wall_s"] = round(time.perf_counter() - t0, 1)
+    summary["settings"] = {k: getattr(args, k) for k in SETTINGS}
     line = json.dumps(summary)
     if args.json:
         Path(args.json).write_text(line + "\n")
