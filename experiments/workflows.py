@@ -631,15 +631,40 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
     -------
     pandas.DataFrame
         ``GraphBoostClassifier.explain``'s rows, with the patient's ID first when the model has
-        an ID column. ``frame.attrs["skipped_scans"]`` as for :func:`predict`.
+        an ID column, and the ``modality`` of each source after ``graph`` (``"init"``,
+        ``"clinical"`` for the table's columns, the block's name for a block such as the scans;
+        the default rule of :func:`graphboost.modality_shares`).
+        ``frame.attrs["modality_shares"]``: per patient (indexed by ID when the model has an ID
+        column, else by row), the share of the score from each modality (rows sum to 1);
+        ``frame.attrs["mean_modality_shares"]``: modality -> mean share over the patients.
+        ``frame.attrs["skipped_scans"]`` as for :func:`predict`.
     """
+    from graphboost import modality_shares
+
     folder = _as_folder(model)
     cohort, X = _new_patients(folder, data, scans, on_error)
     with _invalid_values(folder, invalid_values) as pre:
         Xt = pre.transform(X)
     expl = folder.model.named_steps["model"].explain(Xt, n_neighbors=n_neighbors)
+    shares = modality_shares(expl)
+    expl.insert(
+        expl.columns.get_loc("graph") + 1,
+        "modality",
+        expl["graph"].map(shares.attrs["modality_of"]),
+    )
     idc = folder.spec["id_column"]
     if idc is not None:
-        expl.insert(0, idc, cohort.patient_ids.to_numpy()[expl["patient"].to_numpy(dtype=int)])
-    expl.attrs["skipped_scans"] = list(cohort.skipped_scans)
+        ids = cohort.patient_ids.to_numpy()
+        expl.insert(0, idc, ids[expl["patient"].to_numpy(dtype=int)])
+        shares.index = pd.Index(ids[shares.index.to_numpy(dtype=int)], name=idc)
+    expl.attrs.update(
+        skipped_scans=list(cohort.skipped_scans),
+        modality_shares=shares,
+        mean_modality_shares=_mean_shares(shares),
+    )
     return expl
+
+
+def _mean_shares(shares):
+    """Modality -> mean share over the patients whose score is not zero (plain floats)."""
+    return {str(m): float(v) for m, v in shares.mean(axis=0, skipna=True).items()}

@@ -6,6 +6,7 @@ embeddings live in the separate ``features`` package.
 
 from ._boosting import GraphBoostClassifier, load
 from ._device import resolve_device, seeded_torch, torch_threads
+from ._explain import modality_contributions, modality_shares
 from ._gnn import train_gnn
 from ._graphs import (
     GraphSpec,
@@ -28,6 +29,8 @@ __all__ = [
     "column_knn_graph",
     "column_threshold_graph",
     "load",
+    "modality_contributions",
+    "modality_shares",
     "resolve_device",
     "seeded_torch",
     "threshold_from_differences",

@@ -700,6 +700,13 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             of ``classes_[1]`` for binary problems, else to the score of the predicted class; the
             contributions of a patient sum to its decision function), ``neighbors`` (positions
             of the most similar training patients, nearest first) and ``neighbor_labels``.
+            ``explanation.attrs["feature_groups"]`` holds the blocks (name -> column names).
+
+        See Also
+        --------
+        graphboost.modality_shares : the share of each patient's score per modality (the init
+            model, the clinical columns, an imaging block...).
+        graphboost.modality_contributions : the signed part of the score per modality.
         """
         return explain(self, self._validate_predict(X), n_neighbors)
 

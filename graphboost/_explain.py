@@ -3,9 +3,13 @@
 The score of a patient is the init model's score plus, for each selected graph, the weighted
 SAMME codes of the rounds that used it. One row per (patient, source of the score) lists that
 part and, for a graph, the patient's nearest training patients in it with their labels.
+:func:`modality_shares` and :func:`modality_contributions` sum those parts by modality (clinical
+table, imaging block, ...).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -41,7 +45,12 @@ def explain(model, X, n_neighbors):
                 _record(i, spec.name, str(spec), rounds, contribution, found, labels[found])
             )
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    return frame.sort_values(["patient", "graph"], kind="stable", ignore_index=True)
+    frame = frame.sort_values(["patient", "graph"], kind="stable", ignore_index=True)
+    names = model._column_names()
+    frame.attrs["feature_groups"] = {
+        str(group): [names[i] for i in indices] for group, indices in model.feature_groups_.items()
+    }
+    return frame
 
 
 def _scores_by_graph(model, X):
@@ -76,3 +85,242 @@ def _record(patient, graph, rule, rounds, contribution, neighbors, labels):
         "neighbors": neighbors.tolist(),
         "neighbor_labels": labels.tolist(),
     }
+
+
+# -- modalities --------------------------------------------------------------------------------
+#: Prefixes spelled out as modality names: Duke's ``"clin:"`` and ``"img:"`` columns are the
+#: ``"clinical"`` and ``"imaging"`` groups of its ``feature_groups`` (``features.load_duke``).
+MODALITY_ALIASES = {"clin": "clinical", "img": "imaging"}
+#: The modality of a column with no ``"<prefix>:"``: ``features.Cohort`` calls the clinical
+#: table's columns ``"clinical"`` and prefixes every other block's columns with its name.
+PLAIN_MODALITY = "clinical"
+_REQUIRED = ("patient", "graph", "contribution")
+
+_SHARED_PARAMETERS = """explanation : pandas.DataFrame
+        The frame of :meth:`GraphBoostClassifier.explain`: one row per patient and source, with
+        at least the columns ``patient``, ``graph`` and ``contribution`` (``rule`` and
+        ``attrs["feature_groups"]`` help the default rule tell blocks apart).
+    modality_of : None, dict or callable, default=None
+        The modality of a source (a ``graph`` name). ``None``: the default rule (Notes). A dict
+        maps a graph name or a prefix to a modality (a key ``"scan"`` or ``"scan:"`` matches the
+        graphs ``"scan"`` and ``"scan:<anything>"``; the longest matching key wins); sources it
+        does not match follow the default rule. A callable takes the graph name and returns
+        the modality name."""
+
+_NOTES = """The default rule, in order: ``"init"`` (the init model) is the modality ``"init"``; a
+    ``feature_groups`` block is a modality named after it, and so is its indicator
+    ``"<block>:missing"``; a column that belongs to a block (also after removing a
+    ``":missing"`` indicator suffix, then a ``"=category"`` one-hot suffix) takes the block's
+    modality (the first block that lists it); any other column ``"<prefix>:<rest>"`` takes
+    ``<prefix>``, and a column with no prefix (``"age"``, ``"menopause=post"``,
+    ``"age:missing"``) is ``"clinical"``. The prefixes ``"clin"`` and ``"img"`` (Duke's) are
+    spelled ``"clinical"`` and ``"imaging"``. So Duke's ``age``, ``"clin:PR"``,
+    ``"clin:Mol Subtype=2"`` and its ``"clinical"`` block are ``"clinical"``, its ``"img:..."``
+    columns and ``"imaging"`` block ``"imaging"``; with ``features.Cohort``, the clinical table's
+    columns are ``"clinical"`` and a block ``"scan"`` (columns ``"scan:logit"``, indicator
+    ``"scan:missing"``) is ``"scan"``. Blocks are read from ``explanation.attrs["feature_groups"]``
+    (set by ``explain``) or, for a frame read back from a file, from the ``rule`` text (then a
+    block's column selected alone is known by its name only). To merge
+    a block of clinical columns (say ``"lab"``) into ``"clinical"``, pass
+    ``modality_of={"lab": "clinical"}``."""
+
+
+def modality_shares(explanation, modality_of=None):
+    """Share of each patient's score that comes from each modality.
+
+    The share of a modality is the sum of the absolute contributions of its sources (graphs, or
+    the init model) divided by the sum of the absolute contributions of all sources, so a
+    patient's shares are non-negative and sum to 1; their mean over patients is the average
+    share of the modality.
+
+    Parameters
+    ----------
+    {parameters}
+
+    Returns
+    -------
+    shares : pandas.DataFrame of shape (n_patients, n_modalities)
+        Indexed by ``patient`` (as in ``explanation``), one column per modality (``"init"``
+        first, then by name). A patient whose contributions are all 0 has NaN shares.
+        ``shares.attrs["modality_of"]`` maps each graph name to its modality.
+
+    Raises
+    ------
+    TypeError
+        When ``explanation`` is not a DataFrame, ``modality_of`` is of another type, or a
+        modality is not a non-empty string.
+    ValueError
+        When ``explanation`` lacks a required column or has non-numeric contributions.
+
+    See Also
+    --------
+    modality_contributions : the signed parts of the score by modality.
+
+    Notes
+    -----
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from graphboost import GraphBoostClassifier, modality_shares
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["age", "img:volume", "img:texture"])
+    >>> y = (np.sin(3 * X["img:volume"]) > 0).astype(int)
+    >>> clf = GraphBoostClassifier(n_estimators=5, random_state=0).fit(X, y)
+    >>> shares = modality_shares(clf.explain(X.iloc[:4]))
+    >>> shares.columns.tolist()
+    ['init', 'imaging']
+    >>> bool(np.allclose(shares.sum(axis=1), 1.0))
+    True
+    >>> modality_shares(clf.explain(X.iloc[:4]), {{"img": "MRI"}}).columns.tolist()
+    ['init', 'MRI']
+    """
+    table, mapping = _by_modality(explanation, modality_of, "modality_shares", absolute=True)
+    total = table.sum(axis=1)
+    shares = table.div(total.where(total > 0), axis=0)
+    shares.attrs["modality_of"] = mapping
+    return shares
+
+
+def modality_contributions(explanation, modality_of=None):
+    """Signed part of each patient's score that comes from each modality.
+
+    Parameters
+    ----------
+    {parameters}
+
+    Returns
+    -------
+    contributions : pandas.DataFrame of shape (n_patients, n_modalities)
+        Indexed by ``patient``, one column per modality (``"init"`` first, then by name): the
+        sum of the contributions of its sources. A patient's row sums to its decision function
+        (binary: the log-odds of ``classes_[1]``). ``attrs["modality_of"]`` as for
+        :func:`modality_shares`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`modality_shares`.
+
+    See Also
+    --------
+    modality_shares : the share of the score (absolute contributions) by modality.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from graphboost import GraphBoostClassifier, modality_contributions
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(80, 2)), columns=["clin:age", "scan:logit"])
+    >>> y = (X["scan:logit"] > 0).astype(int)
+    >>> clf = GraphBoostClassifier(n_estimators=5, random_state=0).fit(X, y)
+    >>> parts = modality_contributions(clf.explain(X.iloc[:3]))
+    >>> bool(np.allclose(parts.sum(axis=1), clf.decision_function(X.iloc[:3])))
+    True
+    """
+    table, mapping = _by_modality(explanation, modality_of, "modality_contributions")
+    table.attrs["modality_of"] = mapping
+    return table
+
+
+if modality_shares.__doc__:  # None under python -OO
+    modality_shares.__doc__ = modality_shares.__doc__.format(
+        parameters=_SHARED_PARAMETERS, notes=_NOTES
+    )
+    modality_contributions.__doc__ = modality_contributions.__doc__.format(
+        parameters=_SHARED_PARAMETERS
+    )
+
+
+def _by_modality(explanation, modality_of, caller, absolute=False):
+    """Per patient and modality, the summed (absolute) contributions; the graph -> modality map."""
+    _check_explanation(explanation, caller)
+    resolve = _resolver(modality_of, explanation, caller)
+    mapping = {str(g): resolve(str(g)) for g in pd.unique(explanation["graph"])}
+    values = explanation["contribution"].astype(np.float64)
+    values = values.abs() if absolute else values
+    modality = explanation["graph"].astype(str).map(mapping).rename("modality")
+    table = values.groupby([explanation["patient"], modality], sort=True).sum()
+    table = table.unstack("modality", fill_value=0.0)
+    order = sorted(table.columns, key=lambda m: (m != "init", m))
+    table = table[order]
+    table.columns.name = "modality"
+    return table, mapping
+
+
+def _check_explanation(explanation, caller):
+    if not isinstance(explanation, pd.DataFrame):
+        raise TypeError(
+            f"The 'explanation' parameter of {caller} must be a pandas DataFrame (the output of "
+            f"GraphBoostClassifier.explain); got {type(explanation).__name__}."
+        )
+    missing = [c for c in _REQUIRED if c not in explanation.columns]
+    if missing:
+        raise ValueError(
+            f"The explanation given to {caller} lacks the columns {missing}; expected the "
+            f"columns of GraphBoostClassifier.explain; got {[str(c) for c in explanation][:5]}."
+        )
+    if not pd.api.types.is_numeric_dtype(explanation["contribution"]):
+        raise ValueError(
+            f"The 'contribution' column of the explanation given to {caller} must be numeric; "
+            f"got dtype {explanation['contribution'].dtype}."
+        )
+
+
+def _resolver(modality_of, explanation, caller):
+    """The function graph name -> modality that ``modality_of`` describes."""
+    default = _default_rule(explanation)
+    if modality_of is None:
+        rule = default
+    elif isinstance(modality_of, Mapping):
+        keys = {str(k).removesuffix(":"): v for k, v in modality_of.items()}
+
+        def rule(name):
+            matches = [k for k in keys if name == k or name.startswith(f"{k}:")]
+            return keys[max(matches, key=len)] if matches else default(name)
+
+    elif callable(modality_of):
+        rule = modality_of
+    else:
+        raise TypeError(
+            f"The 'modality_of' parameter of {caller} must be None, a dict or a callable; "
+            f"got {type(modality_of).__name__}."
+        )
+    return lambda name: _checked(rule(name), name, caller)
+
+
+def _checked(modality, name, caller):
+    if not isinstance(modality, str) or not modality:
+        raise TypeError(
+            f"The modality of graph {name!r} given by the 'modality_of' parameter of {caller} "
+            f"must be a non-empty string; got {modality!r}."
+        )
+    return modality
+
+
+def _default_rule(explanation) -> Callable[[str], str]:
+    """The default graph name -> modality rule (see the Notes of :func:`modality_shares`)."""
+    groups = {str(k): list(v) for k, v in explanation.attrs.get("feature_groups", {}).items()}
+    if "rule" in explanation.columns:  # a frame read back from a file: blocks from their rule
+        blocks = explanation.loc[explanation["rule"].astype(str).str.contains("metric="), "graph"]
+        groups.update({str(b): [] for b in pd.unique(blocks) if str(b) not in groups})
+    block_of = {}
+    for group, columns in groups.items():
+        for column in columns:
+            block_of.setdefault(str(column), group)
+    block_of.update({group: group for group in groups})
+
+    def rule(name):
+        if name == "init":
+            return "init"
+        base = name.removesuffix(":missing")
+        for key in (name, base, base.split("=", 1)[0]):
+            if key in block_of:
+                return MODALITY_ALIASES.get(block_of[key], block_of[key])
+        prefix, colon, _ = base.partition(":")
+        if not colon or "=" in prefix:
+            return PLAIN_MODALITY
+        return MODALITY_ALIASES.get(prefix, prefix)
+
+    return rule
