@@ -185,3 +185,115 @@ def markdown_table(df, floatfmt="{:.3f}"):
                 cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- report sections
+def dataset_lines(ds, y, meta):
+    """The report's opening: dataset, classes and the evaluation scheme."""
+    counts = dict(zip(meta["dataset"]["classes"], meta["dataset"]["class_counts"], strict=True))
+    return [
+        f"Dataset `{ds.name}`: {y.size} patients, {ds.X.shape[1]} feature columns, classes "
+        f"{counts}.",
+        f"Evaluation: {meta['scheme']}; every preprocessing step fitted inside the training "
+        "folds. Each metric is the mean over repeats of the pooled out-of-fold predictions, with "
+        f"a stratified bootstrap 95% CI over patients ({meta['config']['metrics']['n_bootstrap']} "
+        "resamples). F1 and MCC at threshold 0.5.",
+        "",
+    ]
+
+
+def _ci(value, low, high, fmt="{:.3f}"):
+    if not np.isfinite(value):
+        return "-"
+    return f"{fmt.format(value)} ({fmt.format(low)} to {fmt.format(high)})"
+
+
+def format_ablation(table):
+    """The Markdown table of a modality ablation (one row per method and arm).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`experiments._runner.ablation_table`.
+
+    Returns
+    -------
+    str
+    """
+    import pandas as pd
+
+    won = [
+        "-" if not np.isfinite(r.n_folds) else f"{int(r.folds_won)} / {int(r.n_folds)}"
+        for r in table.itertuples()
+    ]
+    shown = pd.DataFrame(
+        {
+            "method": table.method,
+            "arm": table.arm,
+            "columns": table.n_columns,
+            "AUROC (95% CI)": [_ci(r.auroc, r.auroc_low, r.auroc_high) for r in table.itertuples()],
+            "fold AUROC mean (SD)": [
+                f"{r.fold_auroc_mean:.3f} ({r.fold_auroc_sd:.3f})" for r in table.itertuples()
+            ],
+            "arm - all: AUROC (95% CI)": [
+                _ci(r.delta_vs_all, r.delta_low, r.delta_high, "{:+.3f}")
+                for r in table.itertuples()
+            ],
+            "p": ["-" if not np.isfinite(v) else f"{v:.3f}" for v in table.p_value],
+            "folds won": won,
+        }
+    )
+    return markdown_table(shown)
+
+
+def ablation_lines(table, modalities, config):
+    """The section "Modality ablation" of ``results.md``."""
+    described = "; ".join(
+        f"`{name}`: {spec['n_columns']} columns (prefixes "
+        + ", ".join(f"`{p}`" if p else "none (no `:` in the name)" for p in spec["prefixes"])
+        + ")"
+        for name, spec in modalities.items()
+    )
+    n_boot = config["metrics"]["n_bootstrap"]
+    return [
+        "## Modality ablation",
+        "",
+        f"Modalities: {described}. Arm `all`: every modality together. Each arm's pipeline "
+        "starts by keeping the arm's source columns, so the preprocessor and the model are "
+        "fitted on them alone, inside each training fold; every arm uses the same folds.",
+        "",
+        format_ablation(table),
+        "",
+        "`arm - all`: AUROC of the modality alone minus AUROC of every modality together (mean "
+        "over repeats of the pooled out-of-fold AUROC), with a paired stratified bootstrap 95% "
+        f"CI over patients (both arms scored on the same resampled patients, {n_boot} "
+        "resamples) and its two-sided p-value. Folds won: folds (same test patients) where "
+        "the modality alone has the higher AUROC.",
+        "",
+    ]
+
+
+def modality_share_lines(summary, method="graphboost", where=None):
+    """The section "Modality contributions" of ``results.md``."""
+    shown = summary.rename(
+        columns={
+            "mean_share": "mean share",
+            "fold_sd": "fold SD",
+            "fold_min": "fold min",
+            "fold_max": "fold max",
+        }
+    )
+    scope = f" ({where})" if where else ""
+    return [
+        "## Modality contributions",
+        "",
+        f"Share of the {method} score from each modality{scope}: each fold's fitted model "
+        "explains its test patients (`explain(..., n_neighbors=1)` on the preprocessed test "
+        "rows) and `graphboost.modality_shares` gives each patient's share of the absolute "
+        "contributions from the graphs on each modality's columns (`init`: the starting "
+        "linear model on every column). Mean over every out-of-fold patient of every repeat; "
+        "SD, min and max over the folds' means.",
+        "",
+        markdown_table(shown),
+        "",
+    ]

@@ -17,6 +17,7 @@ Examples
     graphboost predict --model model --data new_patients.csv --output predictions.csv
     graphboost explain --model model --data new_patients.csv --output explanations.csv
     graphboost benchmark --config duke-tnbc --output runs/tnbc
+    graphboost benchmark --config duke-pcr --ablation --output runs/ablation-duke-pcr
     graphboost benchmark --suite design --n-jobs 2 --output runs/design
     graphboost tune --data cohort.csv --label outcome --storage sqlite:///study.db --n-trials 50
 """
@@ -35,7 +36,8 @@ from . import workflows
 from ._data import InputError, dataset_from_cohort
 from ._demo import run_demo
 from ._modelfolder import check_replaceable
-from ._runner import format_table, load_config, run_benchmark
+from ._report import format_ablation
+from ._runner import format_table, load_config, run_ablation, run_benchmark
 from ._suite import SUITES, run_suite
 from ._tuning import HEARTBEAT_INTERVAL, open_storage, redact, run_search, tune_report
 
@@ -278,6 +280,24 @@ def _add_benchmark(sub):
         "(default graphboost): override [calibration] method",
     )
     p.add_argument("--alpha", type=float, help="override [metrics] conformal_alpha")
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="with --config: modality ablation instead of the benchmark: each method "
+        "([ablation] methods, default graphboost and logistic) on each modality alone and on "
+        "all of them, same folds, with paired bootstrap CIs of each modality minus all",
+    )
+    p.add_argument(
+        "--modality",
+        action="append",
+        type=_group,
+        default=[],
+        metavar="NAME=PREFIXES",
+        help="a modality: the columns whose names start with one of the comma-separated "
+        "prefixes (repeat; overrides [ablation] modalities), e.g. clinical=clin:,age "
+        "imaging=img:. Default: one per column prefix (text before the first ':'; columns "
+        "without one are 'clinical')",
+    )
 
 
 def _add_demo(sub):
@@ -472,11 +492,39 @@ def _clinical_overrides(cfg, args):
         cfg["metrics"]["conformal_alpha"] = args.alpha
 
 
+def _ablation_overrides(cfg, args):
+    """``--modality`` into ``[ablation] modalities``; ``--methods`` into its methods."""
+    ablation = cfg["ablation"]
+    if args.modality:
+        ablation["modalities"] = dict(args.modality)
+    if args.methods and args.ablation:
+        ablation["methods"] = list(cfg["methods"])
+    elif args.methods and "methods" in ablation:
+        kept = [m for m in ablation["methods"] if m in cfg["methods"]]
+        if kept:
+            ablation["methods"] = kept
+        else:  # the default: graphboost and logistic if run, else every method
+            del ablation["methods"]
+
+
+def _print_ablation(res):
+    print(format_ablation(res.table))
+    if res.shares is not None:
+        shares = ", ".join(f"{r.modality} {r.mean_share:.3f}" for r in res.shares.itertuples())
+        print(f"Mean share of the graphboost score (arm all): {shares}")
+    print(f"Results in {res.output}")
+    return 0
+
+
 def cmd_benchmark(args):
     if args.suite:
+        if args.ablation or args.modality:
+            raise InputError("--ablation and --modality go with --config, not with --suite.")
         return _run_suite(args)
     if args.tasks or args.quick:
         raise InputError("--tasks and --quick go with --suite, not with --config.")
+    if args.ablation and args.calibration:
+        raise InputError("--calibration goes with a benchmark, not with --ablation.")
     cfg = load_config(args.config)
     overrides = {"n_repeats": args.repeats, "n_splits": args.folds}
     cfg["cv"].update({k: v for k, v in overrides.items() if v is not None})
@@ -488,7 +536,11 @@ def cmd_benchmark(args):
     if args.n_jobs is not None:
         cfg["n_jobs"] = args.n_jobs
     _clinical_overrides(cfg, args)
+    _ablation_overrides(cfg, args)
     cfg = load_config(cfg)  # re-check after the overrides
+    if args.ablation:
+        output = args.output or f"runs/ablation-{cfg['name']}-{{timestamp}}"
+        return _print_ablation(run_ablation(cfg, output=output, overwrite=args.overwrite))
     output = args.output or f"runs/{cfg['name']}-{{timestamp}}"
     res = run_benchmark(cfg, output=output, overwrite=args.overwrite)
     print(format_table(res.table))
