@@ -637,7 +637,9 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
         ``frame.attrs["modality_shares"]``: per patient (indexed by ID when the model has an ID
         column, else by row), the share of the score from each modality (rows sum to 1);
         ``frame.attrs["mean_modality_shares"]``: modality -> mean share over the patients.
-        ``frame.attrs["skipped_scans"]`` as for :func:`predict`.
+        ``frame.attrs["skipped_scans"]`` as for :func:`predict`. (``pandas.concat`` compares
+        the attrs of the frames it joins and fails on the shares table: clear ``frame.attrs``
+        before joining two explanations.)
     """
     from graphboost import modality_shares
 
