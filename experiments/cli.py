@@ -441,7 +441,11 @@ def cmd_predict(args):
     else:
         kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
-    _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
+    frame = _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
+    if args.command == "explain":
+        shares = frame.attrs.get("mean_modality_shares", {})
+        parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())
+        print(f"Mean share of the score by modality: {parts}.")
     return 0
 
 

@@ -634,12 +634,12 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
         an ID column, and the ``modality`` of each source after ``graph`` (``"init"``,
         ``"clinical"`` for the table's columns, the block's name for a block such as the scans;
         the default rule of :func:`graphboost.modality_shares`).
-        ``frame.attrs["modality_shares"]``: per patient (indexed by ID when the model has an ID
-        column, else by row), the share of the score from each modality (rows sum to 1);
+        ``frame.attrs["modality_shares"]``: modality -> {patient -> share of the score}
+        (patients by ID when the model has an ID column, else by row; each patient's shares
+        sum to 1; ``pandas.DataFrame(frame.attrs["modality_shares"])`` is the table);
         ``frame.attrs["mean_modality_shares"]``: modality -> mean share over the patients.
-        ``frame.attrs["skipped_scans"]`` as for :func:`predict`. (``pandas.concat`` compares
-        the attrs of the frames it joins and fails on the shares table: clear ``frame.attrs``
-        before joining two explanations.)
+        ``frame.attrs["skipped_scans"]`` as for :func:`predict`. The attrs hold plain dicts and
+        lists, so ``pandas.concat`` of two explanations works.
     """
     from graphboost import modality_shares
 
@@ -661,7 +661,7 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
         shares.index = pd.Index(ids[shares.index.to_numpy(dtype=int)], name=idc)
     expl.attrs.update(
         skipped_scans=list(cohort.skipped_scans),
-        modality_shares=shares,
+        modality_shares=shares.to_dict(),
         mean_modality_shares=_mean_shares(shares),
     )
     return expl

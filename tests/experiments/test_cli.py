@@ -101,6 +101,7 @@ def test_predict_and_explain(model_dir, cohort_csv, tmp_path, capsys):
     )
     e = pd.read_csv(expl)
     assert "contribution" in e.columns and set(e.pid) == set(few.index)
+    assert "Mean share of the score by modality: init " in capsys.readouterr().out
     # refuses to overwrite
     assert (
         main(

@@ -55,7 +55,7 @@ def test_each_row_names_its_modality(explained):
 
 def test_shares_match_the_rows_and_follow_the_label(explained):
     carrier, expl = explained
-    shares = expl.attrs["modality_shares"]
+    shares = pd.DataFrame(expl.attrs["modality_shares"]).rename_axis("pid")
     assert shares.index.name == "pid" and shares.index.tolist() == [f"P{i:03d}" for i in range(30)]
     # By hand from the rows: |contribution| summed per modality over the patient's total.
     size = expl.contribution.abs().groupby([expl.pid, expl.modality]).sum().unstack(fill_value=0)
@@ -70,6 +70,8 @@ def test_shares_match_the_rows_and_follow_the_label(explained):
     other = {"mri": "clinical", "clinical": "mri"}[carrier]
     assert mean[carrier] > 0.5 and mean[carrier] > 3 * mean.get(other, 0.0)
     assert expl.attrs["skipped_scans"] == []
+    # Plain dicts in attrs: two explanations can be joined.
+    assert len(pd.concat([expl, expl])) == 2 * len(expl)
 
 
 def test_default_rule_on_a_synthetic_cohort_with_a_scan_block(tmp_path):
