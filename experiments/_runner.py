@@ -420,6 +420,7 @@ class BenchmarkResult:
     methods: dict
     output: Path | None
     clinical: object = None  # ClinicalResults: calibration, conformal coverage, decision curves
+    modality_shares: pd.DataFrame | None = None  # graphboost: mean share of the score per modality
 
 
 def make_splits(dataset, y, n_splits=5, n_repeats=1, random_state=0):
@@ -788,6 +789,9 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
     ds = _dataset(cfg, dataset)
     t0 = time.time()
     seed = int(cfg["seed"])
+    modalities = modality_columns(
+        ds.X.columns, cfg["ablation"].get("modalities"), minimum=1, where=ds.name
+    )
     results, y, scheme = cross_validate(
         ds,
         cfg["methods"],
@@ -798,6 +802,7 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
         n_jobs=int(cfg.get("n_jobs", 1)),
         progress=progress,
         estimators=recalibrated_estimators(cfg, ds, make_pipeline),
+        column_modality={c: m for m, cols in modalities.items() for c in cols},
     )
     n_boot = int(cfg["metrics"]["n_bootstrap"])
     table = summary_table(y, results, n_boot, seed)
@@ -807,11 +812,15 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
     clinical = clinical_results(y, results, splits, n_boot, seed, alpha)
     meta = _run_meta(cfg, ds, y, scheme, comparison, time.time() - t0)
     meta["clinical"] = clinical.to_dict()
+    shares = modality_share_summary(results["graphboost"]) if "graphboost" in results else None
+    shares = shares or (None, None)
+    meta["modality_shares"] = None if shares[0] is None else shares[0].to_dict("records")
     if folder is not None:
         with folder:
             _write_outputs(folder.staging, ds, y, results, table, comparison, meta, clinical)
+            _append_shares(folder.staging, shares)
     path = folder.path if folder else None
-    return BenchmarkResult(cfg, table, comparison, results, path, clinical)
+    return BenchmarkResult(cfg, table, comparison, results, path, clinical, shares[0])
 
 
 def _dataset(cfg, dataset=None):
@@ -1200,9 +1209,17 @@ def _write_ablation(out, ds, y, results, table, shares, meta):
         *dataset_lines(ds, y, meta),
         *ablation_lines(table, meta["ablation"]["modalities"], meta["config"]),
     ]
-    summary, per_fold = shares
-    if summary is not None:
-        per_fold.to_csv(out / "modality_shares.csv", index=False)
-        lines += modality_share_lines(summary, "graphboost", f"arm `{ALL_ARM}`")
     (out / "results.md").write_text("\n".join(lines))
     write_json(out / "run.json", meta)
+    _append_shares(out, shares, f"arm `{ALL_ARM}`")
+
+
+def _append_shares(out, shares, where=None):
+    """``modality_shares.csv`` and the section "Modality contributions" of ``results.md``."""
+    summary, per_fold = shares
+    if summary is None:
+        return
+    per_fold.to_csv(out / "modality_shares.csv", index=False)
+    lines = modality_share_lines(summary, "graphboost", where)
+    with (out / "results.md").open("a") as md:
+        md.write("\n" + "\n".join(lines))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import Dataset, InputError, load_config
+from experiments import Dataset, InputError, load_config, run_benchmark
 from experiments._runner import (
     ALL_ARM,
     ablation_methods,
@@ -224,6 +224,58 @@ def test_modality_shares_of_the_full_arm(ablation):
     per_fold = pd.read_csv(ablation.output / "modality_shares.csv")
     assert len(per_fold) == 2 and (per_fold.n_patients == 40).all()
     assert "## Modality contributions" in (ablation.output / "results.md").read_text()
+
+
+def test_a_benchmark_reports_the_modality_contributions(prefixed, tmp_path):
+    """A normal run: each fold's GraphBoostClassifier explains its test patients; the report
+    gives the mean share of the score from each modality (the default ones: no [ablation])."""
+    cfg = _cfg(methods=["graphboost", "logistic"], ablation={})
+    res = run_benchmark(cfg, output=tmp_path / "run", progress=False, dataset=prefixed)
+    shares = res.modality_shares.set_index("modality")
+    assert list(shares.index) == ["clinical", "imaging", "init"]
+    assert shares.mean_share.sum() == pytest.approx(1.0)
+    assert shares.loc["imaging", "mean_share"] > shares.loc["clinical", "mean_share"]
+    assert (shares.fold_min <= shares.mean_share + 1e-12).all()
+    per_fold = pd.read_csv(tmp_path / "run" / "modality_shares.csv")
+    assert list(per_fold.columns) == ["repeat", "fold", "n_patients", "clinical", "imaging", "init"]
+    assert np.allclose(per_fold[["clinical", "imaging", "init"]].sum(axis=1), 1.0)
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "## Modality contributions" in md and "| imaging |" in md
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert [r["modality"] for r in meta["modality_shares"]] == ["clinical", "imaging", "init"]
+
+
+def test_shares_count_a_graph_for_the_modality_of_its_source_columns(prefixed):
+    """One-hot and indicator columns ("clin:grade=low", "clin:a:missing") are their source
+    column's modality; a graph on columns of two modalities is "mixed"."""
+    from experiments._runner import _graph_modalities, fold_modality_shares
+    from graphboost import GraphSpec
+
+    columns = list(prefixed.X.columns)
+    pipe = modality_pipeline("graphboost", columns, TINY["graphboost"])
+    pipe.fit(prefixed.X, prefixed.y)
+    column_modality = modality_columns(columns, MODALITIES)
+    column_modality = {c: m for m, cols in column_modality.items() for c in cols}
+    model = pipe.named_steps["model"]
+    fitted = list(model.selected_graphs_)
+    model.selected_graphs_ = [
+        GraphSpec(name="clin:grade=low", columns=("clin:grade=low",), rule="knn", n_neighbors=5),
+        GraphSpec(name="clin:a:missing", columns=("clin:a:missing",), rule="knn", n_neighbors=5),
+        GraphSpec(name="both", columns=("clin:b", "img:1"), rule="knn", n_neighbors=5),
+        GraphSpec(name="age", columns=("age",), rule="knn", n_neighbors=5),
+    ]
+    assert _graph_modalities(pipe, column_modality) == {
+        "clin:grade=low": "clinical",
+        "clin:a:missing": "clinical",
+        "both": "mixed",
+        "age": "clinical",
+    }
+    model.selected_graphs_ = fitted
+    assert set(_graph_modalities(pipe, column_modality).values()) <= {"clinical", "imaging"}
+    shares = fold_modality_shares(pipe, prefixed.X.iloc[:10], column_modality)
+    assert list(shares.index[:3]) == ["clinical", "imaging", "init"]
+    assert shares.sum() == pytest.approx(1.0)
+    assert fold_modality_shares(modality_pipeline("logistic", columns), None, {}) is None
 
 
 # --------------------------------------------------------------------------- the command
