@@ -511,11 +511,15 @@ def _ablation_overrides(cfg, args):
             del ablation["methods"]
 
 
+def _print_shares(shares, where):
+    if shares is not None:
+        text = ", ".join(f"{r.modality} {r.mean_share:.3f}" for r in shares.itertuples())
+        print(f"Mean share of the graphboost score{where}: {text}")
+
+
 def _print_ablation(res):
     print(format_ablation(res.table))
-    if res.shares is not None:
-        shares = ", ".join(f"{r.modality} {r.mean_share:.3f}" for r in res.shares.itertuples())
-        print(f"Mean share of the graphboost score (arm all): {shares}")
+    _print_shares(res.shares, " (arm all)")
     print(f"Results in {res.output}")
     return 0
 
@@ -555,6 +559,7 @@ def cmd_benchmark(args):
             f"(95% CI {pb['low']:+.3f} to {pb['high']:+.3f}, p = {pb['p_value']:.3f}); "
             f"folds won {res.comparison['folds_won']}"
         )
+    _print_shares(res.modality_shares, "")
     print(f"Results in {res.output}")
     return 0
 

@@ -287,10 +287,10 @@ def prefixed_csv(tmp_path):
     return path
 
 
-def _toml(tmp_path, data, extra=""):
+def _toml(tmp_path, data, methods='"logistic", "adaboost"', extra=""):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        'name = "t"\nmethods = ["logistic", "adaboost"]\n'
+        f'name = "t"\nmethods = [{methods}]\n'
         f'[dataset]\nkind = "csv"\npath = "{data}"\nlabel = "y"\n'
         "[cv]\nn_splits = 2\nn_repeats = 1\n" + extra
     )
@@ -328,10 +328,14 @@ def test_ablation_command_errors(prefixed_csv, tmp_path, capsys, extra, message)
 
 def test_default_modalities_of_a_cohort_table(prefixed_csv, tmp_path, capsys):
     """Without [ablation] modalities: 'age' (no prefix) is clinical, 'clin:' too, 'img:' imaging."""
-    cfg = _toml(tmp_path, prefixed_csv)
+    params = '[params.graphboost]\nn_estimators = 5\nconv = "vote"\n'
+    cfg = _toml(tmp_path, prefixed_csv, '"logistic", "graphboost"', params)
     out = tmp_path / "run"
-    args = ["benchmark", "--config", str(cfg), "--ablation", "--methods", "logistic"]
+    args = ["benchmark", "--config", str(cfg), "--ablation", "--methods", "graphboost"]
     assert main([*args, "--bootstrap", "30", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Mean share of the graphboost score (arm all): clinical 0." in printed
+    assert ", imaging 0." in printed and ", init 0." in printed
     meta = json.loads((out / "run.json").read_text())
     assert meta["ablation"]["modalities"] == {
         "clinical": {"prefixes": ["", "clin:"], "n_columns": 4},
