@@ -14,8 +14,10 @@ The same is available as ``graphboost benchmark --config duke-tnbc``. :func:`run
 (``graphboost benchmark --suite design``) runs every method on the nine tasks of the design suite
 and writes one table with mean ranks, the Friedman test and a critical-difference figure;
 :class:`TunedGraphBoostClassifier` is GraphBoostClassifier tuned by Optuna inside each training
-fold. ``graphboost tune`` runs Optuna searches (:func:`run_search`,
-:class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
+fold. :func:`run_ablation` (``graphboost benchmark --config duke-pcr --ablation``) fits each
+method on each modality alone (column prefixes, e.g. ``clin:`` and ``img:``) and on all of them,
+on the same folds, with paired bootstrap CIs. ``graphboost tune`` runs Optuna searches
+(:func:`run_search`, :class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
 """
 
 from . import workflows
@@ -41,7 +43,15 @@ from ._metrics import (
     delong_test,
     paired_bootstrap,
 )
-from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
+from ._runner import (
+    AblationResult,
+    BenchmarkResult,
+    cross_validate,
+    format_table,
+    load_config,
+    run_ablation,
+    run_benchmark,
+)
 from ._suite import (
     SUITES,
     SuiteResult,
@@ -59,6 +69,7 @@ __all__ = [
     "METHODS",
     "METRICS",
     "SUITES",
+    "AblationResult",
     "BenchmarkResult",
     "ClassConditionalConformal",
     "ClinicalResults",
@@ -93,6 +104,7 @@ __all__ = [
     "open_storage",
     "paired_bootstrap",
     "recalibrated",
+    "run_ablation",
     "run_benchmark",
     "run_search",
     "run_suite",
