@@ -144,8 +144,11 @@ def run_notebook(path, *, cell_timeout=None, max_total_bytes=MAX_TOTAL_BYTES):
     FileNotFoundError
         When ``path`` is not an existing ``.ipynb`` file.
     NotebookRunError
-        When a cell raises (the message names the notebook and holds the cell's error) or the
-        notebooks would exceed ``max_total_bytes``; the file on disk is then unchanged.
+        When a cell raises, runs past ``cell_timeout`` or kills the kernel (the message names
+        the notebook and holds the cell's error) or the notebooks would exceed
+        ``max_total_bytes``; the file on disk is then unchanged.
+    ImportError
+        When nbclient or nbformat is missing (``pip install 'graphboost[notebooks]'``).
 
     Examples
     --------
@@ -153,9 +156,12 @@ def run_notebook(path, *, cell_timeout=None, max_total_bytes=MAX_TOTAL_BYTES):
     >>> format_seconds(record["seconds"])  # doctest: +SKIP
     '6 min 12 s'
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    except ImportError as err:
+        raise ImportError(f"{err}; pip install 'graphboost[notebooks]'") from err
 
     path = _check_path(path)
     nb = nbformat.read(path, as_version=4)
@@ -169,7 +175,7 @@ def run_notebook(path, *, cell_timeout=None, max_total_bytes=MAX_TOTAL_BYTES):
     with tempfile.TemporaryDirectory(prefix="graphboost-mpl-") as mpl_dir:
         try:
             client.execute(env=_kernel_env(mpl_dir))
-        except (CellExecutionError, CellTimeoutError) as err:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             raise NotebookRunError(
                 f"{path.name}: a cell failed; file left unchanged.\n{err}"
             ) from err

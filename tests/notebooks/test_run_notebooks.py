@@ -66,6 +66,15 @@ def test_a_failing_cell_names_the_notebook_and_leaves_it_unchanged(tmp_path, cap
 
 
 @pytest.mark.slow
+def test_a_cell_past_the_timeout_fails_the_notebook(tmp_path):
+    path = _write(tmp_path, "stuck.ipynb", "import time\ntime.sleep(60)")
+    before = path.read_bytes()
+    with pytest.raises(NotebookRunError, match=r"stuck\.ipynb: a cell failed"):
+        run_notebook(path, cell_timeout=2)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.slow
 def test_outputs_over_the_size_limit_are_not_written(tmp_path):
     path = _write(tmp_path, "big.ipynb", FIGURE)
     before = path.read_bytes()
