@@ -43,6 +43,7 @@ from ._metrics import (
     delong_test,
     paired_bootstrap,
 )
+from ._modality_selection import ModalitySelectionClassifier
 from ._runner import (
     AblationResult,
     BenchmarkResult,
@@ -75,6 +76,7 @@ __all__ = [
     "ClinicalResults",
     "Dataset",
     "InputError",
+    "ModalitySelectionClassifier",
     "NestedCVObjective",
     "PopulationGCNClassifier",
     "Recalibration",

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.compose import make_column_selector
 from sklearn.pipeline import Pipeline
 
 from ._data import InputError
@@ -17,6 +18,7 @@ METHODS = (
     "adaboost",
     "gcn",
     "graphboost",
+    "graphboost_modalities",
     "hist_gradient_boosting",
     "logistic",
     "random_forest",
@@ -24,7 +26,12 @@ METHODS = (
 )
 """Method names a config may list."""
 
-BASELINES = tuple(m for m in METHODS if m != "graphboost")
+BASELINES = tuple(m for m in METHODS if not m.startswith("graphboost"))
+"""The methods GraphBoostClassifier is compared with (``graphboost_modalities`` is ours)."""
+
+SELECTOR_PARAMS = ("cv", "modalities", "scoring")
+"""Parameters of ``graphboost_modalities`` that go to the ModalitySelectionClassifier; the
+others go to its GraphBoostClassifier."""
 
 
 def check_methods(names):
@@ -51,10 +58,17 @@ def group_selector(columns):
     >>> group_selector(["age", "site"])(frame)
     ['age', 'age:missing', 'site=a', 'site=b']
     """
-    from sklearn.compose import make_column_selector
+    return _SourceColumnSelector(columns)
 
-    names = "|".join(re.escape(str(c)) for c in columns)
-    return make_column_selector(pattern=f"^(?:{names})(?:=.*|:missing)?$")
+
+class _SourceColumnSelector(make_column_selector):
+    """:func:`group_selector`'s selector; ``source_columns`` names the columns it came from, so
+    ``experiments.ModalitySelectionClassifier`` can drop a group that has no column in an arm."""
+
+    def __init__(self, columns):
+        self.source_columns = tuple(str(c) for c in columns)
+        names = "|".join(re.escape(c) for c in self.source_columns)
+        super().__init__(pattern=f"^(?:{names})(?:=.*|:missing)?$")
 
 
 def _graphboost(params, feature_groups, random_state, n_jobs):
@@ -125,10 +139,21 @@ def _gcn(params, feature_groups, random_state, n_jobs):
     return PopulationGCNClassifier(random_state=random_state, **params)
 
 
+def _graphboost_modalities(params, feature_groups, random_state, n_jobs, preprocessor=None):
+    """ModalitySelectionClassifier around the ``graphboost`` pipeline (it sees the raw columns)."""
+    from ._modality_selection import ModalitySelectionClassifier
+
+    params = dict(params)
+    chosen = {k: params.pop(k) for k in SELECTOR_PARAMS if k in params}
+    inner = make_pipeline("graphboost", params, feature_groups, random_state, n_jobs, preprocessor)
+    return ModalitySelectionClassifier(inner, random_state=random_state, **chosen)
+
+
 _BUILDERS = {
     "adaboost": _adaboost,
     "gcn": _gcn,
     "graphboost": _graphboost,
+    "graphboost_modalities": _graphboost_modalities,
     "hist_gradient_boosting": _hist_gradient_boosting,
     "logistic": _logistic,
     "random_forest": _random_forest,
@@ -187,12 +212,17 @@ def make_pipeline(
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    sklearn.pipeline.Pipeline or ModalitySelectionClassifier
         Steps ``"preprocess"``, (``"to_array"`` for XGBoost), ``"model"``; fit it inside the
-        training folds.
+        training folds. ``graphboost_modalities`` is a ModalitySelectionClassifier that holds
+        the ``graphboost`` pipeline (it must see the raw, prefixed columns).
     """
     from features import ClinicalPreprocessor
 
+    if name == "graphboost_modalities":
+        return _graphboost_modalities(
+            dict(params or {}), feature_groups, random_state, n_jobs, preprocessor
+        )
     est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
     pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
     steps = [("preprocess", pre.set_output(transform="pandas"))]
