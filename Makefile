@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 # Executes the notebooks at full size in place (the [notebooks] extra is part of [dev]) and records
 # each run time in its metadata and in notebooks/README.md; a subset: make notebooks
-# NOTEBOOKS="notebooks/02_breast_mri_tnbc_pcr.ipynb". Notebook 02 takes hours on 2 CPU cores.
+# NOTEBOOKS="notebooks/02_breast_mri_tnbc_pcr.ipynb". Run times: notebooks/README.md.
 NOTEBOOKS ?=
 notebooks: $(STAMP)
 	$(BIN)/python -m experiments.run_notebooks $(NOTEBOOKS)
