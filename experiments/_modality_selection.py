@@ -9,7 +9,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._data import InputError
 from ._modalities import ALL_ARM, _arm_preprocessor, modality_columns
@@ -195,6 +195,10 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         -------
         self
         """
+        if y is None:
+            raise ValueError(
+                "ModalitySelectionClassifier requires y to be passed, but the target y is None."
+            )
         X = self._frame(X, reset=True)
         y = np.asarray(y)
         check_classification_targets(y)
@@ -223,6 +227,8 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         """X as a DataFrame; with ``reset`` (fit), record ``n_features_in_`` and the names."""
         if reset and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        # scikit-learn's messages for sparse, 1-d and empty input; the values stay as they are
+        check_array(X, dtype=None, ensure_all_finite=False, estimator=self)
         if isinstance(X, pd.DataFrame):
             names = [str(c) for c in X.columns]
             if len(set(names)) != len(names):
@@ -238,8 +244,6 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
                 f"when 'modalities' is given (they select the columns); got {type(X).__name__}."
             )
         array = np.asarray(X)
-        if array.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional; got shape {array.shape}.")
         if reset:
             self.n_features_in_ = array.shape[1]
         return pd.DataFrame(array)
@@ -308,8 +312,8 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         X = self._frame(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} columns; ModalitySelectionClassifier was fitted with "
-                f"{self.n_features_in_}."
+                f"X has {X.shape[1]} features, but ModalitySelectionClassifier is expecting "
+                f"{self.n_features_in_} features as input."
             )
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
@@ -318,16 +322,19 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
 
     def predict(self, X):
         """Class of each row, by the chosen arm's estimator."""
-        return self.estimator_.predict(self._arm_rows(X))
+        rows = self._arm_rows(X)
+        return self.estimator_.predict(rows)
 
     def predict_proba(self, X):
         """Class probabilities of shape (n_samples, n_classes), by the chosen arm's estimator."""
-        return self.estimator_.predict_proba(self._arm_rows(X))
+        rows = self._arm_rows(X)
+        return self.estimator_.predict_proba(rows)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Decision function of the chosen arm's estimator."""
-        return self.estimator_.decision_function(self._arm_rows(X))
+        rows = self._arm_rows(X)
+        return self.estimator_.decision_function(rows)
 
 
 def choose_arm(scores):

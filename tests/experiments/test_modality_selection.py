@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline as sk_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from experiments import (
     Dataset,
@@ -218,6 +219,13 @@ def test_benchmark_method_graphboost_modalities():
     assert res.table.set_index("method").auroc["graphboost_modalities"] > 0.8
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+@parametrize_with_checks([ModalitySelectionClassifier(LogisticRegression(), cv=3)])
+def test_sklearn_contract(estimator, check):
+    """scikit-learn's estimator checks (arrays without column names: one modality)."""
+    check(estimator)
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -244,6 +252,8 @@ def test_errors_on_x_y_and_cv():
         model.fit(X.to_numpy(), y)
     with pytest.raises(ValueError, match="needs string column names"):
         model.fit(X.set_axis(range(X.shape[1]), axis=1), y)
+    with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
+        model.fit(X, None)
     with pytest.raises(ValueError, match="must have as many rows; got 40 and 39"):
         model.fit(X, y[:-1])
     small = y.copy()
@@ -254,5 +264,7 @@ def test_errors_on_x_y_and_cv():
     fitted = ModalitySelectionClassifier(logistic(), cv=2).fit(X, y)
     with pytest.raises(ValueError, match=r"Columns missing at predict time: \['clin:0'"):
         fitted.predict(X.rename(columns={"clin:0": "clin:zero"}))
-    with pytest.raises(ValueError, match=r"X has 6 columns; .* fitted with 7"):
+    with pytest.raises(
+        ValueError, match="X has 6 features, but ModalitySelectionClassifier is expecting 7"
+    ):
         fitted.predict(X.iloc[:, 1:])
