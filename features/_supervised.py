@@ -127,7 +127,8 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
     intensity). The weights evaluated are an exponential moving average of the trained ones
     (``ema_decay``). Early stopping: the weights of the epoch with the lowest class-balanced
     loss on an internal stratified split (``validation_fraction`` of the encoder's training
-    patients) are kept, and training stops after ``patience`` epochs without improvement.
+    patients) are kept, and training stops after ``patience`` epochs without improvement (not
+    before ``min_epochs``).
 
     Cross-fitting: :meth:`fit_transform` splits the training patients with a scan into ``cv``
     folds and trains one encoder per fold on the other folds; each patient's output comes from
@@ -163,6 +164,13 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
     max_epochs : int, default=30
     patience : int, default=10
         Epochs without a lower validation loss before training stops.
+    min_epochs : int or None, default=None
+        No early stop before this many epochs (``None``: half of ``max_epochs``). A network
+        often collapses to a constant output in its first epochs at the full learning rate
+        (validation loss just above chance) and recovers a few epochs later; stopping during
+        that plateau would keep the first epoch's nearly untrained weights. Measured on
+        AdrenalMNIST3D (32^3, one fold): a constant output from epoch 2 to 8, then validation
+        AUROC 0.60 -> 0.85 by epoch 15.
     validation_fraction : float, default=0.2
         Share of each encoder's training patients held out for early stopping. With fewer than
         two patients of each class in it, early stopping is off and all ``max_epochs`` run.
@@ -256,6 +264,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         inference="mean",
         max_epochs=30,
         patience=10,
+        min_epochs=None,
         validation_fraction=0.2,
         batch_size=32,
         lr=1e-3,
@@ -281,6 +290,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         self.inference = inference
         self.max_epochs = max_epochs
         self.patience = patience
+        self.min_epochs = min_epochs
         self.validation_fraction = validation_fraction
         self.batch_size = batch_size
         self.lr = lr
@@ -312,6 +322,13 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"The {param!r} parameter of {name} must be an integer >= {low}; got {value!r}."
                 )
+        if self.min_epochs is not None and (
+            not isinstance(self.min_epochs, int | np.integer) or self.min_epochs < 1
+        ):
+            raise ValueError(
+                f"The 'min_epochs' parameter of {name} must be None or an integer >= 1; "
+                f"got {self.min_epochs!r}."
+            )
         if not 0.0 <= float(self.validation_fraction) < 1.0:
             raise ValueError(
                 f"The 'validation_fraction' parameter of {name} must be in [0, 1); "
@@ -542,6 +559,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         net = model if average is None else average.module  # the weights evaluated and kept
         fit_idx = torch.as_tensor(fit_idx, device=data.device)
         record = {"train_loss": [], "val_loss": [], "best_epoch": 0}
+        first_stop = int(self.max_epochs) // 2 if self.min_epochs is None else int(self.min_epochs)
         best_loss, best_state = float("inf"), None
         for epoch in range(int(self.max_epochs)):
             steppers = (opt, sched, average)
@@ -555,7 +573,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
             if val_loss < best_loss:
                 best_loss, record["best_epoch"] = val_loss, epoch
                 best_state = copy.deepcopy(net.state_dict())
-            elif epoch - record["best_epoch"] >= int(self.patience):
+            elif epoch - record["best_epoch"] >= int(self.patience) and epoch + 1 >= first_stop:
                 break
         model.load_state_dict(best_state if best_state is not None else net.state_dict())
         return record

@@ -204,6 +204,18 @@ def test_early_stopping_keeps_the_best_epoch():
         assert len(losses) <= 6 and len(losses) - 1 - record["best_epoch"] <= 2
 
 
+def test_no_early_stop_before_min_epochs():
+    """lr 0: the validation loss never improves after the first epoch, so patience 1 alone stops
+    every encoder after 2 epochs; min_epochs (default: half of max_epochs) holds it longer."""
+    X, y = _cohort(n=40)
+    epochs_run = {}
+    for min_epochs in (1, None, 5):
+        emb = _embedder(max_epochs=8, patience=1, lr=0.0, min_epochs=min_epochs).fit(X, y)
+        epochs_run[min_epochs] = {len(r["val_loss"]) for r in emb.history_}
+        assert {r["best_epoch"] for r in emb.history_} == {0}
+    assert epochs_run == {1: {2}, None: {4}, 5: {5}}
+
+
 def test_starts_from_pretrained_weights(tmp_path):
     X, y = _cohort()
     start = build_encoder("small", **TINY)
@@ -247,6 +259,7 @@ def test_unreadable_scan_raises_or_is_skipped(tmp_path):
         ({"inference": "avg"}, r"'inference' parameter of SupervisedVolumeEmbedder .*got 'avg'"),
         ({"max_epochs": 0}, r"'max_epochs' parameter .* integer >= 1; got 0"),
         ({"batch_size": 1}, r"'batch_size' parameter .* integer >= 2; got 1"),
+        ({"min_epochs": 0}, r"'min_epochs' parameter .* None or an integer >= 1; got 0"),
         ({"validation_fraction": 1.0}, r"'validation_fraction' .* in \[0, 1\); got 1.0"),
         ({"augment": -1.0}, r"'augment' parameter .* None or >= 0; got -1.0"),
         ({"ema_decay": 1.0}, r"'ema_decay' parameter .* None or in \(0, 1\); got 1.0"),
