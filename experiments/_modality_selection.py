@@ -102,8 +102,10 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     gap with 5 folds where unpaired standard errors would not. Dropping a modality throws data
     away, so the full model is the default and a single modality has to earn its place; the
     threshold of one standard error is the usual convention (Hastie, Tibshirani and Friedman,
-    2009, sec. 7.10), fixed before any outer test fold was seen. With one modality only, the
-    classifier is the wrapped estimator on those columns and no inner CV runs.
+    2009, sec. 7.10), fixed before any outer test fold was seen. The fold differences are not
+    independent (the inner training sets overlap; Bengio and Grandvalet, 2004), so this standard
+    error is too small: read the rule as a noise threshold, not as a significance test. With one
+    modality only, the classifier is the wrapped estimator on those columns and no inner CV runs.
 
     Parameters
     ----------
@@ -227,12 +229,10 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
         """X as a DataFrame; with ``reset`` (fit), record ``n_features_in_`` and the names."""
         if reset and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        # scikit-learn's messages for sparse, 1-d and empty input; the values stay as they are
+        # scikit-learn's messages for sparse, 1-d, empty input and repeated column names; the
+        # values stay as they are
         check_array(X, dtype=None, ensure_all_finite=False, estimator=self)
         if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            if len(set(names)) != len(names):
-                raise ValueError("ModalitySelectionClassifier needs distinct column names in X.")
             if reset:
                 self.n_features_in_ = X.shape[1]
                 if all(isinstance(c, str) for c in X.columns):

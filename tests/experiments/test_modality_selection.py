@@ -254,6 +254,8 @@ def test_errors_on_x_y_and_cv():
         model.fit(X.set_axis(range(X.shape[1]), axis=1), y)
     with pytest.raises(ValueError, match="requires y to be passed, but the target y is None"):
         model.fit(X, None)
+    with pytest.raises(ValueError, match="Expected unique column names"):
+        model.fit(X.rename(columns={"clin:1": "clin:0"}), y)
     with pytest.raises(ValueError, match="must have as many rows; got 40 and 39"):
         model.fit(X, y[:-1])
     small = y.copy()
