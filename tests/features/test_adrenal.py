@@ -148,7 +148,7 @@ def test_options_by_device_and_errors():
     assert {k: getattr(args, k) for k in PROFILES["cpu"]} == PROFILES["cpu"]
     args = resolve_options(parse_script_args("x", OPTIONS, ["--device", "cpu", "--size", "64"]))
     assert args.size == 64 and isinstance(args.size, int)
+    assert args.pretrain_epochs == 12 and args.objective == "simclr"  # the start chosen on val
+    argv = ["--device", "cpu", "--compare-pretraining", "--pretrain-epochs", "0"]
     with pytest.raises(ValueError, match="--compare-pretraining needs --pretrain-epochs >= 1"):
-        resolve_options(
-            parse_script_args("x", OPTIONS, ["--device", "cpu", "--compare-pretraining"])
-        )
+        resolve_options(parse_script_args("x", OPTIONS, argv))
