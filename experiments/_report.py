@@ -297,3 +297,48 @@ def modality_share_lines(summary, method="graphboost", where=None):
         markdown_table(shown),
         "",
     ]
+
+
+def modality_arm_lines(results):
+    """The section "Modalities chosen inside the folds" of ``results.md``.
+
+    Parameters
+    ----------
+    results : dict of str to MethodResult
+        Methods whose ``arms`` (modality arm -> folds that chose it) are empty are left out.
+
+    Returns
+    -------
+    list of str
+        No lines when no method chose arms.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from types import SimpleNamespace
+    >>> res = SimpleNamespace(arms=Counter({"all": 3, "clinical": 1}), fit_seconds=[0.1] * 4)
+    >>> print("\\n".join(modality_arm_lines({"graphboost_modalities": res})[4:]))
+    | method | arm | folds |
+    |---|---|---|
+    | graphboost_modalities | all | 3 / 4 |
+    | graphboost_modalities | clinical | 1 / 4 |
+    <BLANKLINE>
+    """
+    import pandas as pd
+
+    rows = [
+        (name, arm, f"{k} / {len(res.fit_seconds)}")
+        for name, res in results.items()
+        for arm, k in res.arms.most_common()
+    ]
+    if not rows:
+        return []
+    return [
+        "## Modalities chosen inside the folds",
+        "",
+        "The arm (one modality alone, or `all`: every modality) each fold's model chose by inner "
+        "cross-validation on its training rows, and in how many of the folds.",
+        "",
+        markdown_table(pd.DataFrame(rows, columns=["method", "arm", "folds"])),
+        "",
+    ]

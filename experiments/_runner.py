@@ -41,6 +41,7 @@ from ._report import (
     ablation_lines,
     dataset_lines,
     markdown_table,
+    modality_arm_lines,
     modality_share_lines,
     package_versions,
     plot_boosting_curve,
@@ -287,6 +288,7 @@ class MethodResult:
     selected: Counter = field(default_factory=Counter)  # graph name -> folds where selected
     staged: list = field(default_factory=list)  # per fold: list of AUROC per round
     shares: list = field(default_factory=list)  # per fold: (repeat, fold, n_test, mean shares)
+    arms: Counter = field(default_factory=Counter)  # modality arm (``arm_``) -> folds that chose it
 
 
 @dataclass
@@ -300,6 +302,7 @@ class BenchmarkResult:
     output: Path | None
     clinical: object = None  # ClinicalResults: calibration, conformal coverage, decision curves
     modality_shares: pd.DataFrame | None = None  # graphboost: mean share of the score per modality
+    variants: dict = field(default_factory=dict)  # graphboost variant -> its paired comparison
 
 
 def make_splits(dataset, y, n_splits=5, n_repeats=1, random_state=0):
@@ -361,6 +364,7 @@ class FoldResult:
     staged: list | None = None  # test-fold AUROC after each boosting round
     warnings: list = field(default_factory=list)  # (category, message) raised in the fold
     shares: object = None  # pandas.Series: mean share of the score per modality (test patients)
+    arm: str | None = None  # the modality arm the fitted model chose (its ``arm_``), if any
 
 
 def fit_fold(name, pipe, X, y, train, test, n_classes, column_modality=None):
@@ -372,6 +376,7 @@ def fit_fold(name, pipe, X, y, train, test, n_classes, column_modality=None):
     again by the caller, so they are not lost in a worker process. With ``column_modality``
     (source column -> modality), a GraphBoostClassifier also explains its test patients and
     returns the mean share of their score from each modality (:func:`fold_modality_shares`).
+    A fitted model with ``arm_`` (a ModalitySelectionClassifier) returns the arm it chose.
 
     Returns
     -------
@@ -402,7 +407,8 @@ def fit_fold(name, pipe, X, y, train, test, n_classes, column_modality=None):
         stages = [_align_proba(est, p, n_classes) for p in stages]
         stages = [compute_metrics(y[test], p)["auroc"] for p in stages]
     caught = [(w.category, str(w.message)) for w in caught]
-    return FoldResult(proba, seconds, selected, stages, caught, shares)
+    arm = getattr(est, "arm_", None)
+    return FoldResult(proba, seconds, selected, stages, caught, shares, arm)
 
 
 def _graph_modalities(model, column_modality):
@@ -506,6 +512,8 @@ def run_method(name, pipe, X, y, splits, progress=False, n_jobs=1, column_modali
                 res.staged.append(fold.staged)
             if fold.shares is not None:
                 res.shares.append((r, f, len(test), fold.shares))
+            if fold.arm is not None:
+                res.arms[str(fold.arm)] += 1
             bar.update(1)
     res.probas = oof
     return res
@@ -597,6 +605,17 @@ def summary_table(y, results, n_bootstrap, seed):
     return pd.DataFrame(rows)
 
 
+def _paired_difference(y, res, other, n_bootstrap, seed):
+    """``res`` minus ``other`` (same folds): paired bootstrap of the AUROC and folds won."""
+    pb = paired_bootstrap(
+        y, res.probas, other.probas, "auroc", n_bootstrap=n_bootstrap, random_state=seed
+    )
+    a = {(r, f): s for r, f, s in res.fold_scores}
+    b = {(r, f): s for r, f, s in other.fold_scores}
+    won = sum(1 for k in a if np.isfinite(a[k]) and np.isfinite(b[k]) and a[k] > b[k])
+    return {"metric": "auroc", "paired_bootstrap": pb, "folds_won": f"{won} / {len(a)}"}
+
+
 def _compare(y, results, table, n_bootstrap, seed):
     """GraphBoostClassifier against the best baseline by mean AUROC."""
     if "graphboost" not in results:
@@ -606,19 +625,37 @@ def _compare(y, results, table, n_bootstrap, seed):
         return None
     best = base.sort_values("auroc", ascending=False).iloc[0].method
     gb, bl = results["graphboost"], results[best]
-    out = {"baseline": best, "metric": "auroc"}
-    out["paired_bootstrap"] = paired_bootstrap(
-        y, gb.probas, bl.probas, "auroc", n_bootstrap=n_bootstrap, random_state=seed
-    )
+    out = {"baseline": best, **_paired_difference(y, gb, bl, n_bootstrap, seed)}
     if y.max() == 1:
         pa = np.mean([p[:, 1] for p in gb.probas], axis=0)
         pb = np.mean([p[:, 1] for p in bl.probas], axis=0)
         out["delong_repeat_averaged"] = delong_test(y, pa, pb)
-    a = {(r, f): s for r, f, s in gb.fold_scores}
-    b = {(r, f): s for r, f, s in bl.fold_scores}
-    won = sum(1 for k in a if np.isfinite(a[k]) and np.isfinite(b[k]) and a[k] > b[k])
-    out["folds_won"] = f"{won} / {len(a)}"
+    out["folds_won"] = out.pop("folds_won")  # last, as run.json always had it
     return out
+
+
+def graphboost_variants(methods):
+    """The run's graphboost variants: names starting with ``"graphboost"`` but ``"graphboost"``
+    itself and the recalibrated twins (``"<method>+<calibration>"``, reported on their own).
+
+    Examples
+    --------
+    >>> graphboost_variants(["logistic", "graphboost", "graphboost_modalities",
+    ...                      "graphboost+sigmoid"])
+    ['graphboost_modalities']
+    """
+    return [m for m in methods if m.startswith("graphboost") and m != "graphboost" and "+" not in m]
+
+
+def _compare_variants(y, results, n_bootstrap, seed):
+    """Each graphboost variant minus ``graphboost`` (same folds); empty without ``graphboost``."""
+    if "graphboost" not in results:
+        return {}
+    gb = results["graphboost"]
+    return {
+        name: _paired_difference(y, results[name], gb, n_bootstrap, seed)
+        for name in graphboost_variants(results)
+    }
 
 
 def format_table(table):
@@ -687,6 +724,7 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
     n_boot = int(cfg["metrics"]["n_bootstrap"])
     table = summary_table(y, results, n_boot, seed)
     comparison = _compare(y, results, table, n_boot, seed)
+    variants = _compare_variants(y, results, n_boot, seed)
     splits, _ = make_splits(ds, y, cfg["cv"]["n_splits"], cfg["cv"]["n_repeats"], seed)
     alpha = cfg["metrics"]["conformal_alpha"]
     clinical = clinical_results(y, results, splits, n_boot, seed, alpha)
@@ -695,12 +733,23 @@ def run_benchmark(config, output=None, overwrite=False, progress=True, dataset=N
     shares = modality_share_summary(results["graphboost"]) if "graphboost" in results else None
     shares = shares or (None, None)
     meta["modality_shares"] = None if shares[0] is None else shares[0].to_dict("records")
+    _arm_meta(meta, results, variants)
     if folder is not None:
         with folder:
             _write_outputs(folder.staging, ds, y, results, table, comparison, meta, clinical)
             _append_shares(folder.staging, shares)
     path = folder.path if folder else None
-    return BenchmarkResult(cfg, table, comparison, results, path, clinical, shares[0])
+    return BenchmarkResult(cfg, table, comparison, results, path, clinical, shares[0], variants)
+
+
+def _arm_meta(meta, results, variants):
+    """``run.json``'s ``modality_arms`` (method -> arm -> folds) and ``variants`` (each
+    graphboost variant minus graphboost), added only when the run has them."""
+    arms = {name: dict(res.arms.most_common()) for name, res in results.items() if res.arms}
+    if arms:
+        meta["modality_arms"] = arms
+    if variants:
+        meta["variants"] = variants
 
 
 def _dataset(cfg, dataset=None):
@@ -740,14 +789,29 @@ def _run_meta(cfg, ds, y, scheme, comparison, seconds):
     }
 
 
+def _difference_text(comparison):
+    """A paired comparison (:func:`_paired_difference`) as one sentence of ``results.md``."""
+    pb = comparison["paired_bootstrap"]
+    return (
+        f"AUROC difference {pb['delta']:+.3f} (paired bootstrap 95% CI {pb['low']:+.3f} to "
+        f"{pb['high']:+.3f}, p = {pb['p_value']:.3f}); folds won {comparison['folds_won']}."
+    )
+
+
+def _variant_lines(variants):
+    """One line per graphboost variant: the variant minus ``graphboost``."""
+    if not variants:
+        return []
+    lines = [f"{name} vs graphboost: {_difference_text(c)}" for name, c in variants.items()]
+    return [*lines, ""]
+
+
 def _comparison_lines(comparison):
     if not comparison:
         return []
-    pb = comparison["paired_bootstrap"]
     lines = [
-        f"GraphBoostClassifier vs the best baseline ({comparison['baseline']}): AUROC difference "
-        f"{pb['delta']:+.3f} (paired bootstrap 95% CI {pb['low']:+.3f} to {pb['high']:+.3f}, "
-        f"p = {pb['p_value']:.3f}); folds won {comparison['folds_won']}."
+        f"GraphBoostClassifier vs the best baseline ({comparison['baseline']}): "
+        + _difference_text(comparison)
     ]
     if "delong_repeat_averaged" in comparison:
         d = comparison["delong_repeat_averaged"]
@@ -847,8 +911,10 @@ def _write_outputs(out, ds, y, results, table, comparison, meta, clinical=None):
         "",
     ]
     gb = results.get("graphboost")
-    lines += _comparison_lines(comparison) + _group_lines(ds, results)
-    lines += _write_selected(out, gb) + _write_curve(out, ds, gb, table, comparison)
+    lines += _comparison_lines(comparison) + _variant_lines(meta.get("variants"))
+    lines += _group_lines(ds, results)
+    lines += _write_selected(out, gb) + modality_arm_lines(results)
+    lines += _write_curve(out, ds, gb, table, comparison)
     lines += _write_plots(out, ds, y, results)
     if clinical is not None:
         calibration = meta["config"]["calibration"]

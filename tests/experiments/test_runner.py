@@ -65,6 +65,8 @@ def test_runner_writes_complete_results_folder(cohort_csv, tmp_path):
     assert sel.folds_selected.max() <= 6 and "x1" in set(sel.graph)
     md = (out / "results.md").read_text()
     assert "GraphBoostClassifier vs the best baseline" in md and "| graphboost |" in md
+    assert "Modalities chosen inside the folds" not in md and "vs graphboost:" not in md
+    assert "modality_arms" not in meta and "variants" not in meta and res.variants == {}
     assert "AUROC" in format_table(res.table)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
