@@ -449,7 +449,7 @@ def _run_seeds(shape, volumes, ys, args, starts, encoder_kwargs) -> dict[str, di
     results = {}
     for start in starts:
         results[start] = _summary(per_seed[start], records[start])
-        results[start]["pretrain_s"] = round(pretrain_s[start], 1)
+        results[start]["pretrain_s"] = round(pretrain_s[start], 3)
     return results
 
 

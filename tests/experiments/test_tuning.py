@@ -198,7 +198,10 @@ def test_killed_worker_resumes_without_losing_finished_trials(cohort_csv, tmp_pa
     for number in killed:
         assert study.trials[number].state == state.FAIL
         retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == number]
-        assert len(retry) == 1 and retry[0].params == study.trials[number].params
+        # The retry keeps every parameter the killed trial had drawn (the kill may land before
+        # it drew all of them: the retry draws the rest).
+        killed_params = study.trials[number].params.items()
+        assert len(retry) == 1 and killed_params <= retry[0].params.items()
 
 
 @pytest.mark.postgres
