@@ -21,6 +21,7 @@ on the same folds, with paired bootstrap CIs. ``graphboost tune`` runs Optuna se
 """
 
 from . import workflows
+from ._ablation import AblationResult, run_ablation
 from ._calibration import (
     CALIBRATION_METHODS,
     Recalibration,
@@ -44,15 +45,7 @@ from ._metrics import (
     paired_bootstrap,
 )
 from ._modality_selection import ModalitySelectionClassifier
-from ._runner import (
-    AblationResult,
-    BenchmarkResult,
-    cross_validate,
-    format_table,
-    load_config,
-    run_ablation,
-    run_benchmark,
-)
+from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
 from ._suite import (
     SUITES,
     SuiteResult,

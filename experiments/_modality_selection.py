@@ -57,7 +57,7 @@ def arm_estimator(estimator, columns):
 
     The column lists of a ``features.ClinicalPreprocessor`` step, and the ``feature_groups`` of
     any step, keep the arm's columns (a group left empty is dropped), as
-    :func:`experiments._runner.modality_pipeline` does for the ablation.
+    :func:`experiments._ablation.modality_pipeline` does for the ablation.
     """
     from features import ClinicalPreprocessor
 
@@ -88,7 +88,7 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     """Fit each modality alone and all of them together; keep the one the training data prefers.
 
     A modality is the columns whose names start with one of its prefixes (``"clin:"``,
-    ``"img:"``, see :func:`experiments._runner.modality_columns`). :meth:`fit` scores every
+    ``"img:"``, see :func:`experiments._modalities.modality_columns`). :meth:`fit` scores every
     arm (each modality alone, then ``"all"``: every modality together) by stratified inner
     K-fold cross-validation on the training data only, the same inner folds for every arm, and
     refits the chosen arm on the whole training data. Prediction uses the chosen arm's columns.
@@ -116,7 +116,7 @@ class ModalitySelectionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstim
     modalities : dict of str to list of str, default=None
         Modality name -> column prefixes (the empty prefix ``""`` matches the columns without a
         ``":"``). Default: one modality per column prefix
-        (:func:`experiments._runner.default_modalities`); X without column names is one
+        (:func:`experiments._modalities.default_modalities`); X without column names is one
         modality.
     cv : int or cross-validation splitter, default=5
         Inner folds: an int is a shuffled ``StratifiedKFold`` seeded by ``random_state``.

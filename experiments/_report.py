@@ -214,7 +214,7 @@ def format_ablation(table):
     Parameters
     ----------
     table : pandas.DataFrame
-        From :func:`experiments._runner.ablation_table`.
+        From :func:`experiments._ablation.ablation_table`.
 
     Returns
     -------

@@ -33,11 +33,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import workflows
+from ._ablation import run_ablation
 from ._data import InputError, dataset_from_cohort
 from ._demo import run_demo
 from ._modelfolder import check_replaceable
 from ._report import format_ablation
-from ._runner import format_table, load_config, run_ablation, run_benchmark
+from ._runner import format_table, load_config, run_benchmark
 from ._suite import SUITES, run_suite
 from ._tuning import HEARTBEAT_INTERVAL, open_storage, redact, run_search, tune_report
 

@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 
 from experiments import Dataset, InputError, load_config, run_benchmark
+from experiments._ablation import modality_pipeline, run_ablation
 from experiments._runner import (
     ALL_ARM,
     ablation_methods,
     default_modalities,
     modality_columns,
-    modality_pipeline,
-    run_ablation,
 )
 from experiments.cli import main
 
