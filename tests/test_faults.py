@@ -229,8 +229,10 @@ def test_benchmark_killed_at_a_random_point_leaves_nothing_and_reruns_identicall
     )
     started, delay = time.time(), float(np.random.default_rng().uniform(2.0, 6.0))
     killed = _kill_when(proc, lambda: time.time() - started >= delay)
-    if killed:  # nothing is written before every method ran: no results folder, no half of one
-        assert not out.exists()
+    if killed:  # nothing is published before every method ran: no results folder, no half of one
+        # (the kill can land after the folder was renamed into place, during interpreter exit:
+        # then it is the complete folder)
+        assert not out.exists() or {"run.json", "results.md"} <= {p.name for p in out.iterdir()}
     rerun = run_benchmark(cfg, output=out, progress=False, overwrite=True)
     uninterrupted = run_benchmark(cfg, output=tmp_path / "uninterrupted", progress=False)
     for name in ("oof_predictions.csv", "fold_scores.csv", "results.csv"):
