@@ -24,6 +24,7 @@ from ._runner import (
     _dataset,
     _run_meta,
     ablation_methods,
+    fold_wins,
     load_config,
     make_splits,
     modality_share_summary,
@@ -107,16 +108,14 @@ class AblationResult:
 def _versus_all(y, res, full, n_bootstrap, seed):
     """An arm minus the arm with every modality: paired bootstrap and folds won."""
     pb = paired_bootstrap(y, res.probas, full.probas, "auroc", n_bootstrap, random_state=seed)
-    mine = {(r, f): s for r, f, s in res.fold_scores}
-    both = [(mine[r, f], s) for r, f, s in full.fold_scores if np.isfinite(s)]
-    both = [(a, b) for a, b in both if np.isfinite(a)]
+    won, n_folds = fold_wins(res, full)
     return {
         "delta_vs_all": pb["delta"],
         "delta_low": pb["low"],
         "delta_high": pb["high"],
         "p_value": pb["p_value"],
-        "folds_won": sum(a > b for a, b in both),
-        "n_folds": len(both),
+        "folds_won": won,
+        "n_folds": n_folds,
     }
 
 

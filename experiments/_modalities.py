@@ -1,6 +1,6 @@
 """Modalities of a feature table: groups of columns named by their prefix (``"img:"``, ``"clin:"``).
 
-Shared by the modality ablation (``experiments._runner``) and
+Shared by the modality ablation (``experiments._ablation``) and
 :class:`experiments.ModalitySelectionClassifier`, so both read the same columns as one modality.
 """
 
@@ -15,13 +15,6 @@ from ._data import InputError
 ALL_ARM = "all"
 """The ablation arm with the columns of every modality together."""
 
-UNPREFIXED = "clinical"
-"""Default modality of the columns without a ``"<prefix>:"`` (a cohort table's own columns)."""
-
-PREFIX_NAMES = {"clin": "clinical", "img": "imaging"}
-"""Prefixes spelled out as default modality names (Duke's ``"clin:"`` and ``"img:"`` columns), as
-``graphboost.modality_shares`` spells them."""
-
 
 def _prefix(column):
     """The text before the first ``":"`` of a column name, or ``None``."""
@@ -34,11 +27,11 @@ def default_modalities(columns):
 
     A column ``"<name>:<rest>"`` belongs to modality ``name`` (``features.Cohort`` names an
     embedding block's columns ``"<block>:<k>"`` and ``"<block>:missing"``); the columns without a
-    prefix belong to :data:`UNPREFIXED` (``"clinical"``, the table's own columns), written with
-    the empty prefix ``""`` (matched only by names with no ``":"``). Duke's prefixes ``"clin"``
-    and ``"img"`` are spelled ``"clinical"`` and ``"imaging"`` (:data:`PREFIX_NAMES`, the names
-    ``graphboost.modality_shares`` gives them), so Duke's ``age`` and ``"clin:..."`` columns are
-    one modality.
+    prefix belong to ``graphboost.PLAIN_MODALITY`` (``"clinical"``, the table's own columns),
+    written with the empty prefix ``""`` (matched only by names with no ``":"``). Duke's prefixes
+    ``"clin"`` and ``"img"`` are spelled ``"clinical"`` and ``"imaging"``
+    (``graphboost.MODALITY_ALIASES``), so the names are those ``graphboost.modality_shares``
+    gives, and Duke's ``age`` and ``"clin:..."`` columns are one modality.
 
     Examples
     --------
@@ -47,10 +40,12 @@ def default_modalities(columns):
     >>> default_modalities(["age", "clin:grade", "img:volume"])
     {'clinical': ['', 'clin:'], 'imaging': ['img:']}
     """
+    from graphboost import MODALITY_ALIASES, PLAIN_MODALITY  # here: torch loads on first use
+
     out = {}
     for column in columns:
         prefix = _prefix(column)
-        name = UNPREFIXED if prefix is None else PREFIX_NAMES.get(prefix, prefix)
+        name = PLAIN_MODALITY if prefix is None else MODALITY_ALIASES.get(prefix, prefix)
         text = "" if prefix is None else f"{prefix}:"
         if text not in out.setdefault(name, []):
             out[name].append(text)

@@ -30,8 +30,6 @@ from ._methods import BASELINES, check_methods, final_estimator, make_pipeline, 
 from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
 from ._modalities import (  # noqa: F401 (re-exported: tests and callers import them from here)
     ALL_ARM,
-    PREFIX_NAMES,
-    UNPREFIXED,
     _arm_preprocessor,
     default_modalities,
     modality_columns,
@@ -558,15 +556,26 @@ def summary_table(y, results, n_bootstrap, seed):
     return pd.DataFrame(rows)
 
 
+def fold_wins(res, other):
+    """Folds (same test patients) where ``res`` has the higher AUROC than ``other``, and the
+    number of folds both scored (a fold without both classes has no AUROC)."""
+    mine = {(r, f): s for r, f, s in res.fold_scores}
+    both = [(mine[r, f], s) for r, f, s in other.fold_scores]
+    both = [(a, b) for a, b in both if np.isfinite(a) and np.isfinite(b)]
+    return sum(a > b for a, b in both), len(both)
+
+
 def _paired_difference(y, res, other, n_bootstrap, seed):
     """``res`` minus ``other`` (same folds): paired bootstrap of the AUROC and folds won."""
     pb = paired_bootstrap(
         y, res.probas, other.probas, "auroc", n_bootstrap=n_bootstrap, random_state=seed
     )
-    a = {(r, f): s for r, f, s in res.fold_scores}
-    b = {(r, f): s for r, f, s in other.fold_scores}
-    won = sum(1 for k in a if np.isfinite(a[k]) and np.isfinite(b[k]) and a[k] > b[k])
-    return {"metric": "auroc", "paired_bootstrap": pb, "folds_won": f"{won} / {len(a)}"}
+    won, _ = fold_wins(res, other)
+    return {
+        "metric": "auroc",
+        "paired_bootstrap": pb,
+        "folds_won": f"{won} / {len(res.fold_scores)}",
+    }
 
 
 def _compare(y, results, table, n_bootstrap, seed):

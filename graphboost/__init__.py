@@ -6,7 +6,12 @@ embeddings live in the separate ``features`` package.
 
 from ._boosting import GraphBoostClassifier, load
 from ._device import resolve_device, seeded_torch, torch_threads
-from ._explain import modality_contributions, modality_shares
+from ._explain import (
+    MODALITY_ALIASES,
+    PLAIN_MODALITY,
+    modality_contributions,
+    modality_shares,
+)
 from ._gnn import train_gnn
 from ._graphs import (
     GraphSpec,
@@ -20,6 +25,8 @@ from ._version import __version__
 from ._weak import GraphWeakLearner
 
 __all__ = [
+    "MODALITY_ALIASES",
+    "PLAIN_MODALITY",
     "GraphBoostClassifier",
     "GraphSpec",
     "GraphWeakLearner",
