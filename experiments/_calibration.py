@@ -44,6 +44,11 @@ from ._metrics import _bootstrap_indices
 CALIBRATION_METHODS = ("isotonic", "sigmoid")
 """Recalibration maps of :func:`recalibrated` (scikit-learn's ``CalibratedClassifierCV``)."""
 
+DEFAULT_INNER_SPLITS = 10
+"""Inner folds of a recalibration: each member sees 90% of the training fold. Measured on Duke
+(5 x 5, slope ``pcr`` / ``tnbc``): 10 folds 1.18 / 1.13, 5 folds 1.23 / 1.14, with AUROC and Brier
+better on both tasks at 10 (README, "Calibration, uncertainty and decisions")."""
+
 # Risks of exactly 0 or 1 (a random forest's leaves) have no logit: clipped to [1e-6, 1 - 1e-6].
 _EPS = 1e-6
 
@@ -64,7 +69,7 @@ def check_inner_splits(value, name="inner_splits"):
     return value
 
 
-def recalibrated(pipe, method, *, inner_splits=5, ensemble=True, random_state=0):
+def recalibrated(pipe, method, *, inner_splits=DEFAULT_INNER_SPLITS, ensemble=True, random_state=0):
     """``pipe`` wrapped so that its probabilities are recalibrated inside its own fit.
 
     Parameters
@@ -73,8 +78,8 @@ def recalibrated(pipe, method, *, inner_splits=5, ensemble=True, random_state=0)
         Unfitted classifier or Pipeline (cloned by ``CalibratedClassifierCV``).
     method : {"isotonic", "sigmoid"}
         The recalibration map.
-    inner_splits : int, default=5
-        Stratified inner folds.
+    inner_splits : int, default=10
+        Stratified inner folds (:data:`DEFAULT_INNER_SPLITS`).
     ensemble : bool, default=True
         ``True``: ``inner_splits`` (model, map) pairs, probabilities averaged;
         ``False``: one model on every patient and one map on the inner out-of-fold scores.

@@ -11,7 +11,7 @@ Config (TOML)::
     [calibration]          # optional: recalibrated twins
     method = "sigmoid"     # or "isotonic"
     methods = ["graphboost"]   # default: graphboost if run, else every method
-    inner_splits = 5       # inner folds
+    inner_splits = 10      # inner folds
     ensemble = true        # mean of inner_splits (model, map) pairs; false: one model, one map
 
     [metrics]
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ._calibration import (
+    DEFAULT_INNER_SPLITS,
     calibration_summary,
     check_calibration_method,
     check_inner_splits,
@@ -47,7 +48,7 @@ def check_calibration_config(table, methods):
     Examples
     --------
     >>> check_calibration_config({"method": "sigmoid"}, ["logistic", "graphboost"])
-    {'method': 'sigmoid', 'methods': ['graphboost'], 'inner_splits': 5, 'ensemble': True}
+    {'method': 'sigmoid', 'methods': ['graphboost'], 'inner_splits': 10, 'ensemble': True}
     """
     unknown = sorted(set(table) - CALIBRATION_KEYS)
     if unknown:
@@ -64,7 +65,8 @@ def check_calibration_config(table, methods):
         raise InputError(
             f"[calibration] methods must name methods of the run {list(methods)}; got {chosen}."
         )
-    inner = check_inner_splits(table.get("inner_splits", 5), "[calibration] inner_splits")
+    inner = table.get("inner_splits", DEFAULT_INNER_SPLITS)
+    inner = check_inner_splits(inner, "[calibration] inner_splits")
     ensemble = table.get("ensemble", True)
     if not isinstance(ensemble, bool):
         raise InputError(f"[calibration] ensemble must be true or false; got {ensemble!r}.")

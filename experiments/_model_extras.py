@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ._calibration import (
+    DEFAULT_INNER_SPLITS,
     Recalibration,
     check_calibration_method,
     check_inner_splits,
@@ -48,7 +49,7 @@ class FitOptions:
     """The clinical options of a fit, checked before any work."""
 
     calibration: str | None = None
-    inner_splits: int = 5
+    inner_splits: int = DEFAULT_INNER_SPLITS
     threshold_target: tuple | None = None  # (target, value)
 
     @property
@@ -57,7 +58,9 @@ class FitOptions:
         return "graphboost" if self.calibration is None else f"graphboost+{self.calibration}"
 
 
-def check_fit_options(calibration=None, threshold_target=None, cv=0, inner_splits=5):
+def check_fit_options(
+    calibration=None, threshold_target=None, cv=0, inner_splits=DEFAULT_INNER_SPLITS
+):
     """Check ``calibration`` and ``threshold_target`` (which needs ``cv >= 2``).
 
     Examples

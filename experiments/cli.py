@@ -143,7 +143,7 @@ def _add_fit(sub):
         "--calibration",
         metavar="METHOD",
         help="recalibrate the probabilities: sigmoid or isotonic (scikit-learn's "
-        "CalibratedClassifierCV: the mean of 5 copies of the model, each with its map fitted on "
+        "CalibratedClassifierCV: the mean of 10 copies of the model, each with its map fitted on "
         "the inner fold it did not see)",
     )
     p.add_argument(

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._calibration import recalibrated
+from ._calibration import DEFAULT_INNER_SPLITS, recalibrated
 from ._clinical_report import clinical_results
 from ._data import (
     InputError,
@@ -207,7 +207,7 @@ def cross_validate(
     n_bootstrap=500,
     progress=False,
     calibration=None,
-    inner_splits=5,
+    inner_splits=DEFAULT_INNER_SPLITS,
     alpha=0.1,
 ):
     """Stratified K-fold AUROC of GraphBoostClassifier and logistic regression, same folds.
@@ -231,7 +231,7 @@ def cross_validate(
     calibration : {"sigmoid", "isotonic"}, optional
         Also cross-validate GraphBoostClassifier recalibrated inside each training fold
         (method ``"graphboost+<calibration>"``), on ``inner_splits`` inner folds.
-    inner_splits : int, default=5
+    inner_splits : int, default=10
     alpha : float, default=0.1
         Error rate of the conformal sets whose coverage ``clinical`` reports.
 
@@ -359,7 +359,7 @@ def fit_model_folder(
     progress=False,
     calibration=None,
     threshold_target=None,
-    inner_splits=5,
+    inner_splits=DEFAULT_INNER_SPLITS,
 ):
     """Fit the preprocessor and GraphBoostClassifier on a cohort and write a model folder.
 
@@ -402,7 +402,7 @@ def fit_model_folder(
         ``"sensitivity:0.9"``, ``"specificity:0.8"`` or ``"net-benefit:0.2"`` (binary labels,
         needs ``cv >= 2``): a decision threshold chosen on the out-of-fold risks
         (``threshold.json``); :func:`predict` then gives the class at it.
-    inner_splits : int, default=5
+    inner_splits : int, default=10
         Inner folds of the recalibration.
 
     Returns

@@ -38,9 +38,9 @@ def test_fit_writes_card_map_threshold_and_conformal_scores_in_the_manifest(cali
     for name in extras:
         assert manifest[name] == _sha256(calibrated_dir / name)
     calibration = json.loads((calibrated_dir / "calibration.json").read_text())
-    assert calibration["method"] == "sigmoid" and calibration["inner_splits"] == 5
-    assert len(calibration["maps"]) == 5 and all(set(m) == {"a", "b"} for m in calibration["maps"])
-    for k in range(5):  # each member's pipeline, checksummed like every file
+    assert calibration["method"] == "sigmoid" and calibration["inner_splits"] == 10
+    assert len(calibration["maps"]) == 10 and all(set(m) == {"a", "b"} for m in calibration["maps"])
+    for k in range(10):  # each member's pipeline, checksummed like every file
         assert f"calibration/member_{k}/preprocessor.json" in manifest
         assert any(name.startswith(f"calibration/member_{k}/estimator/") for name in manifest)
     threshold = json.loads((calibrated_dir / "threshold.json").read_text())
@@ -51,7 +51,7 @@ def test_saved_recalibration_predicts_what_calibrated_classifier_cv_does(calibra
     pred = workflows.predict(calibrated_dir, cohort_df)
     X = cohort_df.drop(columns=["pid", "y"])
     pipe = make_pipeline("graphboost", {"n_estimators": 5}, random_state=0)
-    reference = recalibrated(pipe, "sigmoid", inner_splits=5, random_state=0).fit(X, cohort_df.y)
+    reference = recalibrated(pipe, "sigmoid", inner_splits=10, random_state=0).fit(X, cohort_df.y)
     np.testing.assert_allclose(
         pred[["proba_0", "proba_1"]].to_numpy(), reference.predict_proba(X), atol=1e-9
     )
@@ -109,7 +109,7 @@ def test_model_card_reports_the_fit(calibrated_dir):
     ):
         assert section in card
     assert "48 patients" in card and "`0`: 24 (50.0%)" in card
-    assert "Recalibration (sigmoid" in card and "the mean of 5 copies of the model" in card
+    assert "Recalibration (sigmoid" in card and "the mean of 10 copies of the model" in card
     assert "stratified 3-fold cross-validation" in card
     assert "Decision threshold for the target sensitivity 0.8" in card
     assert "Conformal prediction sets at alpha = 0.1" in card
