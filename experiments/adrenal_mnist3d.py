@@ -96,6 +96,10 @@ OPTIONS = {
     "--lr": (1e-3, "AdamW learning rate"),
     "--batch-size": (32, "training batch size"),
     "--augment": (1.0, "strength of the random views (0: flips only)"),
+    "--test-time-flips": (
+        False,
+        "the learned block is the mean of the logits of each volume's 8 flips (8x inference)",
+    ),
     "--inference": (
         None,
         "new patients: mean of the fold encoders, refit, or both measured (GPU both, CPU mean)",
@@ -291,6 +295,7 @@ def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeE
         lr=args.lr,
         batch_size=args.batch_size,
         augment=args.augment,
+        test_time_flips=args.test_time_flips,
         add_indicator=False,
         device=args.device,
         random_state=seed,
@@ -389,6 +394,7 @@ SETTINGS = (
     "lr",
     "batch_size",
     "augment",
+    "test_time_flips",
     "inference",
     "pretrain_epochs",
     "objective",

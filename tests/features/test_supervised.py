@@ -156,6 +156,23 @@ def test_pipeline_with_missing_scans_and_new_patients():
     assert proba.shape == (6, 2) and np.isfinite(proba).all()
 
 
+def test_test_time_flips_average_the_eight_flips_and_ignore_a_flip_of_the_scan(fitted):
+    emb, X, _, _ = fitted
+    flipped = clone(emb).set_params(test_time_flips=True)
+    flipped.__dict__.update({k: v for k, v in emb.__dict__.items() if k.endswith("_")})
+    volumes = _preprocessed(emb, X)
+    views = [np.flip(volumes, axis) for axis in ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4))]
+    views.append(np.flip(volumes, (2, 3, 4)))
+    expected = np.mean(
+        [np.mean([_logit(m, v.copy()) for v in views], axis=0) for m in emb.fold_models_], axis=0
+    )
+    out = flipped.transform(X)["scan:logit"].to_numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(out, emb.transform(X)["scan:logit"].to_numpy())
+    mirrored = X.assign(scan=[np.ascontiguousarray(v[::-1]) for v in X["scan"]])
+    np.testing.assert_allclose(flipped.transform(mirrored)["scan:logit"], out, rtol=1e-4, atol=1e-5)
+
+
 def test_refit_inference_and_mean_inference():
     X, y = _cohort()
     refit = _embedder(inference="refit").fit(X, y)
@@ -264,6 +281,7 @@ def test_unreadable_scan_raises_or_is_skipped(tmp_path):
         ({"augment": -1.0}, r"'augment' parameter .* None or >= 0; got -1.0"),
         ({"ema_decay": 1.0}, r"'ema_decay' parameter .* None or in \(0, 1\); got 1.0"),
         ({"prefix": "a:b"}, r"'prefix' parameter .* without ':'; got 'a:b'"),
+        ({"test_time_flips": 8}, r"'test_time_flips' parameter .* True or False; got 8"),
         ({"on_error": "ignore"}, r"'on_error' parameter .*got 'ignore'"),
         ({"encoder": "vgg"}, r"'encoder' parameter .*got 'vgg'"),
     ],
