@@ -18,6 +18,12 @@ from ._decision import beats_both, useful_range
 
 _MAX_COLUMNS = 40  # predictor names listed in the card; cohort.json lists every one
 
+_NESTED = (
+    "An unbiased estimate needs nested cross-validation (the search repeated inside every outer "
+    "training fold, as `experiments.TunedGraphBoostClassifier` does: the `graphboost-tuned` "
+    "method of `graphboost benchmark --suite`) or an external cohort."
+)
+
 
 def _intended_use(spec, counts, positive):
     label = spec["label"]
@@ -69,7 +75,19 @@ def _data(source, spec, counts):
     ]
 
 
-def _methods(spec, recalibration):
+def _search_line(tuning):
+    """The Optuna search that chose the hyperparameters (TRIPOD+AI item 12c)."""
+    t = tuning
+    return (
+        f"- Hyperparameters: chosen by an Optuna search (study `{t['study']}`, TPE sampler, "
+        f"median pruning; {t['n_complete']} complete trials), each trial scored by its mean "
+        f"AUROC over an inner stratified {t['inner_splits']}-fold cross-validation on these "
+        "patients. The parameters above are those of the best trial (number "
+        f"{t['best_trial']}, inner-CV AUROC {t['inner_auroc']:.3f}), refitted on all patients."
+    )
+
+
+def _methods(spec, recalibration, tuning=None):
     params = spec["params"] or {}
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "the defaults"
     lines = [
@@ -80,6 +98,8 @@ def _methods(spec, recalibration):
         "- Class imbalance: no resampling or reweighting; the probabilities are kept as risks "
         "and a decision threshold is chosen for a stated target (below) instead of 0.5.",
     ]
+    if tuning is not None:
+        lines.insert(3, _search_line(tuning))
     if recalibration is not None:
         k, method = recalibration["inner_splits"], recalibration["method"]
         lines.append(
@@ -155,15 +175,38 @@ def _threshold_summary(threshold):
     ]
 
 
-def _validation(cv, saved, threshold, names):
-    if cv is None:
-        return [
-            "## Validation",
-            "",
+def _not_validated(tuning):
+    if tuning is None:
+        note = (
             "- **Not validated**: the model was fitted without cross-validation, so this card "
-            "holds no performance estimate. Fit with `--cv K` to estimate it.",
-            "",
-        ]
+            "holds no performance estimate. Fit with `--cv K` to estimate it."
+        )
+    else:
+        t = tuning
+        note = (
+            "- **Not validated**: the best trial was refitted without cross-validation, so this "
+            f"card holds no performance estimate. The search's best inner {t['inner_splits']}-"
+            f"fold CV AUROC, {t['inner_auroc']:.3f}, is an optimistic figure, not an estimate: "
+            f"it is the highest of {t['n_complete']} trials scored on these same patients. "
+            "`graphboost tune --cv K` also cross-validates the refitted model (still "
+            f"optimistic). {_NESTED}"
+        )
+    return ["## Validation", "", note, ""]
+
+
+def _optimism(tuning):
+    if tuning is None:
+        return []
+    return [
+        "- **Optimistic**: the hyperparameters were chosen by the Optuna search on these same "
+        "patients, so the cross-validated figures below are optimistic (the patients of every "
+        f"test fold also scored the trials). {_NESTED}",
+    ]
+
+
+def _validation(cv, saved, threshold, names, tuning=None):
+    if cv is None:
+        return _not_validated(tuning)
     return [
         "## Validation (internal)",
         "",
@@ -171,6 +214,7 @@ def _validation(cv, saved, threshold, names):
         "every fitted step (preprocessing, model, recalibration) inside the training folds; "
         "the figures below are on the out-of-fold predictions, with stratified bootstrap 95% "
         "CIs over patients. Logistic regression (L2, C by inner CV) is the comparator.",
+        *_optimism(tuning),
         "",
         *_performance_table(cv, names),
         "",
@@ -204,15 +248,14 @@ def _graphs(clf):
     return [*lines, ""]
 
 
-def _limitations(counts, cv):
-    events = min(counts)
-    return [
+def _limitations(counts, cv, tuning=None):
+    lines = [
         "## Limitations",
         "",
         "- Internal validation on one cohort only: performance in other hospitals, scanners "
         "or populations is unknown.",
-        f"- {sum(counts)} patients, {events} in the smallest class: the confidence intervals "
-        "are wide and the selected graphs may change with other patients.",
+        f"- {sum(counts)} patients, {min(counts)} in the smallest class: the confidence "
+        "intervals are wide and the selected graphs may change with other patients.",
         "- Fairness: performance was not evaluated within subgroups (sex, age, ethnicity, "
         "site); do so before use.",
         "- The conformal coverage and the typicality flags assume new patients come from the "
@@ -220,13 +263,15 @@ def _limitations(counts, cv):
         "outside what the model has seen.",
         "- Calibration can drift with time and setting: monitor observed against predicted "
         "risks, and recalibrate or refit when they part.",
-        *(
-            []
-            if cv is not None
-            else ["- No cross-validation was run: the performance of this model is unknown."]
-        ),
-        "",
     ]
+    if cv is None:
+        lines.append("- No cross-validation was run: the performance of this model is unknown.")
+    if tuning is not None:
+        lines.append(
+            "- The hyperparameters were searched on the development patients: every "
+            "performance figure of this card is optimistic."
+        )
+    return [*lines, ""]
 
 
 def model_card(
@@ -241,6 +286,7 @@ def model_card(
     threshold=None,
     names=str,
     version=None,
+    tuning=None,
 ):
     """The Markdown model card of a fitted model folder.
 
@@ -266,6 +312,11 @@ def model_card(
         Display name of a ``cv`` method.
     version : str, optional
         graphboost's version.
+    tuning : dict, optional
+        The Optuna search that chose the parameters
+        (:func:`experiments._tuning.tuning_record`: ``study``, ``n_complete``,
+        ``inner_splits``, ``best_trial``, ``inner_auroc``). The card then says so in *Model*,
+        and *Validation* calls its figures optimistic (the same patients chose the parameters).
 
     Returns
     -------
@@ -276,15 +327,16 @@ def model_card(
     lines = [
         f"# Model card: GraphBoostClassifier for `{spec['label']}`",
         "",
-        f"Generated by `graphboost fit` (graphboost {version or 'unknown'}) on {today}. It "
+        f"Generated by `graphboost {'fit' if tuning is None else 'tune'}` (graphboost "
+        f"{version or 'unknown'}) on {today}. It "
         "follows the items of TRIPOD+AI (Collins et al., BMJ 2024;385:e078378) that apply to "
         "one model developed and internally validated on one cohort.",
         "",
         *_intended_use(spec, counts, positive),
         *_data(source, spec, counts),
-        *_methods(spec, recalibration),
-        *_validation(cv, saved, threshold, names),
+        *_methods(spec, recalibration, tuning),
+        *_validation(cv, saved, threshold, names, tuning),
         *_graphs(clf),
-        *_limitations(counts, cv),
+        *_limitations(counts, cv, tuning),
     ]
     return "\n".join(lines)

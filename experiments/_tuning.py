@@ -499,13 +499,49 @@ def _finished(study):
     return count_trials(study) + count_trials(study, "PRUNED")
 
 
-def tune_report(result, storage, study_name, inner_splits):
-    """Markdown for the model report of a refitted best trial."""
+def tuning_record(result, study_name, inner_splits):
+    """What a model card says of the search that chose a refitted model's parameters.
+
+    Parameters
+    ----------
+    result : SearchResult
+        A search with at least one complete trial.
+    study_name : str
+    inner_splits : int
+        Folds of the inner CV that scored each trial.
+
+    Returns
+    -------
+    dict
+        ``study``, ``n_complete`` (complete trials), ``inner_splits``, ``best_trial`` (its
+        number) and ``inner_auroc`` (its mean inner-CV AUROC). No storage URL: it may hold a
+        password.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> best = SimpleNamespace(number=7, value=0.7123)
+    >>> result = SimpleNamespace(study=SimpleNamespace(best_trial=best), n_complete=20)
+    >>> tuning_record(result, "pcr", 3)
+    {'study': 'pcr', 'n_complete': 20, 'inner_splits': 3, 'best_trial': 7, 'inner_auroc': 0.7123}
+    """
     best = result.study.best_trial
+    return {
+        "study": str(study_name),
+        "n_complete": int(result.n_complete),
+        "inner_splits": int(inner_splits),
+        "best_trial": int(best.number),
+        "inner_auroc": float(best.value),
+    }
+
+
+def tune_report(result, storage, study_name, inner_splits):
+    """Markdown for the model report of a refitted best trial (storage password hidden)."""
+    t = tuning_record(result, study_name, inner_splits)
     return (
         "\n## Tuning\n\n"
-        f"Optuna study `{study_name}` ({result.n_complete} complete trials), best trial "
-        f"{best.number} with inner {inner_splits}-fold CV AUROC {best.value:.3f}; "
+        f"Optuna study `{t['study']}` ({t['n_complete']} complete trials), best trial "
+        f"{t['best_trial']} with inner {t['inner_splits']}-fold CV AUROC {t['inner_auroc']:.3f}; "
         f"parameters `{json.dumps(_jsonable(result.best_params))}`. Open the study with "
         f"`optuna-dashboard {redact(storage)}`.\n"
     )

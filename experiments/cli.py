@@ -20,6 +20,7 @@ Examples
     graphboost benchmark --config duke-pcr --ablation --output runs/ablation-duke-pcr
     graphboost benchmark --suite design --n-jobs 2 --output runs/design
     graphboost tune --data cohort.csv --label outcome --storage sqlite:///study.db --n-trials 50
+    graphboost tune --data cohort.csv --label outcome --n-trials 50 --output tuned --cv 5
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ from ._modelfolder import check_replaceable
 from ._report import format_ablation
 from ._runner import format_table, load_config, run_benchmark
 from ._suite import SUITES, run_suite
-from ._tuning import HEARTBEAT_INTERVAL, open_storage, redact, run_search, tune_report
+from ._tuning import (
+    HEARTBEAT_INTERVAL,
+    open_storage,
+    redact,
+    run_search,
+    tune_report,
+    tuning_record,
+)
 
 PROG = "graphboost"
 
@@ -241,6 +249,15 @@ def _add_tune(sub):
     )
     p.add_argument("--inner-splits", type=int, default=3, help="folds of the inner CV")
     p.add_argument("--output", help="model folder for the refitted best trial (skip if absent)")
+    p.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --output: also report K-fold cross-validated AUROC of the refitted best trial "
+        "against logistic regression (optimistic: the search chose the parameters on the same "
+        "patients, as the model card says)",
+    )
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -565,10 +582,22 @@ def cmd_benchmark(args):
     return 0
 
 
-def cmd_tune(args):
+def _check_tune_args(args):
+    """The tune options that need no data, checked before the search."""
+    if args.cv == 1 or args.cv < 0:
+        raise InputError(f"--cv must be 0 (no cross-validation) or at least 2; got {args.cv}.")
+    if args.cv and not args.output:
+        raise InputError(
+            f"--cv {args.cv} cross-validates the refitted best trial, so it needs --output DIR "
+            "(the model folder to write); got --cv without --output."
+        )
     if args.output:
-        check_replaceable(args.output, args.overwrite)  # before any work
+        check_replaceable(args.output, args.overwrite)
     open_storage(args.storage, args.heartbeat)  # unreachable: an error before anything is read
+
+
+def cmd_tune(args):
+    _check_tune_args(args)  # before any work
     cohort = _load_cohort(args)
     result = run_search(
         dataset_from_cohort(cohort, Path(args.data).name, dict(args.group)),
@@ -595,18 +624,32 @@ def cmd_tune(args):
     if not args.output:
         print("Pass --output DIR to refit the best trial on all patients and save the model.")
         return 0
+    return _refit_best(args, cohort, result)
+
+
+def _refit_best(args, cohort, result):
+    """``tune --output``: the best trial refitted on all patients (and ``--cv``) in a folder."""
     fitted = workflows.fit_model_folder(
         cohort,
         args.output,
         params=result.best_params,
         groups=dict(args.group),
+        cv=args.cv,
         random_state=args.seed,
         scan_shape=args.scan_shape,
         overwrite=args.overwrite,
         source=Path(args.data).name,
+        progress=sys.stderr.isatty(),
         report_extra=tune_report(result, args.storage, args.study_name, args.inner_splits),
+        tuning=tuning_record(result, args.study_name, args.inner_splits),
     )
-    print(f"Best trial refitted on all {len(cohort.y)} patients; model written to {fitted.path}.")
+    print(
+        f"Best trial refitted on all {len(cohort.y)} patients; model written to {fitted.path}; "
+        "model card: MODEL_CARD.md."
+    )
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
+        print("  (optimistic: the search chose the parameters on these same patients)")
     return 0
 
 

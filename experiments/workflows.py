@@ -343,7 +343,7 @@ def _cv_frame(cohort, cv):
     return frame
 
 
-# Over 60 lines only by its docstring (fourteen parameters); the body is 27 lines.
+# Over 60 lines only by its docstring (fifteen parameters); the body is 27 lines.
 def fit_model_folder(
     cohort,
     output,
@@ -360,6 +360,7 @@ def fit_model_folder(
     calibration=None,
     threshold_target=None,
     inner_splits=DEFAULT_INNER_SPLITS,
+    tuning=None,
 ):
     """Fit the preprocessor and GraphBoostClassifier on a cohort and write a model folder.
 
@@ -404,6 +405,10 @@ def fit_model_folder(
         (``threshold.json``); :func:`predict` then gives the class at it.
     inner_splits : int, default=10
         Inner folds of the recalibration.
+    tuning : dict, optional
+        The Optuna search that chose ``params`` on this cohort
+        (:func:`experiments._tuning.tuning_record`): ``MODEL_CARD.md`` then reports it, and
+        calls the cross-validated figures optimistic.
 
     Returns
     -------
@@ -430,7 +435,7 @@ def fit_model_folder(
     counts = np.bincount(y).tolist()
     report = _fit_report(source, spec, pipe[-1], counts, seconds, cv_result) + report_extra
     files = folder_extras(cv_result, options, recal)
-    card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files)
+    card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files, tuning)
     extra = {} if cv_result is None else {"cv_predictions.csv": _cv_frame(cohort, cv_result)}
     if getattr(cohort, "skipped_scans", None):
         extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
@@ -450,7 +455,7 @@ def _fit_pipeline(ds, params, random_state, options):
     return pipe, classes, y, time.perf_counter() - t0, recal
 
 
-def _model_card(source, spec, counts, clf, cv, options, files):
+def _model_card(source, spec, counts, clf, cv, options, files, tuning=None):
     """``MODEL_CARD.md`` of the folder (see ``experiments._model_card``)."""
     from graphboost import __version__
 
@@ -466,6 +471,7 @@ def _model_card(source, spec, counts, clf, cv, options, files):
         threshold=files.get("threshold.json"),
         names=_cv_name,
         version=__version__,
+        tuning=tuning,
     )
 
 
