@@ -14,7 +14,9 @@ The same is available as ``graphboost benchmark --config duke-tnbc``. :func:`run
 (``graphboost benchmark --suite design``) runs every method on the nine tasks of the design suite
 and writes one table with mean ranks, the Friedman test and a critical-difference figure;
 :class:`TunedGraphBoostClassifier` is GraphBoostClassifier tuned by Optuna inside each training
-fold. :func:`run_ablation` (``graphboost benchmark --config duke-pcr --ablation``) fits each
+fold, the method ``graphboost-tuned`` of both (``graphboost benchmark --config <config> --methods
+graphboost,graphboost-tuned`` gives a nested-CV estimate of the tuned model).
+:func:`run_ablation` (``graphboost benchmark --config duke-pcr --ablation``) fits each
 method on each modality alone (column prefixes, e.g. ``clin:`` and ``img:``) and on all of them,
 on the same folds, with paired bootstrap CIs. ``graphboost tune`` runs Optuna searches
 (:func:`run_search`, :class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
@@ -46,14 +48,8 @@ from ._metrics import (
 )
 from ._modality_selection import ModalitySelectionClassifier
 from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
-from ._suite import (
-    SUITES,
-    SuiteResult,
-    TunedGraphBoostClassifier,
-    critical_difference,
-    friedman_test,
-    run_suite,
-)
+from ._suite import SUITES, SuiteResult, critical_difference, friedman_test, run_suite
+from ._tuned import TunedGraphBoostClassifier
 from ._tuning import NestedCVObjective, create_study, open_storage, run_search, search_space
 from ._typicality import neighbor_typicality
 

@@ -1,6 +1,12 @@
 """The methods a benchmark compares, each a scikit-learn Pipeline fitted inside the folds.
 
-Every method starts with the one table preprocessor, ``features.ClinicalPreprocessor``.
+Every method starts with the one table preprocessor, ``features.ClinicalPreprocessor``; the
+methods whose estimator holds the preprocessor itself (:data:`OWN_PREPROCESSOR`) get it as a
+parameter.
+
+``graphboost-tuned`` (:class:`experiments.TunedGraphBoostClassifier`) tunes the ``graphboost``
+pipeline built here, so its module (:mod:`experiments._tuned`) imports this one and registers
+its builder (:func:`register_builder`): one import direction only.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ METHODS = (
     "adaboost",
     "gcn",
     "graphboost",
+    "graphboost-tuned",
     "graphboost_modalities",
     "hist_gradient_boosting",
     "logistic",
@@ -26,8 +33,15 @@ METHODS = (
 )
 """Method names a config may list."""
 
+TUNED = "graphboost-tuned"
+"""GraphBoostClassifier tuned by an Optuna search inside each training fold (nested CV)."""
+
+OWN_PREPROCESSOR = ("graphboost_modalities", TUNED)
+"""Methods whose estimator takes the raw columns and holds the preprocessor itself."""
+
 BASELINES = tuple(m for m in METHODS if not m.startswith("graphboost"))
-"""The methods GraphBoostClassifier is compared with (``graphboost_modalities`` is ours)."""
+"""The methods GraphBoostClassifier is compared with (``graphboost_modalities`` and
+``graphboost-tuned`` are ours)."""
 
 SELECTOR_PARAMS = ("cv", "modalities", "scoring")
 """Parameters of ``graphboost_modalities`` that go to the ModalitySelectionClassifier; the
@@ -35,7 +49,16 @@ others go to its GraphBoostClassifier."""
 
 
 def check_methods(names):
-    """Raise :class:`InputError` naming the unknown methods and the choices."""
+    """Raise :class:`InputError` naming the unknown methods and the choices.
+
+    Examples
+    --------
+    >>> check_methods(["logistic", "graphboost-tuned"])
+    >>> check_methods(["svm"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    experiments._data.InputError: Unknown method(s) ['svm']; choose from [...'graphboost-tuned'...].
+    """
     unknown = [m for m in names if m not in METHODS]
     if unknown:
         raise InputError(f"Unknown method(s) {unknown}; choose from {list(METHODS)}.")
@@ -149,7 +172,7 @@ def _graphboost_modalities(params, feature_groups, random_state, n_jobs, preproc
     return ModalitySelectionClassifier(inner, random_state=random_state, **chosen)
 
 
-_BUILDERS = {
+_BUILDERS = {  # + TUNED, registered by experiments._tuned
     "adaboost": _adaboost,
     "gcn": _gcn,
     "graphboost": _graphboost,
@@ -159,6 +182,25 @@ _BUILDERS = {
     "random_forest": _random_forest,
     "xgboost": _xgboost,
 }
+
+
+def register_builder(name, builder):
+    """Register the builder of method ``name`` (one of :data:`METHODS`) from its own module.
+
+    For a method whose module imports this one (``graphboost-tuned`` tunes the ``graphboost``
+    pipeline): ``builder(params, feature_groups, random_state, n_jobs, preprocessor=None)``
+    returns the method's unfitted estimator.
+    """
+    if name not in METHODS:
+        raise ValueError(f"Cannot register {name!r}: not one of METHODS {list(METHODS)}.")
+    _BUILDERS[name] = builder
+
+
+def _builder(name):
+    check_methods([name])
+    if name not in _BUILDERS:  # pragma: no cover - experiments/__init__ imports every module
+        raise RuntimeError(f"Method {name!r} is not registered: import experiments first.")
+    return _BUILDERS[name]
 
 
 def make_estimator(name, params=None, feature_groups=None, random_state=0, n_jobs=1):
@@ -181,15 +223,16 @@ def make_estimator(name, params=None, feature_groups=None, random_state=0, n_job
     Defaults: ``logistic`` is L2 logistic regression with C chosen by an inner stratified 3-fold CV
     on AUROC (nested tuning); ``random_forest`` 500 trees; ``hist_gradient_boosting`` scikit-learn
     defaults with early stopping off; ``xgboost`` 300 trees of depth 4 (the Duke README's
-    baseline); ``adaboost`` 200 stumps (SAMME); ``gcn`` a 2-layer GCN on a 10-NN graph.
+    baseline); ``adaboost`` 200 stumps (SAMME); ``gcn`` a 2-layer GCN on a 10-NN graph;
+    ``graphboost-tuned`` a one-step Pipeline around :class:`experiments.TunedGraphBoostClassifier`
+    (6 Optuna trials, 3 inner folds, ``conv="vote"``), which preprocesses the raw columns itself.
 
     Examples
     --------
     >>> make_estimator("adaboost", {"n_estimators": 10}).n_estimators
     10
     """
-    check_methods([name])
-    return _BUILDERS[name](dict(params or {}), feature_groups, random_state, n_jobs)
+    return _builder(name)(dict(params or {}), feature_groups, random_state, n_jobs)
 
 
 def _to_array(X):
@@ -214,15 +257,25 @@ def make_pipeline(
     -------
     sklearn.pipeline.Pipeline or ModalitySelectionClassifier
         Steps ``"preprocess"``, (``"to_array"`` for XGBoost), ``"model"``; fit it inside the
-        training folds. ``graphboost_modalities`` is a ModalitySelectionClassifier that holds
-        the ``graphboost`` pipeline (it must see the raw, prefixed columns).
+        training folds. The methods of :data:`OWN_PREPROCESSOR` get ``preprocessor`` as a
+        parameter of their estimator: ``graphboost_modalities`` is a ModalitySelectionClassifier
+        that holds the ``graphboost`` pipeline (it must see the raw, prefixed columns);
+        ``graphboost-tuned`` is the one step ``"model"``, a TunedGraphBoostClassifier that
+        refits the preprocessor in every inner fold of its search.
+
+    Examples
+    --------
+    >>> [step for step, _ in make_pipeline("logistic").steps]
+    ['preprocess', 'model']
+    >>> tuned = make_pipeline("graphboost-tuned", {"n_trials": 10}, random_state=3)
+    >>> type(tuned.named_steps["model"]).__name__, tuned.named_steps["model"].n_trials
+    ('TunedGraphBoostClassifier', 10)
     """
     from features import ClinicalPreprocessor
 
-    if name == "graphboost_modalities":
-        return _graphboost_modalities(
-            dict(params or {}), feature_groups, random_state, n_jobs, preprocessor
-        )
+    if name in OWN_PREPROCESSOR:
+        build = _builder(name)
+        return build(dict(params or {}), feature_groups, random_state, n_jobs, preprocessor)
     est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
     pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
     steps = [("preprocess", pre.set_output(transform="pandas"))]

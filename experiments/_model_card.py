@@ -20,8 +20,10 @@ _MAX_COLUMNS = 40  # predictor names listed in the card; cohort.json lists every
 
 _NESTED = (
     "An unbiased estimate needs nested cross-validation (the search repeated inside every outer "
-    "training fold, as `experiments.TunedGraphBoostClassifier` does: the `graphboost-tuned` "
-    "method of `graphboost benchmark --suite`) or an external cohort."
+    "training fold, as `experiments.TunedGraphBoostClassifier` does: on your own cohort, "
+    "`graphboost benchmark --config <your config> --methods graphboost,graphboost-tuned` "
+    "cross-validates the `graphboost-tuned` method beside the defaults on the same folds) or an "
+    "external cohort."
 )
 
 

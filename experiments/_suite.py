@@ -31,23 +31,19 @@ Learning Research 7:1-30 (2006).
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.validation import check_is_fitted
 
-from ._data import InputError, check_labels, load_dataset
-from ._methods import check_methods, make_pipeline
+from ._data import InputError, load_dataset
+from ._methods import TUNED, check_methods
 from ._metrics import paired_bootstrap
 from ._report import RunFolder, markdown_table
-from ._runner import cross_validate, filter_fold_noise, load_config
-from ._tuning import NestedCVObjective, clip_neighbors, count_trials, create_study, estimator_params
+from ._runner import cross_validate, load_config
+from ._tuned import TunedGraphBoostClassifier  # noqa: F401 (re-exported: it was defined here)
 
 SUITES = {
     "design": (
@@ -67,147 +63,11 @@ SUITES = {
 SUITE_BASELINES = ("logistic", "hist_gradient_boosting", "xgboost", "adaboost", "gcn")
 """The baselines of a suite; each task's best baseline is the one with the highest AUROC."""
 
-TUNED = "graphboost-tuned"
-
 SUITE_METHODS = (*SUITE_BASELINES, "graphboost", TUNED)
 """Methods a suite runs by default: the baselines, GraphBoostClassifier's defaults and
 :class:`TunedGraphBoostClassifier`."""
 
 _CARDS = Path("docs") / "datasets"
-
-
-class TunedGraphBoostClassifier(ClassifierMixin, BaseEstimator):
-    """GraphBoostClassifier with its parameters chosen by an Optuna search on the training data.
-
-    ``fit(X, y)`` runs an in-memory Optuna study (seeded TPE sampler, median pruner) whose
-    objective is :class:`experiments.NestedCVObjective`: the inner stratified K-fold AUROC on
-    ``X, y`` alone, the preprocessing fitted inside each inner fold. It then refits the best
-    trial's parameters on all of ``X, y``. Inside a benchmark fold ``X, y`` is the outer training
-    fold, so the outer test fold never reaches the search: the tuned model is scored without
-    leakage (nested cross-validation).
-
-    Parameters
-    ----------
-    n_trials : int, default=6
-        Optuna trials per fit.
-    inner_splits : int, default=3
-        Folds of the inner cross-validation.
-    fixed : dict, optional
-        GraphBoostClassifier parameters held fixed; default ``{"conv": "vote"}`` (GNN weak
-        learners cost 20-60 times more and were not better, ``design-notes.md`` section 3).
-    feature_groups : dict of str to list of str, optional
-        Named blocks of source columns, one candidate graph each.
-    preprocessor : features.ClinicalPreprocessor, optional
-        Unfitted preprocessor of the raw columns (default ``ClinicalPreprocessor()``).
-    random_state : int, default=0
-        Seeds the sampler, the inner folds and the models.
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    best_params_ : dict
-        Parameters of the refitted model (the best trial, ``fixed`` included).
-    best_score_ : float
-        Inner-CV AUROC of the best trial (NaN when no trial completed).
-    n_trials_complete_, n_trials_pruned_ : int
-    model_ : sklearn.pipeline.Pipeline
-        Preprocessor and GraphBoostClassifier refitted on all training patients.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
-    >>> y = (X.a + 0.5 * rng.normal(size=60) > 0).astype(int)
-    >>> clf = TunedGraphBoostClassifier(n_trials=2, fixed={"conv": "vote", "n_estimators": 5})
-    >>> clf.fit(X, y).predict_proba(X.head(2)).shape  # doctest: +SKIP
-    (2, 2)
-    """
-
-    def __init__(
-        self,
-        *,
-        n_trials=6,
-        inner_splits=3,
-        fixed=None,
-        feature_groups=None,
-        preprocessor=None,
-        random_state=0,
-    ):
-        self.n_trials = n_trials
-        self.inner_splits = inner_splits
-        self.fixed = fixed
-        self.feature_groups = feature_groups
-        self.preprocessor = preprocessor
-        self.random_state = random_state
-
-    def _check_params(self):
-        for name, low in (("n_trials", 1), ("inner_splits", 2)):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
-                raise ValueError(
-                    f"The '{name}' parameter of TunedGraphBoostClassifier must be an integer "
-                    f">= {low}; got {value!r}."
-                )
-
-    def fit(self, X, y):
-        """Search the parameters on ``X, y`` (inner CV), then refit the best on all of them."""
-        from optuna.storages import InMemoryStorage
-
-        self._check_params()
-        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
-        check_labels(y, self.inner_splits, what="the label of the training patients")
-        encoder = LabelEncoder().fit(y)
-        y_enc = encoder.transform(y)
-        fixed = {"conv": "vote"} if self.fixed is None else dict(self.fixed)
-        study = create_study(InMemoryStorage(), TUNED, seed=int(self.random_state))
-        objective = NestedCVObjective(
-            X,
-            y_enc,
-            feature_groups=self.feature_groups,
-            preprocessor=self.preprocessor,
-            inner_splits=self.inner_splits,
-            fixed=fixed,
-            random_state=self.random_state,
-        )
-        study.optimize(objective, n_trials=self.n_trials, catch=(ValueError, RuntimeError))
-        self.n_trials_complete_ = count_trials(study)
-        self.n_trials_pruned_ = count_trials(study, "PRUNED")
-        if self.n_trials_complete_:
-            params = {**estimator_params(study.best_trial), **fixed}
-            self.best_score_ = float(study.best_value)
-        else:
-            warnings.warn(
-                "No Optuna trial completed; GraphBoostClassifier refitted with its defaults "
-                "and the fixed parameters.",
-                UserWarning,
-                stacklevel=2,
-            )
-            params, self.best_score_ = fixed, float("nan")
-        self.best_params_ = clip_neighbors(params, len(y_enc))
-        self.model_ = make_pipeline(
-            "graphboost",
-            self.best_params_,
-            self.feature_groups,
-            self.random_state,
-            preprocessor=self.preprocessor,
-        )
-        with filter_fold_noise():
-            self.model_.fit(X, y_enc)
-        self.classes_ = encoder.classes_
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def predict_proba(self, X):
-        """Class probabilities of shape (n_samples, n_classes), from the refitted model."""
-        check_is_fitted(self, "model_")
-        X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
-        return self.model_.predict_proba(X)
-
-    def predict(self, X):
-        """The most probable class of each patient."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -354,9 +214,9 @@ def _suite_tasks(suite, tasks):
 
 def _suite_methods(methods):
     methods = list(SUITE_METHODS if methods is None else methods)
-    check_methods([m for m in methods if m != TUNED] or ["graphboost"])
     if not methods:
         raise InputError(f"No methods given; choose from {list(SUITE_METHODS)}.")
+    check_methods(methods)
     return methods
 
 
@@ -395,30 +255,10 @@ def _fold_rows(task, results):
     ]
 
 
-def _tuned_estimator(dataset, params, random_state):
-    return TunedGraphBoostClassifier(
-        feature_groups=dataset.feature_groups or None,
-        preprocessor=dataset.preprocessor,
-        random_state=random_state,
-        **params,
-    )
-
-
 def _run_task(dataset, methods, params, cv, n_jobs, progress):
-    """Cross-validate every method on one task; its results and encoded labels."""
-    extra = {}
-    if TUNED in methods:
-        extra[TUNED] = _tuned_estimator(dataset, params.get(TUNED, {}), cv["random_state"])
-    results, y, scheme = cross_validate(
-        dataset,
-        [m for m in methods if m != TUNED],
-        params={k: v for k, v in params.items() if k != TUNED},
-        n_jobs=n_jobs,
-        progress=progress,
-        estimators=extra,
-        **cv,
-    )
-    return {m: results[m] for m in methods}, y, scheme
+    """Cross-validate every method on one task (``graphboost-tuned`` is a runner method like
+    the others); its results and encoded labels."""
+    return cross_validate(dataset, methods, params=params, n_jobs=n_jobs, progress=progress, **cv)
 
 
 def _load_tasks(names, datasets, n_splits):
@@ -455,8 +295,8 @@ def run_suite(
     tasks : list of str, optional
         A subset of the suite's tasks.
     methods : list of str, optional
-        Default :data:`SUITE_METHODS`; ``"graphboost-tuned"`` is
-        :class:`TunedGraphBoostClassifier`, the others are runner methods.
+        Runner methods (:data:`experiments.METHODS`); default :data:`SUITE_METHODS`.
+        ``"graphboost-tuned"`` is :class:`experiments.TunedGraphBoostClassifier`.
     n_splits, n_repeats : int, default=5
         Repeated stratified K-fold, the same folds for every method of a task.
     n_bootstrap : int, default=1000

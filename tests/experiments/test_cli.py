@@ -258,6 +258,34 @@ def test_benchmark_command(cohort_csv, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_benchmark_command_runs_the_tuned_method(cohort_csv, tmp_path, capsys):
+    """The command the model card of ``graphboost tune`` gives: nested CV of the tuned model."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'name = "t"\nmethods = ["logistic", "graphboost", "graphboost-tuned"]\n'
+        f'[dataset]\nkind = "csv"\npath = "{cohort_csv}"\nlabel = "y"\nexclude = ["pid"]\n'
+        "[cv]\nn_splits = 2\nn_repeats = 1\n[params]\n"
+        'graphboost = {n_estimators = 5, conv = "vote"}\n'
+        'graphboost-tuned = {n_trials = 2, fixed = {conv = "vote", n_estimators = 5}}\n'
+    )
+    out = tmp_path / "run"
+    argv = ["benchmark", "--config", str(cfg), "--methods", "graphboost,graphboost-tuned"]
+    assert main([*argv, "--bootstrap", "20", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| graphboost |" in printed and "| graphboost-tuned |" in printed
+    assert "| logistic |" not in printed
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["methods"] == ["graphboost", "graphboost-tuned"]
+    assert meta["config"]["params"]["graphboost-tuned"]["n_trials"] == 2
+    assert set(meta["variants"]) == {"graphboost-tuned"}
+    folds = pd.read_csv(out / "fold_scores.csv")
+    assert folds.groupby("method").fold.apply(list).to_dict() == {
+        "graphboost": [0, 1],
+        "graphboost-tuned": [0, 1],
+    }
+
+
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--output", str(out), "--n-patients", "40", "--pretrain-seconds", "3"])

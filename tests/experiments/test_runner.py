@@ -225,3 +225,69 @@ def test_adrenal_and_duke_datasets_load():
     assert set(duke.groups) == {"0", "2"}
     with pytest.raises(InputError, match="Unknown Duke task 'her2'; choose one of"):
         load_dataset({"kind": "duke", "task": "her2"})
+
+
+# --------------------------------------------------------------------------- graphboost-tuned
+TUNED_TINY = {"n_trials": 2, "fixed": {"conv": "vote", "n_estimators": 5}}
+
+
+@pytest.mark.slow
+def test_tuned_method_is_nested_in_the_benchmark_folds(cohort_csv, tmp_path, monkeypatch):
+    """``graphboost-tuned`` runs as a runner method: its params reach the estimator, its search
+    sees only the training rows of each outer fold, the same folds as ``graphboost``."""
+    from experiments import _tuned, load_dataset
+    from experiments._runner import make_splits
+
+    seen = []
+    fit = _tuned.TunedGraphBoostClassifier.fit
+
+    def recording_fit(self, X, y):
+        seen.append((self.n_trials, self.fixed, self.random_state, set(X.index)))
+        return fit(self, X, y)
+
+    monkeypatch.setattr(_tuned.TunedGraphBoostClassifier, "fit", recording_fit)
+    cfg = _cfg(cohort_csv, ["graphboost", "graphboost-tuned"], seed=3)
+    cfg["cv"] = {"n_splits": 2, "n_repeats": 1}
+    cfg["params"] = {
+        "graphboost": {"n_estimators": 5, "conv": "vote"},
+        "graphboost-tuned": TUNED_TINY,
+    }
+    res = run_benchmark(cfg, output=tmp_path / "run", progress=False)
+    assert list(res.table.method) == ["graphboost", "graphboost-tuned"]
+    tuned = res.methods["graphboost-tuned"]
+    assert np.isfinite(tuned.probas).all() and tuned.probas[0].shape == (48, 2)
+    assert [(r, f) for r, f, _ in tuned.fold_scores] == [(0, 0), (0, 1)]
+    assert (res.table.auroc > 0.75).all()  # x1 carries the label
+    ds = load_dataset(cfg["dataset"])
+    splits, _ = make_splits(ds, np.asarray(ds.y), 2, 1, 3)
+    assert len(seen) == 2
+    for (n_trials, fixed, seed, rows), (train, test) in zip(seen, splits[0], strict=True):
+        assert (n_trials, fixed, seed) == (2, TUNED_TINY["fixed"], 3)
+        assert rows == set(ds.X.index[train])  # the outer training fold only
+        assert rows.isdisjoint(ds.X.index[test])
+    assert set(res.variants) == {"graphboost-tuned"}  # a graphboost variant, paired with it
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "| graphboost-tuned |" in md and "graphboost-tuned vs graphboost: AUROC" in md
+
+
+def test_tuned_method_checks_its_name_and_params(cohort_csv, tmp_path):
+    from experiments import METHODS, TunedGraphBoostClassifier
+
+    assert "graphboost-tuned" in METHODS
+    names = r"choose from \[.*'graphboost', 'graphboost-tuned', 'graphboost_modalities'"
+    with pytest.raises(InputError, match=r"Unknown method\(s\) \['graphboost_tuned'\]; " + names):
+        load_config(_cfg(cohort_csv, ["logistic", "graphboost_tuned"]))
+    pipe = make_pipeline("graphboost-tuned", {"n_trials": 4}, {"lab": ["x1", "x2"]}, 7)
+    model = pipe.named_steps["model"]
+    assert [step for step, _ in pipe.steps] == ["model"]
+    assert isinstance(model, TunedGraphBoostClassifier)
+    assert model.n_trials == 4 and model.random_state == 7
+    assert model.feature_groups == {"lab": ["x1", "x2"]}
+    cfg = _cfg(cohort_csv, ["graphboost-tuned"], params={"graphboost-tuned": {"n_trial": 4}})
+    match = (
+        r"Unknown graphboost-tuned \(TunedGraphBoostClassifier\) parameter\(s\) \['n_trial'\]; "
+        r"valid: \['feature_groups', 'fixed', 'inner_splits', 'n_trials'"
+    )
+    with pytest.raises(InputError, match=match):
+        run_benchmark(cfg, output=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

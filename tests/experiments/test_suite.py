@@ -24,7 +24,7 @@ from experiments import (
     load_dataset,
     run_suite,
 )
-from experiments import _suite as suite_module
+from experiments import _tuned as tuned_module
 from experiments._data import PUBLIC_TASKS
 from experiments._runner import make_splits
 from experiments._suite import SUITE_METHODS, TUNED, _iman_davenport, rank_methods
@@ -146,16 +146,15 @@ def test_critical_difference_groups_and_figure():
 def test_tuned_search_never_sees_the_outer_test_fold(monkeypatch):
     seen = []
 
-    class Recording(suite_module.NestedCVObjective):
+    class Recording(tuned_module.NestedCVObjective):
         def __init__(self, X, y, **kwargs):
             seen.append(set(X.index))
             super().__init__(X, y, **kwargs)
 
-    monkeypatch.setattr(suite_module, "NestedCVObjective", Recording)
+    monkeypatch.setattr(tuned_module, "NestedCVObjective", Recording)
     ds = _synthetic("t", n=45)
-    tuned = TunedGraphBoostClassifier(**TINY[TUNED])
-    results, y, _ = cross_validate(
-        ds, [], estimators={TUNED: tuned}, n_splits=3, n_repeats=1, random_state=0, n_jobs=1
+    results, y, _ = cross_validate(  # the runner method, as the suite and the benchmark run it
+        ds, [TUNED], params=TINY, n_splits=3, n_repeats=1, random_state=0, n_jobs=1
     )
     splits, _ = make_splits(ds, y, 3, 1, 0)
     assert len(seen) == 3
@@ -181,6 +180,28 @@ def test_tuned_classifier_fits_and_checks_its_parameters():
         )
         with pytest.raises(ValueError, match=re.escape(match)):
             bad.fit(ds.X, ds.y)
+
+
+def test_tuned_classifier_checks_its_fixed_parameters():
+    ds = _synthetic("t", n=30)
+    match = "The 'fixed' parameter of TunedGraphBoostClassifier must be a dict of "
+    with pytest.raises(ValueError, match=match + "GraphBoostClassifier parameters; got 'vote'"):
+        TunedGraphBoostClassifier(fixed="vote").fit(ds.X, ds.y)
+    match = r"names unknown GraphBoostClassifier parameter\(s\) \['n_rounds'\]; valid: \["
+    with pytest.raises(ValueError, match=match):
+        TunedGraphBoostClassifier(fixed={"conv": "vote", "n_rounds": 5}).fit(ds.X, ds.y)
+
+
+@pytest.mark.slow
+def test_suite_runs_the_tuned_method_as_a_runner_method():
+    """The suite's ``graphboost-tuned`` is the runner's method: same folds, same numbers."""
+    ds = _synthetic("s", n=40, seed=3)
+    kwargs = {"tasks": ["gbsg"], "n_splits": 2, "n_repeats": 1, "n_bootstrap": 10}
+    res = run_suite(methods=[TUNED, "logistic"], params=TINY, datasets={"gbsg": ds}, **kwargs)
+    results, _, _ = cross_validate(ds, [TUNED], params=TINY, n_splits=2, n_repeats=1)
+    assert list(res.mean_ranks.index) == [TUNED, "logistic"]
+    tuned_folds = res.fold_scores[res.fold_scores.method == TUNED].auroc.tolist()
+    assert tuned_folds == [s for _, _, s in results[TUNED].fold_scores]
 
 
 # --------------------------------------------------------------------------- the suite
