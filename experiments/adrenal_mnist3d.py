@@ -22,7 +22,8 @@ Steps (all printed):
 
 Defaults depend on the device: on a GPU 64^3, 5 folds, 30 epochs (patience 10), no pretraining,
 mean and refit inference; on a CPU 32^3, 3 folds, 25 epochs (patience 8), 12 epochs of SimCLR
-pretraining, mean inference (chosen on val, see ``PROFILES``). An option given on the command
+pretraining, mean inference (chosen on val, see ``PROFILES``); on both, the learned block is the
+mean logit over each volume's 8 flips (``--test-time-flips``). An option given on the command
 line wins over both.
 
 The last line printed is one JSON object: the mean test AUROCs over the seeds keyed ``learned``,
@@ -69,6 +70,7 @@ PROFILES = {
         "pretrain_epochs": 0,
         "objective": "mae",
         "inference": "both",
+        "test_time_flips": "on",
     },
     "cpu": {
         "size": 32,
@@ -80,6 +82,8 @@ PROFILES = {
         "pretrain_epochs": 12,
         "objective": "simclr",
         "inference": "mean",
+        # the mean logit of the 8 flips (3 seeds): val 0.828 vs 0.826, test 0.889 vs 0.876
+        "test_time_flips": "on",
     },
 }
 
@@ -97,8 +101,10 @@ OPTIONS = {
     "--batch-size": (32, "training batch size"),
     "--augment": (1.0, "strength of the random views (0: flips only)"),
     "--test-time-flips": (
-        False,
-        "the learned block is the mean of the logits of each volume's 8 flips (8x inference)",
+        None,
+        "the learned block is the mean of the logits of each volume's 8 flips (8x inference; "
+        "GPU and CPU on)",
+        ("on", "off"),
     ),
     "--inference": (
         None,
@@ -295,7 +301,7 @@ def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeE
         lr=args.lr,
         batch_size=args.batch_size,
         augment=args.augment,
-        test_time_flips=args.test_time_flips,
+        test_time_flips=args.test_time_flips == "on",
         add_indicator=False,
         device=args.device,
         random_state=seed,

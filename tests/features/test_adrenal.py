@@ -149,6 +149,9 @@ def test_options_by_device_and_errors():
     args = resolve_options(parse_script_args("x", OPTIONS, ["--device", "cpu", "--size", "64"]))
     assert args.size == 64 and isinstance(args.size, int)
     assert args.pretrain_epochs == 12 and args.objective == "simclr"  # the start chosen on val
+    assert args.test_time_flips == "on"
+    argv = ["--device", "cpu", "--test-time-flips", "off"]
+    assert resolve_options(parse_script_args("x", OPTIONS, argv)).test_time_flips == "off"
     argv = ["--device", "cpu", "--compare-pretraining", "--pretrain-epochs", "0"]
     with pytest.raises(ValueError, match="--compare-pretraining needs --pretrain-epochs >= 1"):
         resolve_options(parse_script_args("x", OPTIONS, argv))
