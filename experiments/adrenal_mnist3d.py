@@ -97,6 +97,11 @@ OPTIONS = {
         None,
         "epochs without a lower validation loss before an encoder stops (GPU 10, CPU 8)",
     ),
+    "--validation-fraction": (
+        0.2,
+        "share of each encoder's training patients held out for early stopping (0: none, all "
+        "epochs run)",
+    ),
     "--lr": (1e-3, "AdamW learning rate"),
     "--batch-size": (32, "training batch size"),
     "--augment": (1.0, "strength of the random views (0: flips only)"),
@@ -298,6 +303,7 @@ def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeE
         inference="refit" if args.inference in ("refit", "both") else "mean",
         max_epochs=args.max_epochs,
         patience=args.patience,
+        validation_fraction=args.validation_fraction,
         lr=args.lr,
         batch_size=args.batch_size,
         augment=args.augment,
@@ -397,6 +403,7 @@ SETTINGS = (
     "cv",
     "max_epochs",
     "patience",
+    "validation_fraction",
     "lr",
     "batch_size",
     "augment",
