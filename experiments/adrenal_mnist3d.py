@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -92,6 +93,11 @@ OPTIONS = {
     "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
     "--intensity": ("minmax", "intensity scaling of the volumes", ("minmax", "mri")),
     "--cv": (None, "cross-fitting folds of the supervised embedder (GPU 5, CPU 3)"),
+    "--cv-repeats": (
+        1,
+        "repeats of the cross-fitting folds (each training patient's block value is the mean "
+        "of that many encoders; new patients get the mean of cv x repeats)",
+    ),
     "--max-epochs": (None, "most training epochs of each encoder (GPU 30, CPU 25)"),
     "--patience": (
         None,
@@ -292,6 +298,13 @@ def _pretrained_weights(volumes, args, cache, encoder_kwargs, objective) -> tupl
     return str(weights), res.seconds
 
 
+def _cross_fitting(args, seed):
+    """``--cv`` folds, repeated ``--cv-repeats`` times (stratified, seeded by ``seed``)."""
+    if args.cv_repeats == 1:
+        return args.cv
+    return RepeatedStratifiedKFold(n_splits=args.cv, n_repeats=args.cv_repeats, random_state=seed)
+
+
 def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeEmbedder:
     return features.SupervisedVolumeEmbedder(
         prefix="learned",
@@ -299,7 +312,7 @@ def _embedder(args, seed, weights, encoder_kwargs) -> features.SupervisedVolumeE
         pretrained=weights,
         # the volumes are resampled and scaled already (step 3)
         preprocessor=features.VolumePreprocessor(shape=None, orientation=None, intensity=None),
-        cv=args.cv,
+        cv=_cross_fitting(args, seed),
         inference="refit" if args.inference in ("refit", "both") else "mean",
         max_epochs=args.max_epochs,
         patience=args.patience,
@@ -401,6 +414,7 @@ SETTINGS = (
     "channels",
     "intensity",
     "cv",
+    "cv_repeats",
     "max_epochs",
     "patience",
     "validation_fraction",

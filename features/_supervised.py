@@ -158,7 +158,9 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         Default ``VolumePreprocessor()`` (64^3, min-max intensities).
     cv : int or cross-validation splitter, default=5
         Cross-fitting folds: a number of stratified, shuffled folds (seeded by
-        ``random_state``) or a scikit-learn splitter.
+        ``random_state``) or a scikit-learn splitter that holds out every patient at least once.
+        With a repeated splitter (e.g. ``RepeatedStratifiedKFold``) a training patient's value
+        is the mean over the encoders that held it out, and new patients get the mean of all.
     inference : {"mean", "refit"}, default="mean"
         New patients: the mean of the fold encoders' outputs, or the output of one more encoder
         trained on all training patients (one more training).
@@ -224,7 +226,8 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         its early-stopping split) and those it gave out-of-fold values for.
     oof_fold_ : ndarray of shape (n_samples,)
         For each row of ``X`` in ``fit``: the fold encoder that gave its out-of-fold value
-        (-1: no scan).
+        (-1: no scan; with a repeated ``cv``, the last of those that held it out:
+        :attr:`cv_folds_` lists them all).
     history_ : list of dict
         Per trained encoder: ``"name"`` ("fold 0"... or "refit"), ``"best_epoch"``,
         ``"train_loss"`` and ``"val_loss"`` per epoch, ``"seconds"``.
@@ -492,17 +495,28 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         return self._output(frame, block, rows) if out_of_fold else None
 
     def _cross_fit(self, data, codes, rows, block) -> None:
-        """Train one encoder per fold; its held-out patients' values go to ``block``."""
+        """Train one encoder per fold; each patient's value in ``block`` is the mean over the
+        encoders that held it out (one, unless ``cv`` repeats its splits)."""
         cv = self.cv
         if isinstance(cv, int | np.integer):
             cv = StratifiedKFold(int(cv), shuffle=True, random_state=self._seed % (2**31 - 1))
         cv = check_cv(cv, codes, classifier=True)
+        total = np.zeros((len(rows), block.shape[1]))
+        times = np.zeros(len(rows))
         for k, (train, held_out) in enumerate(cv.split(np.zeros((len(codes), 1)), codes)):
             model = self._train(data, codes, train, f"fold {k}", k)
             self.fold_models_.append(model)
             self.cv_folds_.append((rows[train], rows[held_out]))
             self.oof_fold_[rows[held_out]] = k
-            block[rows[held_out]] = self._predict([model], data[held_out])
+            total[held_out] += self._predict([model], data[held_out])
+            times[held_out] += 1
+        if (times == 0).any():
+            raise ValueError(
+                f"The 'cv' parameter of {type(self).__name__} must hold out every training "
+                f"patient at least once (as KFold does); {int((times == 0).sum())} of "
+                f"{len(times)} patients with a scan were never held out."
+            )
+        block[rows] = total / times[:, None]
 
     def _train(self, data, codes, positions, name: str, index: int) -> torch.nn.Module:
         """One encoder + head trained on ``positions`` (early stopping inside them)."""

@@ -8,7 +8,13 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (
+    KFold,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+    cross_val_predict,
+)
 from sklearn.pipeline import make_pipeline
 
 pytest.importorskip("monai")
@@ -171,6 +177,28 @@ def test_test_time_flips_average_the_eight_flips_and_ignore_a_flip_of_the_scan(f
     assert not np.allclose(out, emb.transform(X)["scan:logit"].to_numpy())
     mirrored = X.assign(scan=[np.ascontiguousarray(v[::-1]) for v in X["scan"]])
     np.testing.assert_allclose(flipped.transform(mirrored)["scan:logit"], out, rtol=1e-4, atol=1e-5)
+
+
+def test_repeated_cross_fitting_averages_the_encoders_that_held_each_patient_out():
+    X, y = _cohort(n=24)
+    emb = _embedder(cv=RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0))
+    out = emb.fit_transform(X, y)["scan:logit"].to_numpy()
+    assert len(emb.fold_models_) == len(emb.cv_folds_) == 6
+    volumes = _preprocessed(emb, X)
+    for i in range(len(X)):
+        held = [k for k, (trained, held_out) in enumerate(emb.cv_folds_) if i in held_out]
+        assert len(held) == 2 and all(i not in emb.cv_folds_[k][0] for k in held)
+        expected = np.mean([_logit(emb.fold_models_[k], volumes[i : i + 1]) for k in held])
+        np.testing.assert_allclose(out[i], expected, atol=1e-5)
+    every = np.mean([_logit(m, volumes[:3]) for m in emb.fold_models_], axis=0)
+    np.testing.assert_allclose(emb.transform(X.iloc[:3])["scan:logit"], every, atol=1e-5)
+
+
+def test_cv_that_never_holds_a_patient_out_is_an_error():
+    X, y = _cohort(n=24)
+    emb = _embedder(cv=StratifiedShuffleSplit(n_splits=1, test_size=0.25, random_state=0))
+    with pytest.raises(ValueError, match=r"'cv' parameter .* every training patient at least"):
+        emb.fit_transform(X, y)
 
 
 def test_refit_inference_and_mean_inference():
