@@ -94,18 +94,22 @@ class _SourceColumnSelector(make_column_selector):
         super().__init__(pattern=f"^(?:{names})(?:=.*|:missing)?$")
 
 
+def unknown_params(estimator, names):
+    """The names in ``names`` that are not parameters of ``estimator`` (``get_params()``),
+    and the sorted valid ones (for the error message)."""
+    valid = estimator.get_params()
+    return [k for k in names if k not in valid], sorted(valid)
+
+
 def _graphboost(params, feature_groups, random_state, n_jobs):
     from graphboost import GraphBoostClassifier
 
     params = dict(params)
     if feature_groups and "feature_groups" not in params:
         params["feature_groups"] = {k: group_selector(v) for k, v in feature_groups.items()}
-    valid = GraphBoostClassifier().get_params()
-    bad = [k for k in params if k not in valid]
+    bad, valid = unknown_params(GraphBoostClassifier(), params)
     if bad:
-        raise InputError(
-            f"Unknown GraphBoostClassifier parameter(s) {bad}; valid: {sorted(valid)}."
-        )
+        raise InputError(f"Unknown GraphBoostClassifier parameter(s) {bad}; valid: {valid}.")
     params.setdefault("random_state", random_state)
     return GraphBoostClassifier(**params)
 

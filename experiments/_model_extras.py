@@ -58,16 +58,25 @@ class FitOptions:
         return "graphboost" if self.calibration is None else f"graphboost+{self.calibration}"
 
 
+def check_cv_folds(cv, name="cv"):
+    """``cv`` if it is 0 (no cross-validation) or at least 2 folds, else :class:`InputError`
+    naming ``name`` (``"--cv"`` on the command line)."""
+    if cv == 1 or cv < 0:
+        raise InputError(f"{name} must be 0 (no cross-validation) or at least 2; got {cv}.")
+    return cv
+
+
 def check_fit_options(
     calibration=None, threshold_target=None, cv=0, inner_splits=DEFAULT_INNER_SPLITS
 ):
-    """Check ``calibration`` and ``threshold_target`` (which needs ``cv >= 2``).
+    """Check ``cv``, ``calibration`` and ``threshold_target`` (which needs ``cv >= 2``).
 
     Examples
     --------
     >>> check_fit_options("sigmoid", "sensitivity:0.9", cv=5).saved_method
     'graphboost+sigmoid'
     """
+    check_cv_folds(cv)
     if calibration is not None:
         check_calibration_method(calibration)
     check_inner_splits(inner_splits)

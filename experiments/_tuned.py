@@ -23,7 +23,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import InputError, check_labels
-from ._methods import TUNED, make_pipeline, register_builder
+from ._methods import TUNED, make_pipeline, register_builder, unknown_params
 from ._runner import filter_fold_noise
 from ._tuning import NestedCVObjective, clip_neighbors, count_trials, create_study, estimator_params
 
@@ -117,12 +117,11 @@ class TunedGraphBoostClassifier(ClassifierMixin, BaseEstimator):
             )
         from graphboost import GraphBoostClassifier
 
-        valid = GraphBoostClassifier().get_params()
-        bad = [k for k in self.fixed if k not in valid]
+        bad, valid = unknown_params(GraphBoostClassifier(), self.fixed)
         if bad:
             raise ValueError(
                 f"The 'fixed' parameter of TunedGraphBoostClassifier names unknown "
-                f"GraphBoostClassifier parameter(s) {bad}; valid: {sorted(valid)}."
+                f"GraphBoostClassifier parameter(s) {bad}; valid: {valid}."
             )
 
     def fit(self, X, y):
@@ -220,12 +219,10 @@ def tuned_pipeline(params, feature_groups, random_state, n_jobs, preprocessor=No
     10
     """
     params = dict(params)
-    valid = TunedGraphBoostClassifier().get_params()
-    bad = [k for k in params if k not in valid]
+    bad, valid = unknown_params(TunedGraphBoostClassifier(), params)
     if bad:
         raise InputError(
-            f"Unknown {TUNED} (TunedGraphBoostClassifier) parameter(s) {bad}; "
-            f"valid: {sorted(valid)}."
+            f"Unknown {TUNED} (TunedGraphBoostClassifier) parameter(s) {bad}; valid: {valid}."
         )
     params.setdefault("feature_groups", feature_groups or None)
     params.setdefault("random_state", random_state)

@@ -37,6 +37,7 @@ from . import workflows
 from ._ablation import run_ablation
 from ._data import InputError, dataset_from_cohort
 from ._demo import run_demo
+from ._model_extras import check_cv_folds
 from ._modelfolder import check_replaceable
 from ._report import format_ablation
 from ._runner import format_table, load_config, run_benchmark
@@ -584,8 +585,7 @@ def cmd_benchmark(args):
 
 def _check_tune_args(args):
     """The tune options that need no data, checked before the search."""
-    if args.cv == 1 or args.cv < 0:
-        raise InputError(f"--cv must be 0 (no cross-validation) or at least 2; got {args.cv}.")
+    check_cv_folds(args.cv, "--cv")
     if args.cv and not args.output:
         raise InputError(
             f"--cv {args.cv} cross-validates the refitted best trial, so it needs --output DIR "

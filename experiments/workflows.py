@@ -416,8 +416,6 @@ def fit_model_folder(
         Scans skipped with ``on_error="skip"`` (``cohort.skipped_scans``) are listed by file
         name in ``skipped_scans.csv`` of the model folder.
     """
-    if cv == 1 or cv < 0:
-        raise InputError(f"cv must be 0 (no cross-validation) or at least 2; got {cv}.")
     options = check_fit_options(calibration, threshold_target, cv, inner_splits)
     check_replaceable(output, overwrite)
     # absolute: the staging folder must sit beside the output, also for "." or ".."
