@@ -33,11 +33,11 @@ from ._pretrain import fine_tune as _fine_tune
 from ._transforms import VolumePreprocessor
 from ._volume_data import (
     VolumeDataset,
-    collate_list,
     describe_item,
     hash_item,
     normalize_inputs,
     preprocess_volumes,
+    volume_loader,
 )
 
 __all__ = [
@@ -311,14 +311,12 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         """Read, preprocess and embed the volumes at ``todo`` (in batches) into ``out``."""
         from tqdm.auto import tqdm
 
-        loader = torch.utils.data.DataLoader(
+        loader = volume_loader(
             VolumeDataset(items, todo, self._preprocessor(), masks, bboxes),
             batch_size=int(self.batch_size),
             num_workers=int(self.num_workers),
-            collate_fn=collate_list,
-            shuffle=False,
-            # worker seeds come from this generator, not from torch's global random state
-            generator=torch.Generator().manual_seed(int(self.random_state)),
+            device=self.device_,
+            seed=int(self.random_state),
         )
         self.encoder_.eval()
         progress = tqdm(
@@ -330,30 +328,26 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         )
         with progress as bar:
             for batch in loader:
-                good = []
-                for pos, arr, err in batch:
-                    if err is None:
-                        good.append((pos, arr))
-                    else:
-                        self._fail(pos, items[pos], err)
-                if good:
-                    self._embed_batch(good, keys, out, items)
-                bar.update(len(batch))
+                for pos, err in batch.failures:
+                    self._fail(pos, items[pos], err)
+                if batch.positions:
+                    self._embed_batch(batch, keys, out, items)
+                bar.update(len(batch.positions) + len(batch.failures))
 
-    def _embed_batch(self, good, keys, out, items) -> None:
-        shapes = {a.shape for _, a in good}
-        if len(shapes) > 1:
+    def _embed_batch(self, batch, keys, out, items) -> None:
+        if isinstance(batch.volumes, list):
+            shapes = sorted({tuple(t.shape) for t in batch.volumes})
             raise ValueError(
-                f"preprocessed volumes have different shapes {sorted(shapes)}; set "
+                f"preprocessed volumes have different shapes {shapes}; set "
                 f"VolumePreprocessor(shape=...) to a fixed shape"
             )
         dev = self.device_
-        xb = torch.from_numpy(np.stack([a for _, a in good])).to(dev)
+        xb = batch.volumes.to(dev, non_blocking=True)  # pinned by the loader on CUDA
         use_amp = bool(self.amp and dev.type == "cuda")
         with torch.no_grad(), torch.autocast(dev.type, enabled=use_amp):
             emb = self.encoder_(xb)
         emb = emb.float().cpu().numpy()
-        for (pos, _), vec in zip(good, emb, strict=True):
+        for pos, vec in zip(batch.positions, emb, strict=True):
             if not np.isfinite(vec).all():  # never written, never cached: an error or a skip
                 n_bad = int(np.count_nonzero(~np.isfinite(vec)))
                 self._fail(pos, items[pos], f"the encoder gave {n_bad} non-finite values")

@@ -27,7 +27,7 @@ from graphboost import resolve_device, seeded_torch
 from ._encoders import ENCODERS, build_encoder, load_encoder_weights
 from ._pretrain import _warmup_cosine
 from ._transforms import VolumePreprocessor
-from ._volume_data import VolumeDataset, collate_list
+from ._volume_data import VolumeDataset, volume_loader
 
 __all__ = ["SupervisedVolumeEmbedder"]
 
@@ -702,20 +702,17 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         items = frame[self.scan_column].tolist()
         positions = [i for i, item in enumerate(items) if not _is_missing(item)]
         pre = self.preprocessor if self.preprocessor is not None else VolumePreprocessor()
-        loader = torch.utils.data.DataLoader(
+        loader = volume_loader(
             VolumeDataset(items, positions, pre, None, None),
             batch_size=16,
             num_workers=int(self.num_workers),
-            collate_fn=collate_list,
-            generator=torch.Generator().manual_seed(0),  # not global state (worker seeds)
+            device="cpu",  # every volume is kept in memory, then moved once
         )
         self.skipped_, rows, arrays = [], [], []
         for batch in loader:
-            for pos, arr, err in batch:
-                if err is None:
-                    rows.append(pos)
-                    arrays.append(arr)
-                    continue
+            rows.extend(batch.positions)
+            arrays.extend(batch.volumes)  # the volumes of a stacked tensor, or the list
+            for pos, err in batch.failures:
                 if self.on_error == "raise":
                     err = (
                         err.replace(str(items[pos]), "<scan>")
@@ -727,7 +724,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
                         "Pass on_error='skip' to treat such patients as lacking a scan."
                     )
                 self.skipped_.append(pos)
-        shapes = sorted({a.shape for a in arrays})
+        shapes = sorted({tuple(a.shape) for a in arrays})
         if len(shapes) > 1:
             raise ValueError(
                 f"Preprocessed scans have different shapes {shapes[:3]}; give the preprocessor "
@@ -735,7 +732,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
             )
         if not arrays:
             return np.zeros(0, dtype=int), torch.zeros((0, 1, 1, 1, 1))
-        return np.asarray(rows), torch.from_numpy(np.stack(arrays))
+        return np.asarray(rows), torch.stack(arrays)
 
     def _output(self, frame: pd.DataFrame, block: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         out = frame.drop(columns=[self.scan_column])

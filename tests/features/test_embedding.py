@@ -146,6 +146,14 @@ def test_workers_give_same_embeddings(tmp_path):
     a = _embedder().fit_transform(paths)
     b = _embedder(num_workers=2).fit_transform(paths)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # a volume that fails inside a worker is reported by the main process, in order
+    nan_arr = np.ones((12, 12, 12))
+    nan_arr[0, 0, 0] = np.nan
+    emb = _embedder(num_workers=2, batch_size=2, on_error="skip").fit()
+    with pytest.warns(UserWarning, match="skipped 1 of 5 volumes"):
+        c = emb.transform([paths[0], paths[1], nan_arr, paths[2], paths[3]])
+    assert [s["position"] for s in emb.skipped_] == [2] and np.isnan(c[2]).all()
+    np.testing.assert_allclose(c[[0, 1, 3, 4]], a, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -235,6 +243,9 @@ def test_cuda_mixed_precision_matches_cpu(tmp_path):
     again = _embedder(device="cuda", cache_dir=tmp_path / "c").fit()
     again.transform(paths)
     assert again.n_computed_ == 4
+    # workers stack the batches in shared memory, the loader pins them for the copy
+    workers = _embedder(device="cuda", num_workers=2, batch_size=2).fit().transform(paths)
+    np.testing.assert_allclose(workers, gpu, rtol=1e-3, atol=1e-3)
 
 
 def test_volume_container_errors():
