@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# One short check of the imaging features on a lent GPU machine (run from the repository root).
-# It installs nothing: it uses the carried .venv (or $PYTHON) and needs a CUDA build of torch.
-# It runs the embedding throughput benchmark with device=cuda (64^3 and 128^3, all encoders),
-# a short self-supervised pretraining on the GPU when AdrenalMNIST3D is reachable, and writes
-# everything to $OUT (default: results/gpu). Expected run time: 2-4 minutes.
+# The device check of the imaging path on a lent GPU machine (run from the repository root).
 #
-#   OUT=/some/folder bash experiments/gpu_embedding_check.sh
-set -euo pipefail
+#   OUT=/some/folder bash experiments/gpu_embedding_check.sh [SECONDS]
+#
+# In SECONDS (default 540) of wall time it runs, in this order:
+#   1. the embedding throughput benchmark on CUDA (small CNN and ResNets, 64^3 and 128^3,
+#      DataLoader workers, mixed precision) and the supervised training throughput;
+#   2. the tests marked `gpu` (pytest -m gpu), beside
+#   3. the AdrenalMNIST3D recipe on the GPU (python -m experiments.adrenal_mnist3d --device
+#      cuda), one process per seed and variant, all in parallel: `profile` (the GPU defaults),
+#      `vf0` (no early-stopping split) and `simclr` (vf0 after 12 epochs of SimCLR pretraining),
+#      seeds 0, 1 and 2; every process is stopped at the deadline, so the summary always comes;
+#   4. summary.json: the mean test AUROCs of every variant over its finished seeds.
+# It installs nothing from a registry: with a folder .whl of wheels (packages the machine lacks),
+# they go to /tmp/site first. The data folder is shared/data when the checkout has one (else
+# GRAPHBOOST_DATA_DIR or ../shared/data); shape features cached in .dev/ are reused. At most
+# eight files land in $OUT: machine.txt, throughput_64.json, throughput_128.json, training.json,
+# summary.json and logs.tar.gz (every log and JSON).
+set -uo pipefail
 
+START=$(date +%s)
+BUDGET="${1:-540}"
 OUT="${OUT:-results/gpu}"
-mkdir -p "$OUT"
+LOGS="$(mktemp -d)/logs"
+mkdir -p "$OUT" "$LOGS"
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+if [[ -d .whl ]] && compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl && export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 # The first interpreter whose torch sees CUDA: $PYTHON, the carried .venv, then python3.
 CANDIDATES=()
 [[ -n "${PYTHON:-}" ]] && CANDIDATES+=("$PYTHON")
@@ -23,7 +43,6 @@ for candidate in "${CANDIDATES[@]}"; do
         break
     fi
 done
-# The shared data folder, when the checkout carries one (else ../shared/data or the env var).
 if [[ -z "${GRAPHBOOST_DATA_DIR:-}" && -d shared/data ]]; then
     export GRAPHBOOST_DATA_DIR="$PWD/shared/data"
 fi
@@ -31,31 +50,82 @@ fi
 {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-} > "$OUT/machine.txt" 2>&1
-
-if [[ -z "$PYTHON" ]]; then
+    nproc
     for candidate in "${CANDIDATES[@]}"; do
-        "$candidate" -c "import torch; print('$candidate: torch', torch.__version__, \
-'cuda build:', torch.version.cuda)" 2>&1 | tee -a "$OUT/machine.txt" || true
+        "$candidate" -c "import sys, torch, sklearn, pandas, numpy, monai, torch_geometric as g; \
+print(sys.executable, sys.version.split()[0], 'torch', torch.__version__, 'cuda', \
+torch.version.cuda, 'sklearn', sklearn.__version__, 'pandas', pandas.__version__, 'numpy', \
+numpy.__version__, 'monai', monai.__version__, 'pyg', g.__version__)" 2>&1 || true
     done
+} > "$OUT/machine.txt" 2>&1
+cat "$OUT/machine.txt"
+if [[ -z "$PYTHON" ]]; then
     echo "CUDA is not available to any of: ${CANDIDATES[*]} (CPU-only torch?); nothing measured." \
-        | tee "$OUT/error.txt"
+        | tee -a "$OUT/machine.txt"
     exit 2
 fi
-"$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
-torch.cuda.get_device_name(0))" | tee -a "$OUT/machine.txt"
 
-# Embedding throughput, device=cuda, mixed precision (VolumeEmbedder amp=True by default).
-timeout 300 "$PYTHON" -m experiments.benchmark_embeddings \
-    --device cuda --encoders small,resnet10,resnet18 --sizes 64,128 \
-    --n-volumes 64 --batch-size 16 --no-pretrain \
-    --json "$OUT/throughput_cuda.json" 2>&1 | tee "$OUT/throughput_cuda.txt"
+bench() {  # name, seconds, benchmark options...
+    local name="$1" limit="$2"
+    shift 2
+    timeout "$limit" "$PYTHON" -m experiments.benchmark_embeddings --device cuda --no-pretrain \
+        --json "$OUT/$name.json" "$@" > "$LOGS/$name.txt" 2>&1 \
+        || echo "benchmark $name failed or timed out (logs.tar.gz: $name.txt)"
+    tail -n 8 "$LOGS/$name.txt"
+}
+bench throughput_64 70 --encoders small,resnet10,resnet18 --sizes 64 --n-volumes 4096 \
+    --batch-size 64 --num-workers 12 --repeats 2 --training-sizes ''
+bench throughput_128 70 --encoders small,resnet10,resnet18 --sizes 128 --n-volumes 1024 \
+    --batch-size 32 --num-workers 12 --repeats 2 --training-sizes ''
+bench training 45 --no-throughput --training-sizes 64 --n-volumes 512 --batch-size 32
 
-# Self-supervised pretraining on the GPU (skipped, with a message, without the data folder).
-timeout 240 "$PYTHON" -m experiments.benchmark_embeddings \
-    --device cuda --encoders small --sizes 64 --n-volumes 16 \
-    --pretrain-volumes 1000 --pretrain-epochs 5 --pretrain-64-epochs 2 \
-    --json "$OUT/pretrain_cuda.json" 2>&1 | tee "$OUT/pretrain_cuda.txt" || \
-    echo "pretraining check failed or timed out (see pretrain_cuda.txt)" | tee -a "$OUT/error.txt"
+REMAINING=$((START + BUDGET - 25 - $(date +%s)))
+echo "AdrenalMNIST3D runs: ${REMAINING} s left"
+timeout "$REMAINING" "$PYTHON" -m pytest -q -p no:cacheprovider -m gpu \
+    tests/features/test_embedding.py tests/features/test_supervised.py \
+    tests/graphboost/test_device.py > "$LOGS/gpu_tests.txt" 2>&1 &
+declare -A VARIANT_OPTIONS=(
+    [profile]=""
+    [vf0]="--validation-fraction 0"
+    [simclr]="--validation-fraction 0 --pretrain-epochs 12 --objective simclr"
+)
+for variant in profile vf0 simclr; do
+    for seed in 0 1 2; do
+        cache="$LOGS/cache_${variant}_${seed}"
+        mkdir -p "$cache"
+        cp .dev/shape_*.csv "$cache"/ 2>/dev/null || true
+        # shellcheck disable=SC2086  # the options are words
+        timeout "$REMAINING" "$PYTHON" -m experiments.adrenal_mnist3d --device cuda \
+            --seeds "$seed" --threads 1 --cache-dir "$cache" \
+            --json "$LOGS/${variant}_${seed}.json" ${VARIANT_OPTIONS[$variant]} \
+            > "$LOGS/${variant}_${seed}.log" 2>&1 &
+    done
+done
+wait
+tail -n 3 "$LOGS/gpu_tests.txt"
 
-echo "results written to $OUT"
+"$PYTHON" - "$LOGS" "$OUT/summary.json" <<'EOF'
+import json, sys
+from pathlib import Path
+
+logs, out = Path(sys.argv[1]), Path(sys.argv[2])
+summary = {}
+for variant in ("profile", "vf0", "simclr"):
+    runs = [json.loads(f.read_text()) for f in sorted(logs.glob(f"{variant}_*.json"))]
+    if not runs:
+        summary[variant] = {"finished_seeds": 0}
+        continue
+    keys = [k for k, v in runs[0].items() if isinstance(v, float) and k != "wall_s"]
+    summary[variant] = {k: round(sum(r[k] for r in runs) / len(runs), 4) for k in keys}
+    summary[variant]["per_seed"] = {k: [round(r[k], 4) for r in runs] for k in keys}
+    summary[variant]["seeds"] = [r["seeds"][0] for r in runs]
+    summary[variant]["wall_s"] = [r["wall_s"] for r in runs]
+    summary[variant]["training"] = [r["training"][0] for r in runs]
+    summary[variant]["settings"] = runs[0]["settings"]
+out.write_text(json.dumps(summary, indent=1) + "\n")
+for variant, res in summary.items():
+    print(variant, {k: v for k, v in res.items() if not isinstance(v, dict | list)})
+EOF
+rm -f "$LOGS"/cache_*/*.pt "$LOGS"/cache_*/shape_*.csv
+tar -czf "$OUT/logs.tar.gz" -C "$(dirname "$LOGS")" logs
+echo "results written to $OUT in $(($(date +%s) - START)) s"

@@ -130,10 +130,20 @@ def collate_volumes(batch) -> VolumeBatch:
     failures = [(pos, err) for pos, _, err in batch if err is not None]
     tensors = [torch.from_numpy(np.ascontiguousarray(arr)) for _, arr in good]
     if tensors and len({t.shape for t in tensors}) == 1:
-        volumes = torch.stack(tensors)
+        volumes = torch.stack(tensors, out=_shared_batch(tensors))
     else:
         volumes = tensors
     return VolumeBatch([pos for pos, _ in good], volumes, failures)
+
+
+def _shared_batch(tensors: list[torch.Tensor]) -> torch.Tensor | None:
+    """In a DataLoader worker, an empty batch tensor in shared memory (as torch's
+    ``default_collate`` does), so sending it to the main process copies nothing; else None."""
+    if torch.utils.data.get_worker_info() is None:
+        return None
+    first = tensors[0]
+    storage = first.untyped_storage()._new_shared(len(tensors) * first.nbytes)
+    return first.new(storage).resize_(len(tensors), *first.shape)
 
 
 def volume_loader(
