@@ -9,9 +9,9 @@ import numpy as np
 
 from ._volumes import Volume
 
-__all__ = ["VolumePreprocessor"]
+__all__ = ["VolumePreprocessor", "signed_distance"]
 
-_INTENSITIES = ("ct", "mri", "minmax", None)
+_INTENSITIES = ("ct", "mri", "minmax", "distance", None)
 _CROPS = ("mask", "bbox", None)
 
 # Above this magnitude float32 arithmetic overflows: max - min of +-3e38 for min-max scaling,
@@ -58,6 +58,54 @@ def _triple(value, name: str, kind=float):
     return out
 
 
+def signed_distance(image, clip: float):
+    """Signed Euclidean distance (voxels) of every voxel to the surface of a binary mask.
+
+    ``image`` is channel-first; per channel, voxels above half of the channel's maximum are
+    inside (positive distance), the others outside (negative). Clipped to ``clip`` and divided
+    by it. A channel without both inside and outside voxels is a ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((1, 1, 1, 9))
+    >>> m[..., 3:6] = 1
+    >>> signed_distance(m, 4.0).round(2).ravel().tolist()
+    [-0.75, -0.5, -0.25, 0.25, 0.5, 0.25, -0.25, -0.5, -0.75]
+    """
+    import torch
+    from scipy import ndimage
+
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    _check_binary(array, "the volume")
+    out = np.empty(array.shape, dtype=np.float32)
+    for c, channel in enumerate(array):
+        inside = _inside(channel)
+        distance = ndimage.distance_transform_edt(inside) - ndimage.distance_transform_edt(~inside)
+        out[c] = np.clip(distance, -clip, clip) / clip
+    if not isinstance(image, torch.Tensor):
+        return out
+    result = image.detach().to(torch.float32).clone()  # a MetaTensor keeps its affine
+    return result.copy_(torch.from_numpy(out))
+
+
+def _inside(channel: np.ndarray) -> np.ndarray:
+    """Voxels above half of the channel's maximum (none when the maximum is not positive)."""
+    peak = channel.max()
+    return channel > peak / 2 if peak > 0 else np.zeros(channel.shape, dtype=bool)
+
+
+def _check_binary(array: np.ndarray, name: str) -> None:
+    """ValueError unless every channel has voxels inside and outside the mask."""
+    for c, channel in enumerate(array):
+        inside = _inside(channel)
+        if inside.all() or not inside.any():
+            raise ValueError(
+                f"intensity='distance' needs a mask with voxels inside and outside it; channel {c} "
+                f"of {name} has {int(inside.sum())} of {inside.size} voxels inside"
+            )
+
+
 class VolumePreprocessor:
     """Turn a :class:`Volume` into a fixed-size, normalized channel-first array with MONAI.
 
@@ -65,7 +113,9 @@ class VolumePreprocessor:
     resample to a voxel ``spacing`` (``Spacingd``), crop around a lesion mask or bounding box
     plus ``margin`` voxels (``CropForegroundd``), resize to ``shape`` (``Resized``), then the
     intensity step: CT windowing (``ScaleIntensityRanged``, ``window`` mapped to [0, 1] and
-    clipped), MRI z-scoring (``NormalizeIntensityd``) or min-max scaling to [0, 1].
+    clipped), MRI z-scoring (``NormalizeIntensityd``) or min-max scaling to [0, 1]. For volumes
+    that are segmentation masks, ``intensity="distance"`` replaces each mask by its signed
+    distance map before the resize (see below).
 
     Parameters
     ----------
@@ -75,14 +125,22 @@ class VolumePreprocessor:
         Target voxel size in mm; ``None`` keeps the file's spacing.
     orientation : str or None, default "RAS"
         Axis codes to reorient to; ``None`` keeps the voxel order of the file.
-    intensity : {"ct", "mri", "minmax", None}, default "minmax"
-        Intensity normalization.
+    intensity : {"ct", "mri", "minmax", "distance", None}, default "minmax"
+        Intensity normalization. ``"distance"`` is for binary masks (voxels above half of the
+        volume's maximum are inside): each voxel becomes its signed Euclidean distance to the
+        mask's surface in voxels (``scipy.ndimage.distance_transform_edt``; positive inside),
+        clipped to ``distance_clip`` and divided by it, so values lie in [-1, 1]. It is computed
+        on the (resampled, cropped) grid before the resize: a CNN sees thickness and curvature
+        that a resized binary mask blurs. On AdrenalMNIST3D it raised the learned block's AUROC
+        (README).
     window : tuple of 2 floats, default (-1000.0, 400.0)
         Hounsfield window ``(low, high)`` for ``intensity="ct"``.
     crop : {"mask", "bbox", None}, default None
         Crop around the ``mask`` array or the ``bbox`` passed to :meth:`__call__`.
     margin : int, default 4
         Voxels kept around the mask / box when cropping (after resampling).
+    distance_clip : float, default 8.0
+        Largest distance (voxels) kept by ``intensity="distance"``; ignored otherwise.
 
     Examples
     --------
@@ -92,6 +150,11 @@ class VolumePreprocessor:
     >>> out = pre(Volume(np.random.default_rng(0).random((20, 24, 18))))
     >>> out.shape
     (1, 16, 16, 16)
+    >>> mask = np.zeros((16, 16, 16))
+    >>> mask[4:12, 4:12, 4:12] = 1
+    >>> sdt = VolumePreprocessor(shape=None, orientation=None, intensity="distance")(mask)
+    >>> float(sdt[0, 8, 8, 8]), round(float(sdt[0, 0, 0, 0]), 3)  # centre; corner 6.93 voxels out
+    (0.5, -0.866)
     """
 
     def __init__(
@@ -104,6 +167,7 @@ class VolumePreprocessor:
         window: tuple[float, float] = (-1000.0, 400.0),
         crop: str | None = None,
         margin: int = 4,
+        distance_clip: float = 8.0,
     ) -> None:
         self.shape = shape
         self.spacing = spacing
@@ -112,6 +176,7 @@ class VolumePreprocessor:
         self.window = window
         self.crop = crop
         self.margin = margin
+        self.distance_clip = distance_clip
 
     def _check(self) -> None:
         if self.intensity not in _INTENSITIES:
@@ -123,12 +188,18 @@ class VolumePreprocessor:
             raise ValueError(f"window must be (low, high) with high > low, got {self.window!r}")
         if int(self.margin) < 0:
             raise ValueError(f"margin must be >= 0, got {self.margin!r}")
+        if self.intensity == "distance" and not float(self.distance_clip) > 0:
+            raise ValueError(f"distance_clip must be > 0, got {self.distance_clip!r}")
         _triple(self.shape, "shape", int)
         _triple(self.spacing, "spacing", float)
 
     def config(self) -> dict:
-        """The parameters as a plain dict (part of the embedding cache key)."""
-        return {
+        """The parameters as a plain dict (part of the embedding cache key).
+
+        ``distance_clip`` is listed only with ``intensity="distance"``, so the cache keys of the
+        other settings are those of earlier versions.
+        """
+        config = {
             "shape": None if self.shape is None else list(_triple(self.shape, "shape", int)),
             "spacing": None if self.spacing is None else list(_triple(self.spacing, "spacing")),
             "orientation": self.orientation,
@@ -137,6 +208,9 @@ class VolumePreprocessor:
             "crop": self.crop,
             "margin": int(self.margin),
         }
+        if self.intensity == "distance":
+            config["distance_clip"] = float(self.distance_clip)
+        return config
 
     def build(self, with_mask: bool = False):
         """Build the MONAI ``Compose`` over a dict with keys ``"image"`` (and ``"mask"``).
@@ -168,6 +242,9 @@ class VolumePreprocessor:
                     select_fn=lambda m: m > 0.5,
                 )
             )
+        if self.intensity == "distance":
+            clip = float(self.distance_clip)
+            steps.append(mt.Lambdad(keys=["image"], func=lambda x: signed_distance(x, clip)))
         if self.shape is not None:
             modes = ("trilinear", "nearest")[: len(keys)]
             steps.append(
@@ -230,6 +307,8 @@ class VolumePreprocessor:
         name = str(volume.source) if volume.source is not None else "the volume"
         image = volume.channel_first()
         image = _tame_range(image, self.intensity)
+        if self.intensity == "distance":
+            _check_binary(image, name)
         data = {"image": MetaTensor(torch.from_numpy(image.copy()), affine=volume.affine)}
         with_mask = self.crop is not None
         if with_mask:

@@ -77,3 +77,31 @@ def test_bad_parameters_and_inputs():
         VolumePreprocessor(crop="bbox")(arr, bbox=((3, 1), (0, 2), (0, 2)))
     cfg = VolumePreprocessor(shape=16).config()
     assert cfg["shape"] == [16, 16, 16] and cfg["intensity"] == "minmax"
+
+
+def test_distance_map_of_a_mask():
+    from scipy import ndimage
+
+    mask = np.zeros((20, 20, 20))
+    mask[5:15, 6:12, 4:16] = 255  # any two levels: inside is above half of the maximum
+    pre = VolumePreprocessor(shape=None, orientation=None, intensity="distance", distance_clip=4)
+    out = pre(mask)[0]
+    inside = mask > 0
+    expected = ndimage.distance_transform_edt(inside) - ndimage.distance_transform_edt(~inside)
+    np.testing.assert_allclose(out, np.clip(expected, -4, 4) / 4, atol=1e-6)
+    assert (out[inside] > 0).all() and (out[~inside] < 0).all() and out.min() == -1.0
+    # the distance map is taken on the full grid, then resized
+    small = VolumePreprocessor(shape=10, orientation=None, intensity="distance")(mask)
+    assert small.shape == (1, 10, 10, 10) and small.max() <= 1 and small.min() >= -1
+    assert pre.config()["distance_clip"] == 4.0
+    assert "distance_clip" not in VolumePreprocessor().config()  # earlier cache keys unchanged
+
+
+def test_distance_map_errors():
+    pre = VolumePreprocessor(shape=None, orientation=None, intensity="distance")
+    with pytest.raises(ValueError, match=r"needs a mask with voxels inside and outside it; ch"):
+        pre(np.zeros((8, 8, 8)))
+    with pytest.raises(ValueError, match="channel 0 of the volume has 512 of 512 voxels inside"):
+        pre(np.ones((8, 8, 8)))
+    with pytest.raises(ValueError, match="distance_clip must be > 0, got 0"):
+        VolumePreprocessor(intensity="distance", distance_clip=0)(np.ones((8, 8, 8)))
