@@ -4,8 +4,8 @@ Steps (all printed):
 
 1. load the official train / val / test splits (1,188 / 98 / 298 volumes, 64^3);
 2. hand-made shape features of every volume (``features.shape_features``, cached as CSV);
-3. the volumes resampled to ``--size`` voxels per edge (MONAI; ``--intensity`` min-max or
-   z-score);
+3. the volumes (binary masks) resampled to ``--size`` voxels per edge (MONAI; ``--intensity``:
+   the signed distance map of each mask, or min-max scaling or z-scoring);
 4. the encoders' start: none (random initialization) or, with ``--pretrain-epochs`` > 0,
    self-supervised pretraining (``--objective``: masked reconstruction or SimCLR) on the train
    + val volumes only (no label, no test volume); ``--compare-pretraining`` runs all three
@@ -99,7 +99,12 @@ PROFILES = {
 OPTIONS = {
     "--size": (None, "voxels per edge of the CNN input (GPU 64, CPU 32)"),
     "--channels": ("16,32,64,128", "widths of the small 3D CNN, comma-separated"),
-    "--intensity": ("minmax", "intensity scaling of the volumes", ("minmax", "mri")),
+    "--intensity": (
+        "distance",
+        "what the CNN sees: the masks' signed distance maps (computed at 64^3, then resized), or "
+        "the masks min-max scaled or z-scored",
+        ("distance", "minmax", "mri"),
+    ),
     "--cv": (None, "cross-fitting folds of the supervised embedder (GPU 5, CPU 3)"),
     "--cv-repeats": (
         1,
