@@ -8,9 +8,10 @@
 #      DataLoader workers, mixed precision) and the supervised training throughput;
 #   2. the tests marked `gpu` (pytest -m gpu), beside
 #   3. the AdrenalMNIST3D recipe on the GPU (python -m experiments.adrenal_mnist3d --device
-#      cuda), one process per seed and variant, all in parallel: `profile` (the GPU defaults),
-#      `vf0` (no early-stopping split) and `simclr` (vf0 after 12 epochs of SimCLR pretraining),
-#      seeds 0, 1 and 2; every process is stopped at the deadline, so the summary always comes;
+#      cuda), one process per seed and variant, all in parallel: `profile` (the GPU defaults:
+#      distance maps, SimCLR start, no early-stopping split), `minmax` (the masks themselves)
+#      and `nopretrain` (no SimCLR start), seeds 0, 1 and 2; every process is stopped at the
+#      deadline, so the summary always comes;
 #   4. summary.json: the mean test AUROCs of every variant over its finished seeds.
 # It installs nothing from a registry: with a folder .whl of wheels (packages the machine lacks),
 # they go to /tmp/site first. The data folder is shared/data when the checkout has one (else
@@ -86,10 +87,10 @@ timeout "$REMAINING" "$PYTHON" -m pytest -q -p no:cacheprovider -m gpu \
     tests/graphboost/test_device.py > "$LOGS/gpu_tests.txt" 2>&1 &
 declare -A VARIANT_OPTIONS=(
     [profile]=""
-    [vf0]="--validation-fraction 0"
-    [simclr]="--validation-fraction 0 --pretrain-epochs 12 --objective simclr"
+    [minmax]="--intensity minmax"
+    [nopretrain]="--pretrain-epochs 0"
 )
-for variant in profile vf0 simclr; do
+for variant in profile minmax nopretrain; do
     for seed in 0 1 2; do
         cache="$LOGS/cache_${variant}_${seed}"
         mkdir -p "$cache"
@@ -110,7 +111,7 @@ from pathlib import Path
 
 logs, out = Path(sys.argv[1]), Path(sys.argv[2])
 summary = {}
-for variant in ("profile", "vf0", "simclr"):
+for variant in ("profile", "minmax", "nopretrain"):
     runs = [json.loads(f.read_text()) for f in sorted(logs.glob(f"{variant}_*.json"))]
     if not runs:
         summary[variant] = {"finished_seeds": 0}
