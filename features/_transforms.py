@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -243,8 +244,9 @@ class VolumePreprocessor:
                 )
             )
         if self.intensity == "distance":
-            clip = float(self.distance_clip)
-            steps.append(mt.Lambdad(keys=["image"], func=lambda x: signed_distance(x, clip)))
+            # a partial, not a lambda: the built Compose pickles (DataLoader workers by spawn)
+            distance = functools.partial(signed_distance, clip=float(self.distance_clip))
+            steps.append(mt.Lambdad(keys=["image"], func=distance))
         if self.shape is not None:
             modes = ("trilinear", "nearest")[: len(keys)]
             steps.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,7 @@ def test_distance_map_of_a_mask():
     small = VolumePreprocessor(shape=10, orientation=None, intensity="distance")(mask)
     assert small.shape == (1, 10, 10, 10) and small.max() <= 1 and small.min() >= -1
     assert pre.config()["distance_clip"] == 4.0
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(pre))(mask)[0], out)  # built, pickled
     assert "distance_clip" not in VolumePreprocessor().config()  # earlier cache keys unchanged
 
 
