@@ -90,7 +90,11 @@ class _MAEDecoder(nn.Module):
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random 3D views for SimCLR: flips, crop-and-resize (70-100 %), intensity jitter."""
+    """Random 3D views for SimCLR: flips, crop-and-resize (70-100 %), intensity jitter.
+
+    ``x`` may sit on any device (the crops are resized there); every random draw comes from
+    ``gen`` on the CPU, so the views are the same on every device up to float rounding.
+    """
     b, _, s, _, _ = x.shape
     out = []
     for i in range(b):
@@ -104,7 +108,7 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         v = v[..., lo[0] : lo[0] + c, lo[1] : lo[1] + c, lo[2] : lo[2] + c]
         v = F.interpolate(v, size=(s, s, s), mode="trilinear", align_corners=False)
         scale = 1.0 + 0.2 * (torch.rand(1, generator=gen).item() - 0.5)
-        v = v * scale + 0.05 * torch.randn(v.shape, generator=gen)
+        v = v * scale + 0.05 * torch.randn(v.shape, generator=gen).to(v.device)
         out.append(v)
     return torch.cat(out)
 
@@ -258,8 +262,9 @@ def _simclr_loss(enc, head, temperature, dev, gen):
     """Batch -> NT-Xent loss of two random views of each volume."""
 
     def loss(xb: torch.Tensor) -> torch.Tensor:
-        v1 = _augment(xb, gen).to(dev)
-        v2 = _augment(xb, gen).to(dev)
+        xb = xb.to(dev)  # the views are resized on the device; the draws stay on ``gen``
+        v1 = _augment(xb, gen)
+        v2 = _augment(xb, gen)
         return _nt_xent(head(enc(v1)), head(enc(v2)), temperature)
 
     return loss
