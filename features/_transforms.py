@@ -45,6 +45,17 @@ def _monai_transforms():
     return mt
 
 
+def preload_monai() -> None:
+    """Import the MONAI modules that :class:`VolumePreprocessor` runs.
+
+    DataLoader workers forked after this inherit them; otherwise every worker of every loader
+    imports ``monai.transforms`` itself (2.6 s here), which halved the embedder's throughput
+    with 2 workers (383 -> 820 volumes/s at 32^3 on the CPU).
+    """
+    _monai_transforms()
+    import monai.data  # noqa: F401  (MetaTensor, in __call__)
+
+
 def _triple(value, name: str, kind=float):
     if value is None:
         return None

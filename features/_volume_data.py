@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._transforms import VolumePreprocessor
+from ._transforms import VolumePreprocessor, preload_monai
 from ._volumes import Volume, read_volume
 
 __all__ = [
@@ -153,10 +153,13 @@ def volume_loader(
 
     ``num_workers`` processes read and preprocess volumes ahead (4 batches each) and stack them
     in shared memory; on CUDA the batches are pinned, so ``.to(device, non_blocking=True)``
-    overlaps the copy with the encoder. Worker seeds come from ``seed``, not from torch's global
-    random state. The order of the items is kept.
+    overlaps the copy with the encoder. MONAI is imported here first, so that forked workers do
+    not each import it. Worker seeds come from ``seed``, not from torch's global random state.
+    The order of the items is kept.
     """
     workers = int(num_workers)
+    if workers > 0:
+        preload_monai()  # the workers inherit the imports instead of each importing MONAI
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=int(batch_size),
