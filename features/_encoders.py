@@ -23,6 +23,7 @@ __all__ = [
     "SmallCNN3D",
     "build_encoder",
     "encoder_feature_map",
+    "encoder_kwargs_for",
     "load_encoder",
     "load_encoder_weights",
     "save_encoder",
@@ -109,6 +110,27 @@ class SmallCNN3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.feature_map(x)
         return torch.cat([f.mean(dim=(2, 3, 4)), f.amax(dim=(2, 3, 4))], dim=1)
+
+
+def encoder_kwargs_for(encoder_kwargs: dict | None, n_channels: int) -> dict:
+    """``encoder_kwargs`` with ``in_channels`` set to the volumes' channel count.
+
+    An ``in_channels`` given by the user must match the volumes (a ValueError otherwise), so
+    multi-channel volumes work without it and a wrong one is named before any training.
+
+    Examples
+    --------
+    >>> encoder_kwargs_for({"channels": (4, 4, 8, 8)}, 2)
+    {'channels': (4, 4, 8, 8), 'in_channels': 2}
+    """
+    kwargs = dict(encoder_kwargs or {})
+    given = kwargs.pop("in_channels", n_channels)
+    if int(given) != int(n_channels):
+        raise ValueError(
+            f"encoder_kwargs['in_channels'] is {given!r} but the preprocessed volumes have "
+            f"{n_channels} channel(s); drop it (it is read from the volumes) or fix it."
+        )
+    return {**kwargs, "in_channels": int(n_channels)}
 
 
 def build_encoder(name: str = "small", in_channels: int = 1, **kwargs) -> nn.Module:

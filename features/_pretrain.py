@@ -15,7 +15,13 @@ from torch import nn
 
 from graphboost import resolve_device
 
-from ._encoders import build_encoder, encoder_feature_map, save_encoder, seeded
+from ._encoders import (
+    build_encoder,
+    encoder_feature_map,
+    encoder_kwargs_for,
+    save_encoder,
+    seeded,
+)
 from ._volume_data import preprocess_volumes
 
 __all__ = ["PretrainResult", "fine_tune", "pretrain_encoder"]
@@ -231,7 +237,7 @@ def _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size
 
 def _pretrain_modules(encoder, encoder_kwargs, objective, channels, grid, patch_size):
     """The encoder and the head of the objective (MAE decoder or SimCLR projection)."""
-    enc = build_encoder(encoder, in_channels=channels, **(encoder_kwargs or {}))
+    enc = build_encoder(encoder, **encoder_kwargs_for(encoder_kwargs, channels))
     if objective == "mae":
         return enc, _MAEDecoder(enc.out_channels, grid, patch_size, channels)
     head = nn.Sequential(

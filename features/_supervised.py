@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from graphboost import resolve_device, seeded_torch
 
-from ._encoders import ENCODERS, build_encoder, load_encoder_weights
+from ._encoders import ENCODERS, build_encoder, encoder_kwargs_for, load_encoder_weights
 from ._pretrain import _warmup_cosine
 from ._transforms import VolumePreprocessor
 from ._volume_data import VolumeDataset, volume_loader
@@ -215,6 +215,9 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+    n_channels_ : int
+        Channels of the preprocessed scans: the encoders' ``in_channels`` (read from the scans,
+        so multi-channel volumes need no ``encoder_kwargs``).
     device_ : torch.device
     fold_models_ : list of torch.nn.Module
         The fold encoders with their heads (CPU, eval mode); empty after ``fit`` with
@@ -475,6 +478,8 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         y = self._check_y(y, len(frame))
         self.device_ = resolve_device(self.device)
         rows, data = self._volumes(frame)
+        self.n_channels_ = int(data.shape[1])
+        encoder_kwargs_for(self.encoder_kwargs, self.n_channels_)  # a wrong in_channels: now
         self.classes_, codes = np.unique(y[rows], return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -557,7 +562,9 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         return positions[np.sort(fit)], positions[np.sort(val)]
 
     def _new_model(self) -> torch.nn.Module:
-        encoder = build_encoder(self.encoder, **(self.encoder_kwargs or {}))
+        encoder = build_encoder(
+            self.encoder, **encoder_kwargs_for(self.encoder_kwargs, self.n_channels_)
+        )
         if self.pretrained is not None:
             load_encoder_weights(encoder, self.pretrained)
         return _VolumeClassifier(encoder, len(self.classes_), float(self.dropout))
@@ -693,6 +700,11 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
             )
         rows, data = self._volumes(frame)
         block = np.full((len(frame), len(self.block_columns(len(self.classes_)))), np.nan)
+        if len(rows) and data.shape[1] != self.n_channels_:
+            raise ValueError(
+                f"The preprocessed scans have {data.shape[1]} channel(s); this "
+                f"{type(self).__name__} was fitted on {self.n_channels_}."
+            )
         if len(rows):
             block[rows] = self._predict(models, data)
         return self._output(frame, block, rows)

@@ -129,6 +129,11 @@ def test_pretrain_parameter_errors(tmp_path):
     p = save_encoder(enc, tmp_path / "w.pt")
     with pytest.raises(ValueError, match="encoder must be one of"):
         load_encoder(p, encoder="unet")
+    two = np.stack([X, X], axis=1)  # (n, 2, 16, 16, 16): the encoder takes 2 channels
+    with pytest.raises(ValueError, match=r"is 1 but the preprocessed volumes have 2"):
+        pretrain_encoder(two, encoder_kwargs={**TINY, "in_channels": 1}, patch_size=4)
+    res = pretrain_encoder(two, encoder_kwargs={**TINY, "in_channels": 2}, epochs=1, patch_size=4)
+    assert res.n_volumes == 4
 
 
 def test_max_seconds_stops_after_the_current_epoch():

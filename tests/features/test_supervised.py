@@ -385,3 +385,16 @@ def test_cuda_mixed_precision_training():
     assert all(next(m.parameters()).device.type == "cpu" for m in emb.fold_models_)
     assert np.isfinite(out["scan:logit"]).all()
     assert roc_auc_score(y, emb.transform(X)["scan:logit"]) > 0.8
+
+
+def test_multichannel_scans_set_the_encoder_channels():
+    X, y = _cohort(n=24)
+    two = X.assign(scan=[np.stack([v, -v]) for v in X["scan"]])  # (2, 8, 8, 8) per patient
+    emb = _embedder(max_epochs=1, cv=2)
+    out = emb.fit_transform(two, y)
+    assert emb.n_channels_ == 2 and np.isfinite(out["scan:logit"]).all()
+    with pytest.raises(ValueError, match=r"have 1 channel\(s\); this SupervisedVolumeEmbedder was"):
+        emb.transform(X)
+    wrong = _embedder(max_epochs=1, cv=2, encoder_kwargs={**TINY, "in_channels": 3})
+    with pytest.raises(ValueError, match=r"is 3 but the preprocessed volumes have 2"):
+        wrong.fit_transform(two, y)
