@@ -34,6 +34,7 @@ from ._calibration import (
 from ._conformal import check_alpha, conformal_coverage
 from ._data import InputError
 from ._decision import beats_both, mean_decision_curve, useful_range
+from ._report import format_ci
 
 CALIBRATION_KEYS = {"ensemble", "method", "methods", "inner_splits"}
 """Keys of a config's ``[calibration]`` table."""
@@ -168,7 +169,7 @@ def clinical_results(y, results, splits, n_bootstrap=1000, seed=0, alpha=0.1):
 
 
 def _ci(row, name):
-    return f"{row[name]:.2f} ({row[name + '_low']:.2f} to {row[name + '_high']:.2f})"
+    return format_ci(row[name], row[name + "_low"], row[name + "_high"], "{:.2f}")
 
 
 def calibration_lines(calibration, config=None):

@@ -202,8 +202,15 @@ def dataset_lines(ds, y, meta):
     ]
 
 
-def _ci(value, low, high, fmt="{:.3f}"):
-    if not np.isfinite(value):
+def format_ci(value, low, high, fmt="{:.3f}"):
+    """``"value (low to high)"`` in ``fmt``; ``"-"`` for a missing or non-finite value.
+
+    Examples
+    --------
+    >>> format_ci(0.5, 0.4, 0.61), format_ci(-0.02, -0.1, 0.05, "{:+.2f}"), format_ci(None, 0, 1)
+    ('0.500 (0.400 to 0.610)', '-0.02 (-0.10 to +0.05)', '-')
+    """
+    if value is None or not np.isfinite(value):
         return "-"
     return f"{fmt.format(value)} ({fmt.format(low)} to {fmt.format(high)})"
 
@@ -231,12 +238,14 @@ def format_ablation(table):
             "method": table.method,
             "arm": table.arm,
             "columns": table.n_columns,
-            "AUROC (95% CI)": [_ci(r.auroc, r.auroc_low, r.auroc_high) for r in table.itertuples()],
+            "AUROC (95% CI)": [
+                format_ci(r.auroc, r.auroc_low, r.auroc_high) for r in table.itertuples()
+            ],
             "fold AUROC mean (SD)": [
                 f"{r.fold_auroc_mean:.3f} ({r.fold_auroc_sd:.3f})" for r in table.itertuples()
             ],
             "arm - all: AUROC (95% CI)": [
-                _ci(r.delta_vs_all, r.delta_low, r.delta_high, "{:+.3f}")
+                format_ci(r.delta_vs_all, r.delta_low, r.delta_high, "{:+.3f}")
                 for r in table.itertuples()
             ],
             "p": ["-" if not np.isfinite(v) else f"{v:.3f}" for v in table.p_value],

@@ -41,7 +41,7 @@ from scipy import stats
 from ._data import InputError, load_dataset
 from ._methods import TUNED, check_methods
 from ._metrics import paired_bootstrap
-from ._report import RunFolder, markdown_table
+from ._report import RunFolder, format_ci, markdown_table
 from ._runner import cross_validate, load_config
 from ._tuned import TunedGraphBoostClassifier  # noqa: F401 (re-exported: it was defined here)
 
@@ -368,10 +368,7 @@ def _summarize(rows, methods, folds, seconds):
 
 
 def _ci(row, key):
-    value = row.get(key)
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{value:+.3f} ({row[key + '_low']:+.3f} to {row[key + '_high']:+.3f})"
+    return format_ci(row.get(key), row.get(key + "_low"), row.get(key + "_high"), "{:+.3f}")
 
 
 def format_suite_table(result):
