@@ -115,12 +115,16 @@ def _check_03(nb, params):
     assert params["N_TRAIN"] is None and params["N_TEST"] is None and params["VOLUME_SIZE"] == 64
     split = _text(_cell(nb, "X_train, y_train = subset("))
     assert re.search(r"train 1188 \(\d+% masses\), val \d+, test 298 \(", split), split
-    assert "pretraining (mae) on " in _text(_cell(nb, "pretrain_encoder("))
+    assert "pretraining (mae) on " in _text(_cell(nb, "pretrained = pretrain_encoder("))
     assert _text(_cell(nb, "embeddings[name] = {")).count("(1188, ") == 2
+    assert params["SUP_FOLDS"] == 3 and params["SUP_EPOCHS"] == 25
+    supervised = _text(_cell(nb, "SupervisedVolumeEmbedder("))
+    assert "SimCLR on 1286 distance maps" in supervised and "on 1188 training volumes" in supervised
     results = _text(_cell(nb, "results.round(3)"))
     models = ["LR: random-init embedding", "LR: SSL embedding", "LR: shape features"]
     models += ["LR: shape + SSL embedding", "GraphBoost: shape features"]
-    models += ["GraphBoost: shape + SSL embedding"]
+    models += ["GraphBoost: shape + SSL embedding", "LR: learned block"]
+    models += ["LR: shape + learned block", "GraphBoost: shape + learned block"]
     for model in models:
         assert model in results, f"{model!r} missing from the results table"
 
