@@ -90,7 +90,8 @@ declare -A VARIANT_OPTIONS=(
     [minmax]="--intensity minmax"
     [nopretrain]="--pretrain-epochs 0"
 )
-for variant in profile minmax nopretrain; do
+VARIANTS=(profile minmax nopretrain)
+for variant in "${VARIANTS[@]}"; do
     for seed in 0 1 2; do
         cache="$LOGS/cache_${variant}_${seed}"
         mkdir -p "$cache"
@@ -105,13 +106,13 @@ done
 wait
 tail -n 3 "$LOGS/gpu_tests.txt"
 
-"$PYTHON" - "$LOGS" "$OUT/summary.json" <<'EOF'
+"$PYTHON" - "$LOGS" "$OUT/summary.json" "${VARIANTS[@]}" <<'EOF'
 import json, sys
 from pathlib import Path
 
 logs, out = Path(sys.argv[1]), Path(sys.argv[2])
 summary = {}
-for variant in ("profile", "minmax", "nopretrain"):
+for variant in sys.argv[3:]:
     runs = [json.loads(f.read_text()) for f in sorted(logs.glob(f"{variant}_*.json"))]
     if not runs:
         summary[variant] = {"finished_seeds": 0}

@@ -478,8 +478,7 @@ class SupervisedVolumeEmbedder(TransformerMixin, BaseEstimator):
         y = self._check_y(y, len(frame))
         self.device_ = resolve_device(self.device)
         rows, data = self._volumes(frame)
-        self.n_channels_ = int(data.shape[1])
-        encoder_kwargs_for(self.encoder_kwargs, self.n_channels_)  # a wrong in_channels: now
+        self.n_channels_ = int(data.shape[1])  # checked by _new_model, before any training
         self.classes_, codes = np.unique(y[rows], return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
