@@ -10,7 +10,7 @@ Studies live in an Optuna storage: a SQLite file by default (a killed search res
 ``load_if_exists=True`` and loses no finished trial), or a PostgreSQL URL shared by several worker
 processes on several machines. Running trials send a heartbeat to the storage
 (:data:`HEARTBEAT_INTERVAL`); a trial whose worker died (killed, out of memory, machine lost)
-stops beating, and the next trial started on the study marks it failed and runs its parameters
+stops beating (or never beat, if the worker died just after creating it), and the next trial started on the study marks it failed and runs its parameters
 again (Optuna's ``RetryFailedTrialCallback``, at most twice), instead of leaving it RUNNING
 forever. Open a study in the browser with ``optuna-dashboard <storage URL>``.
 Optuna is imported lazily; without it the functions raise an ImportError naming the extra
@@ -19,6 +19,8 @@ Optuna is imported lazily; without it the functions raise an ImportError naming 
 
 from __future__ import annotations
 
+import datetime
+import functools
 import json
 import math
 import os
@@ -264,6 +266,44 @@ def _heartbeat_kwargs(optuna, heartbeat_interval):
     return {"heartbeat_interval": heartbeat_interval, "failed_trial_callback": retry}
 
 
+def _silent_trial_ids(storage, study_id, grace_period):
+    """Running trials of ``study_id`` that never beat and started over ``grace_period`` s ago.
+
+    Optuna creates a trial before its heartbeat thread writes the first beat, and it only
+    fails trials whose last beat is old: a worker killed between the two left its trial RUNNING
+    forever. A live worker beats within milliseconds of creating its trial, so a trial with no
+    beat after the grace period is dead (``datetime_start`` is the creating machine's clock:
+    machines sharing a study need clocks within the grace period of each other).
+    """
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    oldest = datetime.datetime.now() - datetime.timedelta(seconds=grace_period)
+    running = _optuna().trial.TrialState.RUNNING
+    with _create_scoped_session(storage.scoped_session) as session:
+        trials = (
+            session.query(models.TrialModel)
+            .filter(models.TrialModel.state == running)
+            .filter(models.TrialModel.study_id == study_id)
+            .all()
+        )
+        return [t.trial_id for t in trials if not t.heartbeats and t.datetime_start < oldest]
+
+
+@functools.cache
+def _storage_class():
+    """Optuna's RDBStorage, which also takes a trial that died before its first beat for stale."""
+
+    class HeartbeatRDBStorage(_optuna().storages.RDBStorage):
+        def _get_stale_trial_ids(self, study_id):
+            stale = super()._get_stale_trial_ids(study_id)
+            grace = self.grace_period or 2 * self.heartbeat_interval
+            silent = _silent_trial_ids(self, study_id, grace)
+            return stale + [i for i in silent if i not in stale]
+
+    return HeartbeatRDBStorage
+
+
 @contextmanager
 def _quiet_heartbeat_notices(optuna):
     """Hide Optuna's notices that its heartbeat API is experimental (filtered by message)."""
@@ -299,7 +339,7 @@ def open_storage(url, heartbeat_interval=HEARTBEAT_INTERVAL):
         if url.startswith("postgresql"):
             kwargs["engine_kwargs"] = {"connect_args": {"connect_timeout": 5}}
         try:
-            return optuna.storages.RDBStorage(url, **kwargs)
+            return _storage_class()(url, **kwargs)
         except Exception as exc:
             reason = " ".join(str(exc).split("\n")[0].split())[:200]
             raise InputError(f"Cannot reach the Optuna storage {redact(url)}: {reason}") from exc

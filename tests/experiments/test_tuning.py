@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 
 import numpy as np
 import pytest
@@ -176,6 +177,26 @@ def _complete_read_only(db):
             con.close()
     except sqlite3.OperationalError:  # schema not created yet, or locked for a moment
         return 0
+
+
+def test_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """CI caught it: a worker killed between creating a trial and its first beat left that
+    trial RUNNING forever (Optuna only fails trials whose last beat is old)."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1)
+    study = create_study(storage, "graphboost", heartbeat_interval=1)
+    orphan = study.ask()  # created; its worker died before the heartbeat thread started
+    time.sleep(2.2)  # older than the grace period (2 beats)
+    young = study.ask()  # created a moment ago: its first beat may still come
+    beating = study.ask()
+    storage.record_heartbeat(beating._trial_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    state = {t.number: t.state for t in study.get_trials()}
+    running = optuna.trial.TrialState.RUNNING
+    assert state[orphan.number] == optuna.trial.TrialState.FAIL
+    assert state[young.number] == running and state[beating.number] == running
+    assert list(state.values()).count(optuna.trial.TrialState.WAITING) == 1  # its retry
 
 
 @pytest.mark.slow
