@@ -222,7 +222,11 @@ OPTIONS = {
     "--no-pretrain": (False, "skip the pretraining benchmark"),
     "--no-throughput": (False, "skip the throughput benchmark"),
     "--training-sizes": ("64", "edge lengths of the supervised training benchmark ('': skip)"),
-    "--pretrain-volumes": (1000, "AdrenalMNIST3D train volumes used for pretraining"),
+    "--pretrain-volumes": (
+        "1000",
+        "AdrenalMNIST3D train volumes used for pretraining; several counts, comma-separated, "
+        "show how time and peak memory grow with the number of scans",
+    ),
     "--pretrain-epochs": (10, "epochs for configurations below 64^3"),
     "--pretrain-configs": ("32:8-16-32-64,64:16-32-64-128", "size:channels pairs, each once"),
     "--pretrain-64-epochs": (4, "epochs for configurations at 64^3 (slow on CPU)"),
@@ -308,6 +312,22 @@ def _pretraining_row(r) -> dict:
     }
 
 
+def _volume_counts(text) -> list[int]:
+    """``--pretrain-volumes``: one count or several, comma-separated (memory against scans).
+
+    Examples
+    --------
+    >>> _volume_counts("250,500,1000")
+    [250, 500, 1000]
+    """
+    counts = [int(v) for v in str(text).split(",") if v.strip()]
+    if not counts or min(counts) < 1:
+        raise ValueError(
+            f"--pretrain-volumes must be positive counts, comma-separated; got {text!r}"
+        )
+    return counts
+
+
 def _pretraining_table(args) -> list[dict]:
     """Pretrain once per configuration (each in a fresh process); prints the table."""
     import features
@@ -318,22 +338,17 @@ def _pretraining_table(args) -> list[dict]:
         print(f"\npretraining benchmark skipped: {exc}")
         return []
     results = []
-    for cfg in args.pretrain_configs.split(","):
-        size_s, ch_s = cfg.split(":")
-        size = int(size_s)
-        channels = tuple(int(c) for c in ch_s.split("-"))
-        epochs = args.pretrain_epochs if size < 64 else args.pretrain_64_epochs
-        results.append(
-            pretraining(
-                args.pretrain_volumes,
-                epochs,
-                size,
-                channels,
-                args.objective,
-                args.device,
-                args.threads,
+    for n_volumes in _volume_counts(args.pretrain_volumes):
+        for cfg in args.pretrain_configs.split(","):
+            size_s, ch_s = cfg.split(":")
+            size = int(size_s)
+            channels = tuple(int(c) for c in ch_s.split("-"))
+            epochs = args.pretrain_epochs if size < 64 else args.pretrain_64_epochs
+            results.append(
+                pretraining(
+                    n_volumes, epochs, size, channels, args.objective, args.device, args.threads
+                )
             )
-        )
     print(
         f"\nSelf-supervised pretraining on AdrenalMNIST3D (64^3 input volumes, "
         f"device {args.device}):"
@@ -346,6 +361,7 @@ def _pretraining_table(args) -> list[dict]:
 def main(argv=None) -> dict:
     """Run the benchmarks chosen on the command line; returns (and prints) the figures."""
     args = parse_script_args(__doc__, OPTIONS, argv)
+    _volume_counts(args.pretrain_volumes)  # a bad count fails before anything runs
     import torch
 
     if args.threads:
