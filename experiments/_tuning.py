@@ -10,9 +10,10 @@ Studies live in an Optuna storage: a SQLite file by default (a killed search res
 ``load_if_exists=True`` and loses no finished trial), or a PostgreSQL URL shared by several worker
 processes on several machines. Running trials send a heartbeat to the storage
 (:data:`HEARTBEAT_INTERVAL`); a trial whose worker died (killed, out of memory, machine lost)
-stops beating (or never beat, if the worker died just after creating it), and the next trial started on the study marks it failed and runs its parameters
-again (Optuna's ``RetryFailedTrialCallback``, at most twice), instead of leaving it RUNNING
-forever. Open a study in the browser with ``optuna-dashboard <storage URL>``.
+stops beating (or never beat, if the worker died just after creating it), and the next trial
+started on the study marks it failed and runs its parameters again (Optuna's
+``RetryFailedTrialCallback``, at most twice), instead of leaving it RUNNING forever.
+Open a study in the browser with ``optuna-dashboard <storage URL>``.
 Optuna is imported lazily; without it the functions raise an ImportError naming the extra
 ``pip install 'graphboost[tune]'``.
 """
