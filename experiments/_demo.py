@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._data import InputError, block_indicators, read_cohort
+from ._data import BLOCK_COMPONENTS, InputError, block_indicators, read_cohort
 from ._report import RunFolder
 from .workflows import CrossValidation, fit_model_folder
 
@@ -132,9 +132,10 @@ def _report(syn, cohort, fitted, n_scans, pretrain_s, seed, seconds):
             f"labels) for {pretrain_s:.0f} s; one {n_emb}-dimensional embedding per scan "
             "(`embeddings.csv`).",
             "2. Clinical table and embeddings joined by patient ID (`features.Cohort`); the "
-            f"embedding block is one candidate graph (`{_BLOCK}`), every column is another; a "
-            f"patient without a scan is marked in `{_BLOCK}:missing` and linked through no "
-            "imaging graph.",
+            f"embedding block enters as its first {BLOCK_COMPONENTS} principal components, "
+            "fitted inside each training fold, and is one candidate graph "
+            f"(`{_BLOCK}`), every column is another; a patient without a scan is marked in "
+            f"`{_BLOCK}:missing` and linked through no imaging graph.",
             "3. 5-fold stratified cross-validation, preprocessing (imputation, scaling, "
             "one-hot) fitted inside each training fold:",
             "",

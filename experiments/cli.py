@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import workflows
 from ._ablation import run_ablation
-from ._data import InputError, dataset_from_cohort
+from ._data import BLOCK_COMPONENTS, InputError, dataset_from_cohort
 from ._demo import run_demo
 from ._model_extras import check_cv_folds
 from ._modelfolder import check_replaceable
@@ -123,6 +123,15 @@ def _add_cohort_args(p):
         type=int,
         default=64,
         help="scans are resampled to SCAN_SHAPE^3 before embedding (default 64)",
+    )
+    p.add_argument(
+        "--block-components",
+        type=int,
+        default=BLOCK_COMPONENTS,
+        metavar="N",
+        help="an embedding block (e.g. the scans) with more than N columns is reduced to its "
+        f"first N principal components inside each training fold (default {BLOCK_COMPONENTS}; "
+        "0 keeps it whole)",
     )
     _add_on_error(p)
     p.add_argument(
@@ -419,6 +428,7 @@ def cmd_fit(args):
         cv=args.cv,
         random_state=args.seed,
         scan_shape=args.scan_shape,
+        block_components=args.block_components,
         overwrite=args.overwrite,
         source=Path(args.data).name,
         progress=sys.stderr.isatty(),
@@ -600,7 +610,9 @@ def cmd_tune(args):
     _check_tune_args(args)  # before any work
     cohort = _load_cohort(args)
     result = run_search(
-        dataset_from_cohort(cohort, Path(args.data).name, dict(args.group)),
+        dataset_from_cohort(
+            cohort, Path(args.data).name, dict(args.group), block_components=args.block_components
+        ),
         args.storage,
         study_name=args.study_name,
         n_trials=args.n_trials,
@@ -637,6 +649,7 @@ def _refit_best(args, cohort, result):
         cv=args.cv,
         random_state=args.seed,
         scan_shape=args.scan_shape,
+        block_components=args.block_components,
         overwrite=args.overwrite,
         source=Path(args.data).name,
         progress=sys.stderr.isatty(),

@@ -33,6 +33,7 @@ import pandas as pd
 from ._calibration import DEFAULT_INNER_SPLITS, recalibrated
 from ._clinical_report import clinical_results
 from ._data import (
+    BLOCK_COMPONENTS,
     InputError,
     block_indicators,
     check_labels,
@@ -196,7 +197,7 @@ class CrossValidation:
         return float(self.table.set_index("method").loc[method, "auroc"])
 
 
-# Over 60 lines only by its docstring (ten parameters); the body is 24 lines.
+# Over 60 lines only by its docstring (eleven parameters); the body is 24 lines.
 def cross_validate(
     cohort,
     *,
@@ -209,6 +210,7 @@ def cross_validate(
     calibration=None,
     inner_splits=DEFAULT_INNER_SPLITS,
     alpha=0.1,
+    block_components=BLOCK_COMPONENTS,
 ):
     """Stratified K-fold AUROC of GraphBoostClassifier and logistic regression, same folds.
 
@@ -234,12 +236,15 @@ def cross_validate(
     inner_splits : int, default=10
     alpha : float, default=0.1
         Error rate of the conformal sets whose coverage ``clinical`` reports.
+    block_components : int, default=BLOCK_COMPONENTS
+        An embedding block with more columns is reduced to that many principal components
+        inside each training fold (0: kept whole).
 
     Returns
     -------
     CrossValidation
     """
-    ds = dataset_from_cohort(cohort, "cohort", groups)
+    ds = dataset_from_cohort(cohort, "cohort", groups, block_components=block_components)
     check_labels(ds.y, n_splits)
     twins = {}
     if calibration is not None:
@@ -343,7 +348,7 @@ def _cv_frame(cohort, cv):
     return frame
 
 
-# Over 60 lines only by its docstring (fifteen parameters); the body is 27 lines.
+# Over 60 lines only by its docstring (sixteen parameters); the body is 28 lines.
 def fit_model_folder(
     cohort,
     output,
@@ -353,6 +358,7 @@ def fit_model_folder(
     cv=0,
     random_state=0,
     scan_shape=64,
+    block_components=BLOCK_COMPONENTS,
     overwrite=False,
     source="cohort",
     report_extra="",
@@ -382,6 +388,9 @@ def fit_model_folder(
     scan_shape : int, default=64
         Recorded when the cohort has the :data:`SCANS_BLOCK` block, so :func:`predict` embeds
         new scans the same way.
+    block_components : int, default=BLOCK_COMPONENTS
+        An embedding block with more columns is reduced to that many principal components,
+        fitted inside each training fold and saved with the preprocessor (0: kept whole).
     overwrite : bool, default=False
         Replace ``output`` if it is a model folder written by this library (never any other
         folder). The new model is written beside it and swapped in once complete, so a
@@ -420,13 +429,14 @@ def fit_model_folder(
     check_replaceable(output, overwrite)
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
-    ds = dataset_from_cohort(cohort, source, groups)
+    ds = dataset_from_cohort(cohort, source, groups, block_components=block_components)
     check_labels(ds.y, max(cv, 2))
     check_binary(options, np.unique(ds.y))
     cv_result = None
     if cv:
         cv_kw = {"params": params, "groups": groups, "random_state": random_state}
         cv_kw.update(calibration=calibration, inner_splits=inner_splits)
+        cv_kw["block_components"] = block_components
         cv_result = cross_validate(cohort, n_splits=cv, progress=progress, **cv_kw)
     pipe, classes, y, seconds, recal = _fit_pipeline(ds, params, random_state, options)
     spec = _model_spec(cohort, ds, classes, params, random_state, scan_shape)

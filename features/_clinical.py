@@ -18,6 +18,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._block_reduction import (
+    check_block_components,
+    fit_block_pcas,
+    from_state,
+    reduce_output,
+    reduced_names,
+    state_of,
+)
 from ._common import MAX_NAMED, is_missing, named
 from ._jsonfile import read_checked_json, write_checked_json
 
@@ -157,6 +165,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         What to do with values that are not finite numbers in a numeric or binary column:
         refuse them, or treat them as missing with a warning (the command line's
         ``graphboost predict --invalid-values missing``).
+    block_components : dict of str to int, optional
+        Embedding blocks to reduce: block name -> number of principal components. The block's
+        columns (``"<block>:..."``, numeric, except ``"<block>:missing"``), imputed and scaled,
+        are replaced by their first components ``"<block>:pc0"``, ``"<block>:pc1"``... (at
+        most one per column, and per row that has the block), fitted in ``fit`` on the rows
+        that have the block (not 1 in ``"<block>:missing"``); rows lacking it get 0 (the mean).
+        A 256-column embedding is mostly distance noise for a few hundred patients.
 
     Attributes
     ----------
@@ -170,7 +185,11 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         Output column -> the source column it comes from.
     feature_groups_ : dict of str to list of str
         Source column -> its output columns (one-hot columns and missing indicator together), in
-        the output order: one candidate block per source column.
+        the output order: one candidate block per source column. A block reduced by
+        ``block_components`` is one entry, its name -> its components.
+    block_pca_ : dict of str to dict
+        Per reduced block: its source ``columns``, and the ``mean``, ``components`` and
+        ``explained_variance_ratio`` of its principal components.
     column_transformer_ : sklearn.compose.ColumnTransformer
         The fitted scikit-learn transformer doing the work.
     feature_names_in_ : ndarray of str
@@ -209,6 +228,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         scale: bool = True,
         skip_indicator: Sequence[str] | None = None,
         invalid_values: str = "raise",
+        block_components: dict[str, int] | None = None,
     ):
         self.numeric = numeric
         self.binary = binary
@@ -218,6 +238,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.scale = scale
         self.skip_indicator = skip_indicator
         self.invalid_values = invalid_values
+        self.block_components = block_components
 
     # ------------------------------------------------------------------ input handling
 
@@ -409,7 +430,12 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then transform ``X`` (see :meth:`fit` and :meth:`transform`)."""
         prepared = self._fit(X)
-        return self.column_transformer_.transform(prepared).astype(float)
+        return self._output(prepared)
+
+    def _output(self, prepared: pd.DataFrame) -> np.ndarray:
+        """The column transformer's output, with the reduced blocks' components."""
+        out = self.column_transformer_.transform(prepared).astype(float)
+        return reduce_output(self.block_pca_, self.numeric_, prepared, out)
 
     def _fit(self, X) -> pd.DataFrame:
         frame = self._check_fit_input(X)
@@ -422,12 +448,18 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self._used = self.numeric_ + self.binary_ + self.categorical_
         if not self._used:
             raise ValueError("No usable column left in X after dropping invalid columns.")
+        sources = check_block_components(self.block_components, self.numeric_, frame.columns)
         self.binary_levels_: dict[str, list[float]] = {}
         prepared = self._prepare(frame, fitting=True)
         skip = set(self.skip_indicator or ())
         with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
         self._n_samples_fit = len(prepared)
         self.column_transformer_ = self._column_transformer(with_missing).fit(prepared)
+        self.block_pca_ = {}
+        if sources:
+            out = self.column_transformer_.transform(prepared).astype(float)
+            n = {str(k): int(v) for k, v in self.block_components.items()}
+            self.block_pca_ = fit_block_pcas(sources, n, self.numeric_, prepared, out)
         self._set_fitted_names(with_missing)
         return prepared
 
@@ -529,6 +561,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         for col in with_missing:
             names.append(f"{col}:missing")
             sources.append(col)
+        names, sources = reduced_names(self.block_pca_, names, sources)
         counts = pd.Series(names).value_counts()
         clashes = counts[counts > 1].index.tolist()
         if clashes:
@@ -537,7 +570,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             )
         self._feature_names_out = np.asarray(names, dtype=object)
         self.source_columns_ = dict(zip(names, sources, strict=True))
-        groups: dict[str, list[str]] = {col: [] for col in self._used}
+        reduced = {c for record in self.block_pca_.values() for c in record["columns"]}
+        groups: dict[str, list[str]] = {col: [] for col in self._used if col not in reduced}
+        groups.update({block: [] for block in self.block_pca_})
         for name, col in zip(names, sources, strict=True):
             groups[col].append(name)
         self.feature_groups_ = groups
@@ -560,7 +595,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """
         frame = self._checked_frame(X)
         prepared = self._prepare(frame, fitting=False)
-        return self.column_transformer_.transform(prepared).astype(float)
+        return self._output(prepared)
 
     def find_invalid_values(self, X) -> pd.DataFrame:
         """Which cells of ``X`` hold a value that is not a finite number in a numeric column.
@@ -704,12 +739,17 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         {'both': ['a', 'b=x', 'b=y']}
         """
         check_is_fitted(self, "column_transformer_")
-        known = set(self.feature_groups_) | set(self.dropped_columns_)
+        block_of = {c: b for b, record in self.block_pca_.items() for c in record["columns"]}
+        known = set(self.feature_groups_) | set(self.dropped_columns_) | set(block_of)
         unknown = [c for cols in groups.values() for c in cols if c not in known]
         if unknown:
             raise ValueError(f"Columns in groups are not columns of X: {named(unknown)}.")
         mapped = {
-            name: [out for c in cols for out in self.feature_groups_.get(c, [])]
+            name: list(
+                dict.fromkeys(
+                    out for c in cols for out in self.feature_groups_.get(block_of.get(c, c), [])
+                )
+            )
             for name, cols in groups.items()
         }
         return {name: cols for name, cols in mapped.items() if cols}
@@ -726,6 +766,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
 
 def _json_param(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _json_param(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
         return [_json_param(v) for v in value]
     if isinstance(value, np.generic):
@@ -756,6 +798,7 @@ def _state(pre: ClinicalPreprocessor) -> dict:
             [],
         ),
         "feature_names_out": [str(c) for c in pre._feature_names_out],
+        "block_pca": state_of(pre.block_pca_),
     }
     if pre.numeric_:
         imputer, scaler = fitted["numeric"][0], (fitted["numeric"][1] if pre.scale else None)
@@ -865,6 +908,7 @@ def _from_state(state: dict) -> ClinicalPreprocessor:
     pre._used = pre.numeric_ + pre.binary_ + pre.categorical_
     pre.binary_levels_ = {r["column"]: [float(v) for v in r["levels"]] for r in state["binary"]}
     with_missing = [str(c) for c in state["missing_indicator"]]
+    pre.block_pca_ = from_state(state.get("block_pca"))
     pre.column_transformer_ = pre._column_transformer(with_missing).fit(_design_frame(pre, state))
     _set_learned(pre, state)
     pre._set_fitted_names(with_missing)

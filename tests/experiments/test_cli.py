@@ -388,7 +388,8 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
     assert main(argv) == 0
     meta = json.loads((model / "cohort.json").read_text())
     assert meta["scans"] == {"block": "scans", "shape": 16}
-    assert len(meta["feature_groups"]["scans"]) > 4
+    # the 256-d embedding block is reduced inside the fold (issue 10), unless told otherwise
+    assert meta["feature_groups"]["scans"] == [f"scans:pc{i}" for i in range(8)]
     # A patient without a scan is flagged once for the block, not per embedding column.
     assert syn.missing_scans and "scans:missing" in meta["feature_columns"]
     assert not [c for c in meta["feature_columns"] if "__missing" in c]
@@ -426,6 +427,11 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
         == 0
     )
     assert len(pd.read_csv(pred)) == 24
+    whole = tmp_path / "whole"
+    argv[argv.index(str(model))] = str(whole)
+    assert main([*argv, "--block-components", "0"]) == 0
+    kept = json.loads((whole / "cohort.json").read_text())["feature_groups"]["scans"]
+    assert len(kept) > 8 and not [c for c in kept if ":pc" in c]
 
 
 def test_predict_reports_unseen_categories(model_dir, cohort_csv, tmp_path, capsys):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments import InputError, run_benchmark, workflows
-from experiments._data import read_cohort
+from experiments._data import dataset_from_cohort, read_cohort
 from experiments._runner import filter_fold_noise
 
 FAST = {"n_estimators": 5, "conv": "vote", "n_neighbors": 5}
@@ -154,3 +154,42 @@ def test_fold_noise_is_filtered_by_message_and_nothing_else():
     assert [str(w.message) for w in caught] == [
         "No candidate graph beat chance in the first round."
     ]
+
+
+def _wide_block_cohort(cohort_df, lacking=4, width=20):
+    rng = np.random.default_rng(1)
+    emb = pd.DataFrame(rng.normal(size=(len(cohort_df), width)))
+    emb.columns = [f"e{i}" for i in range(width)]
+    emb.index = cohort_df.pid
+    emb = emb.drop(index=cohort_df.pid.iloc[:lacking])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Patient IDs do not match")
+        return read_cohort(cohort_df, label="y", id_column="pid", blocks={"mri": emb})
+
+
+def test_a_wide_embedding_block_is_reduced_inside_the_fold_and_saved(cohort_df, tmp_path):
+    """Issue 10: a 256-d block is mostly distance noise; reduced to 8 components by default."""
+    cohort = _wide_block_cohort(cohort_df)
+    fit = workflows.fit_model_folder(cohort, tmp_path / "m", params=FAST, cv=3)
+    clf, pre = fit.model[-1], fit.model[0]
+    names = list(clf.feature_names_in_)
+    assert [names[i] for i in clf.feature_groups_["mri"]] == [f"mri:pc{i}" for i in range(8)]
+    assert not [c for c in names if c.startswith("mri:e")]
+    assert pre.block_pca_["mri"]["columns"] == [f"mri:e{i}" for i in range(20)]
+    block = cohort.X.filter(like="mri:")  # by patient ID, NaN and "mri:missing" = 1 if lacking
+    table = pd.concat([cohort_df.set_index("pid"), block.set_axis(cohort_df.pid)], axis=1)
+    table = table.reset_index()
+    pred = workflows.predict(workflows.load_model_folder(fit.path), table)
+    features = dataset_from_cohort(cohort, "c").X.loc[pred.pid]  # the columns as in fit
+    expected = fit.model.predict_proba(features)
+    np.testing.assert_allclose(pred[["proba_0", "proba_1"]].to_numpy(), expected, atol=1e-12)
+    whole = workflows.fit_model_folder(cohort, tmp_path / "w", params=FAST, block_components=0)
+    whole_names = list(whole.model[-1].feature_names_in_)
+    assert len([c for c in whole_names if c.startswith("mri:e")]) == 20
+
+
+def test_block_components_must_be_a_count(cohort_df, tmp_path):
+    cohort = _wide_block_cohort(cohort_df)
+    with pytest.raises(InputError, match=r"block_components must be 0 or more; got -1"):
+        workflows.fit_model_folder(cohort, tmp_path / "m", params=FAST, block_components=-1)
+    assert not (tmp_path / "m").exists()
