@@ -417,6 +417,20 @@ def _print_cv(cv, k):
         )
 
 
+def _folder_options(args):
+    """The ``fit_model_folder`` options that ``fit`` and ``tune --output`` share."""
+    return {
+        "groups": dict(args.group),
+        "cv": args.cv,
+        "random_state": args.seed,
+        "scan_shape": args.scan_shape,
+        "block_components": args.block_components,
+        "overwrite": args.overwrite,
+        "source": Path(args.data).name,
+        "progress": sys.stderr.isatty(),
+    }
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_fit(args):
     check_replaceable(args.output, args.overwrite)  # before any work
@@ -424,16 +438,9 @@ def cmd_fit(args):
         _load_cohort(args),
         args.output,
         params=dict(args.param),
-        groups=dict(args.group),
-        cv=args.cv,
-        random_state=args.seed,
-        scan_shape=args.scan_shape,
-        block_components=args.block_components,
-        overwrite=args.overwrite,
-        source=Path(args.data).name,
-        progress=sys.stderr.isatty(),
         calibration=args.calibration,
         threshold_target=args.threshold_target,
+        **_folder_options(args),
     )
     rounds = len(fitted.model[-1].selected_graphs_)
     print(f"Model written to {fitted.path} ({rounds} rounds); model card: MODEL_CARD.md.")
@@ -645,14 +652,7 @@ def _refit_best(args, cohort, result):
         cohort,
         args.output,
         params=result.best_params,
-        groups=dict(args.group),
-        cv=args.cv,
-        random_state=args.seed,
-        scan_shape=args.scan_shape,
-        block_components=args.block_components,
-        overwrite=args.overwrite,
-        source=Path(args.data).name,
-        progress=sys.stderr.isatty(),
+        **_folder_options(args),
         report_extra=tune_report(result, args.storage, args.study_name, args.inner_splits),
         tuning=tuning_record(result, args.study_name, args.inner_splits),
     )
