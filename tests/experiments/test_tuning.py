@@ -182,12 +182,12 @@ def _complete_read_only(db):
 def test_trial_killed_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
     """CI caught it: a worker killed between creating a trial and its first beat left that
     trial RUNNING forever (Optuna only fails trials whose last beat is old)."""
-    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1)
-    study = create_study(storage, "graphboost", heartbeat_interval=1)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=2)
+    study = create_study(storage, "graphboost", heartbeat_interval=2)
     with warnings.catch_warnings():  # Optuna: heartbeats are meant for Study.optimize
         warnings.filterwarnings("ignore", message="Heartbeat of storage")
         orphan = study.ask()  # created; its worker died before the heartbeat thread started
-        time.sleep(2.2)  # older than the grace period (2 beats)
+        time.sleep(4.3)  # older than the grace period (2 beats); the young one has 4 s left
         young = study.ask()  # created a moment ago: its first beat may still come
         beating = study.ask()
     storage.record_heartbeat(beating._trial_id)
