@@ -114,3 +114,35 @@ def test_a_block_column_that_is_not_numeric_is_named():
 def test_a_block_present_for_one_patient_cannot_be_reduced():
     with pytest.raises(ValueError, match=r"Block 'mri' .* present for 1 row\(s\)"):
         _pre().fit(_table(n=12, lacking=11))
+
+
+def test_a_preprocessor_saved_before_block_components_still_loads(tmp_path):
+    """Files written before the parameter existed have neither it nor the ``block_pca`` state."""
+    from features._clinical import _FORMAT, _FORMAT_VERSION
+    from features._jsonfile import read_checked_json, write_checked_json
+
+    X = _table().drop(columns=[*BLOCK, "mri:missing"])
+    pre = ClinicalPreprocessor().set_output(transform="pandas").fit(X)
+    path = pre.save(tmp_path / "new.json")
+    state = read_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, what="test")
+    del state["block_pca"], state["params"]["block_components"]
+    old = write_checked_json(
+        tmp_path / "old.json", kind=_FORMAT, version=_FORMAT_VERSION, payload=state
+    )
+    loaded = load_preprocessor(old)
+    assert loaded.block_components is None and loaded.block_pca_ == {}
+    pd.testing.assert_frame_equal(loaded.transform(X), pre.transform(X))
+
+
+def test_a_saved_file_whose_components_were_removed_is_refused(tmp_path):
+    from features._clinical import _FORMAT, _FORMAT_VERSION
+    from features._jsonfile import read_checked_json, write_checked_json
+
+    path = _pre().fit(_table()).save(tmp_path / "pre.json")
+    state = read_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, what="test")
+    del state["block_pca"]
+    edited = write_checked_json(
+        tmp_path / "edited.json", kind=_FORMAT, version=_FORMAT_VERSION, payload=state
+    )
+    with pytest.raises(ValueError, match="output columns do not agree with the saved ones"):
+        load_preprocessor(edited)
