@@ -192,7 +192,8 @@ def dataset_from_cohort(
     Every embedding block of the cohort is a feature group (with its ``"<block>:missing"``
     column, see :func:`block_indicators`); ``groups`` adds named blocks of other columns. A block
     with more than ``block_components`` columns is reduced to that many principal components
-    inside each training fold (its group: ``"<block>:pc0"``...); 0 keeps every block whole.
+    inside each training fold (by the preprocessor; its group stays the block's columns, and
+    :func:`experiments._methods.make_pipeline` selects the components); 0 keeps every block whole.
     """
     if cohort.y is None:
         raise InputError("The cohort has no label; give the label column.")
@@ -205,10 +206,8 @@ def dataset_from_cohort(
         if X[group_column].isna().any():
             raise InputError(f"Group column {group_column!r} has missing values.")
         site = X.pop(group_column).astype(str).to_numpy()
-    reduce = reduced_blocks(blocks, block_components)
-    reduced = {b: [f"{b}:pc{i}" for i in range(n)] for b, n in reduce.items()}
-    feature_groups = {**blocks, **reduced, **resolve_groups(groups, list(X.columns))}
-    preprocessor = cohort_preprocessor(X, blocks, reduce)
+    feature_groups = {**blocks, **resolve_groups(groups, list(X.columns))}
+    preprocessor = cohort_preprocessor(X, blocks, reduced_blocks(blocks, block_components))
     return Dataset(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)
 
 

@@ -94,6 +94,32 @@ class _SourceColumnSelector(make_column_selector):
         super().__init__(pattern=f"^(?:{names})(?:=.*|:missing)?$")
 
 
+def block_selector(block, columns):
+    """Selector of the principal components ``"<block>:pc<k>"`` that a block reduced by
+    ``features.ClinicalPreprocessor(block_components=...)`` becomes; its ``source_columns``
+    are the block's own columns (so an arm without them drops the group).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(columns=["age", "mri:pc0", "mri:pc1", "mri:missing"])
+    >>> block_selector("mri", ["mri:0", "mri:1", "mri:2"])(frame)
+    ['mri:pc0', 'mri:pc1']
+    """
+    selector = _SourceColumnSelector(columns)
+    selector.pattern = f"^{re.escape(str(block))}:pc\\d+$"
+    return selector
+
+
+def _with_reduced_blocks(feature_groups, preprocessor):
+    """``feature_groups`` with each block the preprocessor reduces as a :func:`block_selector`."""
+    reduced = (preprocessor.get_params().get("block_components") or {}) if preprocessor else {}
+    return {
+        name: block_selector(name, cols) if name in reduced and not callable(cols) else cols
+        for name, cols in (feature_groups or {}).items()
+    }
+
+
 def unknown_params(estimator, names):
     """The names in ``names`` that are not parameters of ``estimator`` (``get_params()``),
     and the sorted valid ones (for the error message)."""
@@ -106,7 +132,9 @@ def _graphboost(params, feature_groups, random_state, n_jobs):
 
     params = dict(params)
     if feature_groups and "feature_groups" not in params:
-        params["feature_groups"] = {k: group_selector(v) for k, v in feature_groups.items()}
+        params["feature_groups"] = {
+            k: v if callable(v) else group_selector(v) for k, v in feature_groups.items()
+        }
     bad, valid = unknown_params(GraphBoostClassifier(), params)
     if bad:
         raise InputError(f"Unknown GraphBoostClassifier parameter(s) {bad}; valid: {valid}.")
@@ -280,8 +308,9 @@ def make_pipeline(
     if name in OWN_PREPROCESSOR:
         build = _builder(name)
         return build(dict(params or {}), feature_groups, random_state, n_jobs, preprocessor)
-    est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
     pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
+    feature_groups = _with_reduced_blocks(feature_groups, pre)
+    est = make_estimator(name, params, feature_groups, random_state, n_jobs=n_jobs)
     steps = [("preprocess", pre.set_output(transform="pandas"))]
     if name == "xgboost":
         from sklearn.preprocessing import FunctionTransformer

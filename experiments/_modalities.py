@@ -135,4 +135,8 @@ def _arm_preprocessor(preprocessor, columns):
     params = preprocessor.get_params(deep=False)
     lists = ("numeric", "binary", "categorical", "skip_indicator")
     changed = {k: [c for c in params[k] if c in keep] for k in lists if params.get(k) is not None}
+    if params.get("block_components"):
+        present = {str(c).split(":", 1)[0] for c in keep if ":" in str(c)}
+        kept = {b: n for b, n in params["block_components"].items() if b in present}
+        changed["block_components"] = kept or None
     return clone(preprocessor).set_params(**changed)

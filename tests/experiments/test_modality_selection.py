@@ -179,6 +179,25 @@ def test_arm_estimator_keeps_the_feature_groups_and_preprocessor_columns_of_the_
     assert arm_estimator(pipe, ["img:5"]).named_steps["model"].feature_groups is None
 
 
+def test_a_reduced_block_is_reduced_in_its_arms_only():
+    """Issue 10: a block reduced to its components inside the fold (``block_components``)."""
+    from features import ClinicalPreprocessor
+
+    X, y = two_modalities(n=60, n_noise=30)
+    img = list(X.columns[3:])
+    pre = ClinicalPreprocessor(numeric=img, skip_indicator=img, block_components={"img": 4})
+    pipe = make_pipeline("graphboost", {"n_estimators": 3, "conv": "vote"}, {"img": img}, 0, 1, pre)
+    clinical = arm_estimator(pipe, list(X.columns[:3]))
+    assert clinical.named_steps["preprocess"].block_components is None
+    assert clinical.named_steps["model"].feature_groups is None
+    imaging = arm_estimator(pipe, img).fit(X[img], y)
+    graphs = imaging.named_steps["model"].feature_groups_
+    names = imaging.named_steps["model"].feature_names_in_
+    assert [names[i] for i in graphs["img"]] == [f"img:pc{i}" for i in range(4)]
+    model = ModalitySelectionClassifier(pipe, cv=2).fit(X, y)
+    assert model.arm_ in {"clinical", "imaging", "all"}
+
+
 def test_graphboost_default_and_feature_groups_fit_each_arm():
     X, y = two_modalities(n=60, n_noise=30)
     groups = {"clinical": list(X.columns[:3]), "imaging": list(X.columns[3:])}
