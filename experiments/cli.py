@@ -125,6 +125,15 @@ def _add_cohort_args(p):
         help="scans are resampled to SCAN_SHAPE^3 before embedding (default 64)",
     )
     p.add_argument(
+        "--scan-pretrain-seconds",
+        type=float,
+        default=workflows.PRETRAIN_SECONDS,
+        metavar="S",
+        help="before embedding, the scan encoder is pretrained self-supervised on the scans "
+        "(masked reconstruction, no label) for about S seconds and saved with the model "
+        f"(default {workflows.PRETRAIN_SECONDS:g}; 0: a seeded random encoder, as before)",
+    )
+    p.add_argument(
         "--block-components",
         type=int,
         default=BLOCK_COMPONENTS,
@@ -401,6 +410,7 @@ def _load_cohort(args):
         scans=args.scans,
         scan_shape=args.scan_shape,
         on_error=args.on_error,
+        scan_pretrain_seconds=args.scan_pretrain_seconds,
     )
 
 

@@ -58,11 +58,13 @@ from ._modelfolder import ModelFolder, check_replaceable, load_model_folder, sav
 from ._report import RunFolder
 from ._runner import cross_validate as _cross_validate
 from ._runner import make_splits, summary_table
-from ._scans import embed_folder
+from ._scans import PRETRAIN_SECONDS, embed_folder, pretrain_scan_encoder
 
 __all__ = [
     "NO_OBSERVED",
+    "PRETRAIN_SECONDS",
     "SCANS_BLOCK",
+    "SCAN_ENCODER",
     "SKIPPED_SCANS",
     "CrossValidation",
     "FittedModel",
@@ -88,7 +90,20 @@ NO_OBSERVED = "no_observed_features"
 _CV_METHODS = {"graphboost": "GraphBoostClassifier", "logistic": "logistic regression"}
 
 
-def embed_scans(scans, *, encoder=None, device="auto", cache_dir=None, shape=64, on_error="raise"):
+SCAN_ENCODER = "scan_encoder.pt"
+"""The file of a model folder that holds the pretrained scan encoder's weights."""
+
+
+def embed_scans(
+    scans,
+    *,
+    encoder=None,
+    device="auto",
+    cache_dir=None,
+    shape=64,
+    on_error="raise",
+    pretrained=None,
+):
     """Embed every scan of a folder (files named ``<patient id>.<ext>``).
 
     Parameters
@@ -104,6 +119,9 @@ def embed_scans(scans, *, encoder=None, device="auto", cache_dir=None, shape=64,
         Volumes are resampled to ``shape``^3.
     on_error : {"raise", "skip"}, default="raise"
         ``"skip"``: an unreadable scan gives a row of NaN, listed in ``frame.attrs["skipped"]``.
+    pretrained : dict or path, optional
+        Encoder weights (e.g. a model folder's :data:`SCAN_ENCODER`); default: the random
+        initialisation seeded by 0.
 
     Returns
     -------
@@ -117,11 +135,21 @@ def embed_scans(scans, *, encoder=None, device="auto", cache_dir=None, shape=64,
         cache_dir=cache_dir,
         shape=shape,
         on_error=on_error,
+        pretrained=pretrained,
     )
 
 
 def load_cohort(
-    data, *, label=None, id_column=None, exclude=(), scans=None, scan_shape=64, on_error="raise"
+    data,
+    *,
+    label=None,
+    id_column=None,
+    exclude=(),
+    scans=None,
+    scan_shape=64,
+    on_error="raise",
+    scan_pretrain_seconds=PRETRAIN_SECONDS,
+    scan_encoder=None,
 ):
     """Read a cohort table, embed its scans (if any) and join them by patient ID.
 
@@ -143,23 +171,38 @@ def load_cohort(
     scan_shape : int, default=64
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable scan does (``"skip"``: that patient lacks the block).
+    scan_pretrain_seconds : float, default=PRETRAIN_SECONDS
+        Without ``scan_encoder``: the encoder is first pretrained self-supervised on these scans
+        (masked reconstruction, no label; about that many seconds), then embeds them; 0 keeps
+        its random initialisation.
+    scan_encoder : path, optional
+        Encoder weights to embed with (no pretraining), e.g. a model folder's
+        :data:`SCAN_ENCODER` for its new patients.
 
     Returns
     -------
     features.Cohort
-        With an attribute ``skipped_scans``: the file names of the scans skipped with
+        With attributes ``skipped_scans``, the file names of the scans skipped with
         ``on_error="skip"`` (empty without scans), which :func:`fit_model_folder` lists in the
-        model folder.
+        model folder, and ``scan_encoder``: the pretrained encoder and its record (a dict;
+        ``None`` without pretraining), which :func:`fit_model_folder` saves.
     """
-    blocks, skipped = None, []
+    blocks, skipped, pretrained = None, [], None
     if scans is not None:
         if id_column is None:
             raise InputError("Scans need an ID column (id_column) to match files to patients.")
-        emb = embed_scans(scans, shape=scan_shape, on_error=on_error)
+        if scan_encoder is None and scan_pretrain_seconds:
+            encoder, record = pretrain_scan_encoder(
+                scans, shape=scan_shape, seconds=scan_pretrain_seconds, on_error=on_error
+            )
+            pretrained = {"encoder": encoder, "record": record}
+        weights = scan_encoder if pretrained is None else pretrained["encoder"].state_dict()
+        emb = embed_scans(scans, shape=scan_shape, on_error=on_error, pretrained=weights)
         blocks = {SCANS_BLOCK: emb}
         skipped = [Path(s).name for s in emb.attrs.get("skipped", [])]
     cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
     cohort.skipped_scans = skipped
+    cohort.scan_encoder = pretrained
     return cohort
 
 
@@ -449,7 +492,11 @@ def fit_model_folder(
         extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
-        write_extras(folder.staging, files, card, recal)
+        if spec["scans"] and spec["scans"]["encoder"]:
+            from features import save_encoder
+
+            save_encoder(cohort.scan_encoder["encoder"], folder.staging / SCAN_ENCODER)
+        write_extras(folder.staging, files, card, recal)  # and the manifest, encoder included
     return FittedModel(folder.path, pipe, spec["classes"], cv_result)
 
 
@@ -485,7 +532,10 @@ def _model_card(source, spec, counts, clf, cv, options, files, tuning=None):
 
 def _model_spec(cohort, ds, classes, params, random_state, scan_shape):
     """The JSON-safe ``cohort.json`` of a model folder."""
+    pretrained = getattr(cohort, "scan_encoder", None)
     scans = {"block": SCANS_BLOCK, "shape": int(scan_shape)}
+    scans["encoder"] = SCAN_ENCODER if pretrained else None
+    scans["pretraining"] = pretrained["record"] if pretrained else None
     return {
         "label": cohort.label,
         "id_column": cohort.id_column,
@@ -510,12 +560,15 @@ def _new_patients(folder, data, scans, on_error):
     if scans is not None and not scan_spec:
         warnings.warn("This model was fitted without scans; the scans are not used.", stacklevel=3)
         scans = None
+    encoder = (scan_spec or {}).get("encoder")
     cohort = load_cohort(
         data,
         id_column=folder.spec["id_column"],
         scans=scans,
         scan_shape=scan_spec["shape"] if scan_spec else 64,
         on_error=on_error,
+        scan_pretrain_seconds=0,  # new patients: the fitted encoder, or the seeded random one
+        scan_encoder=folder.path / encoder if encoder else None,
     )
     return cohort, folder.features(block_indicators(cohort))
 

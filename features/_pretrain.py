@@ -42,8 +42,11 @@ class PretrainResult:
     seconds : float
         Wall-clock training time.
     n_volumes : int
+        Volumes trained on.
     config : dict
         Encoder name and keyword arguments, objective and hyper-parameters.
+    skipped : list of dict
+        With ``on_error="skip"``: the volumes left out, ``{"position", "source", "error"}``.
     """
 
     encoder: nn.Module
@@ -51,14 +54,16 @@ class PretrainResult:
     seconds: float = 0.0
     n_volumes: int = 0
     config: dict = field(default_factory=dict)
+    skipped: list[dict] = field(default_factory=list)
 
     def save(self, path) -> Path:
         """Write the encoder weights (a state dict; load with ``VolumeEmbedder(pretrained=)``)."""
         return save_encoder(self.encoder, path)
 
 
-def _as_tensor(X, preprocessor=None) -> torch.Tensor:
-    """(n, C, D, H, W) float32 tensor from an array or a list of paths / arrays / Volumes."""
+def _as_tensor(X, preprocessor=None, skipped=None) -> torch.Tensor:
+    """(n, C, D, H, W) float32 tensor from an array or a list of paths / arrays / Volumes;
+    volumes that cannot be read go to ``skipped`` (a list) instead of raising."""
     if isinstance(X, np.ndarray) and X.dtype != object:
         arr = np.asarray(X, dtype=np.float32)
         if arr.ndim == 4:
@@ -66,7 +71,7 @@ def _as_tensor(X, preprocessor=None) -> torch.Tensor:
         if arr.ndim != 5:
             raise ValueError(f"X must be (n, D, H, W) or (n, C, D, H, W), got shape {X.shape}")
     else:
-        arr = preprocess_volumes(X, preprocessor)
+        arr = preprocess_volumes(X, preprocessor, skipped)
     if arr.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 volumes, got {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
@@ -147,6 +152,7 @@ def pretrain_encoder(
     max_seconds: float | None = None,
     random_state: int = 0,
     verbose: bool = False,
+    on_error: str = "raise",
 ) -> PretrainResult:
     """Self-supervised pretraining of a 3D encoder on unlabeled volumes.
 
@@ -178,6 +184,9 @@ def pretrain_encoder(
         Stop after the epoch during which this wall-clock budget runs out.
     random_state, verbose : int and bool, default 0 and False
         Seed of the initial weights, masks and views; print one line per epoch.
+    on_error : {"raise", "skip"}, default "raise"
+        A file that cannot be read or preprocessed: a ValueError naming it, or (``"skip"``)
+        left out of the training and listed in ``PretrainResult.skipped``.
 
     Returns
     -------
@@ -192,7 +201,10 @@ def pretrain_encoder(
     >>> len(res.history)
     1
     """
-    data = _as_tensor(X, preprocessor)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    skipped = [] if on_error == "skip" else None
+    data = _as_tensor(X, preprocessor, skipped)
     _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size, data.shape)
     n, c, s = data.shape[0], data.shape[1], data.shape[2]
     dev = resolve_device(device)
@@ -207,7 +219,9 @@ def pretrain_encoder(
     enc.eval()
     config = _config(encoder, encoder_kwargs, objective, len(history), batch_size, lr)
     config.update(mask_ratio=mask_ratio, patch_size=patch_size)
-    return PretrainResult(enc.cpu(), history, seconds, n_volumes=n, config=config)
+    result = PretrainResult(enc.cpu(), history, seconds, n_volumes=n, config=config)
+    result.skipped = list(skipped or [])
+    return result
 
 
 def _config(encoder, encoder_kwargs, objective, epochs, batch_size, lr) -> dict:

@@ -214,10 +214,13 @@ def normalize_inputs(X, ids=None, masks=None, bboxes=None):
     return items, index, masks, bboxes
 
 
-def preprocess_volumes(X, preprocessor: VolumePreprocessor | None = None) -> np.ndarray:
+def preprocess_volumes(
+    X, preprocessor: VolumePreprocessor | None = None, skipped: list | None = None
+) -> np.ndarray:
     """Preprocess every volume of ``X`` and stack them: an array of shape (n, C, D, H, W).
 
-    A volume that cannot be read or preprocessed raises a ``ValueError`` naming it.
+    A volume that cannot be read or preprocessed raises a ``ValueError`` naming it; with a list
+    ``skipped``, it is left out and ``{"position", "source", "error"}`` is appended there.
     """
     items, _, masks, bboxes = normalize_inputs(X)
     preprocessor = preprocessor if preprocessor is not None else VolumePreprocessor()
@@ -225,7 +228,13 @@ def preprocess_volumes(X, preprocessor: VolumePreprocessor | None = None) -> np.
     out = []
     for pos in range(len(dataset)):
         _, arr, err = dataset[pos]
-        if err is not None:
-            raise ValueError(f"Cannot preprocess {describe_item(items[pos], pos)}: {err}")
-        out.append(arr)
+        if err is None:
+            out.append(arr)
+            continue
+        source = describe_item(items[pos], pos)
+        if skipped is None:
+            raise ValueError(f"Cannot preprocess {source}: {err}")
+        skipped.append({"position": pos, "source": source, "error": err})
+    if not out:
+        raise ValueError(f"No volume of {len(items)} could be read or preprocessed.")
     return np.stack(out)

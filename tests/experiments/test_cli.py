@@ -393,7 +393,10 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
     ]
     assert main(argv) == 0
     meta = json.loads((model / "cohort.json").read_text())
-    assert meta["scans"] == {"block": "scans", "shape": 16}
+    # the encoder was pretrained on the 23 readable scans (no label) and saved with the model
+    assert meta["scans"]["block"] == "scans" and meta["scans"]["shape"] == 16
+    assert meta["scans"]["encoder"] == "scan_encoder.pt" and (model / "scan_encoder.pt").is_file()
+    assert meta["scans"]["pretraining"]["n_scans"] == 23
     # the 256-d embedding block is reduced inside the fold (issue 10), unless told otherwise
     assert len(meta["feature_groups"]["scans"]) > 8  # the block's own columns
     assert _saved_components(model) == {"scans": 8}
@@ -436,8 +439,10 @@ def test_fit_and_predict_with_a_scans_folder(tmp_path, capsys):
     assert len(pd.read_csv(pred)) == 24
     whole = tmp_path / "whole"
     argv[argv.index(str(model))] = str(whole)
-    assert main([*argv, "--block-components", "0"]) == 0
+    assert main([*argv, "--block-components", "0", "--scan-pretrain-seconds", "0"]) == 0
     assert _saved_components(whole) is None
+    scans = json.loads((whole / "cohort.json").read_text())["scans"]
+    assert scans["encoder"] is None and not (whole / "scan_encoder.pt").exists()
 
 
 def test_predict_reports_unseen_categories(model_dir, cohort_csv, tmp_path, capsys):

@@ -193,3 +193,36 @@ def test_block_components_must_be_a_count(cohort_df, tmp_path):
     with pytest.raises(InputError, match=r"block_components must be 0 or more; got -1"):
         workflows.fit_model_folder(cohort, tmp_path / "m", params=FAST, block_components=-1)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture(scope="module")
+def scans_cohort(tmp_path_factory):
+    from features import make_synthetic_cohort
+
+    syn = make_synthetic_cohort(
+        tmp_path_factory.mktemp("syn"), n_patients=24, shape=(12, 12, 12), write_masks=False
+    )
+    return syn
+
+
+@pytest.mark.filterwarnings("ignore:Patient IDs do not match")  # one patient has no scan
+def test_the_scan_encoder_is_pretrained_saved_and_used_for_new_patients(scans_cohort, tmp_path):
+    """Issue 10: `fit --scans` embedded with a random encoder, below the clinical table alone."""
+    syn = scans_cohort
+    kw = {"label": "label", "id_column": "patient_id", "scans": syn.scans_dir, "scan_shape": 16}
+    cohort = workflows.load_cohort(syn.clinical_path, **kw)
+    assert cohort.scan_encoder["record"]["n_scans"] == len(syn.scan_paths)
+    random_init = workflows.load_cohort(syn.clinical_path, **kw, scan_pretrain_seconds=0)
+    assert random_init.scan_encoder is None
+    block = [c for c in cohort.X.columns if c.startswith("scans:")]
+    assert not np.allclose(cohort.X[block].fillna(0), random_init.X[block].fillna(0))
+    fit = workflows.fit_model_folder(cohort, tmp_path / "m", params=FAST, scan_shape=16)
+    assert "scan_encoder.pt" in json.loads((fit.path / "manifest.json").read_text())["files"]
+    pred = workflows.predict(fit.path, syn.clinical_path, scans=syn.scans_dir)
+    X = dataset_from_cohort(cohort, "c").X.loc[pred.patient_id]  # the fit's own embeddings
+    np.testing.assert_allclose(
+        pred[["proba_0", "proba_1"]].to_numpy(), fit.model.predict_proba(X), atol=1e-9
+    )
+    (fit.path / "scan_encoder.pt").write_bytes(b"not the weights")
+    with pytest.raises(InputError, match=r"altered or damaged: 'scan_encoder\.pt'"):
+        workflows.load_model_folder(fit.path)

@@ -180,3 +180,23 @@ def test_fine_tune_uses_only_local_random_state():
     for key, value in tuned[0].items():
         assert torch.equal(value, tuned[1][key]), key
     assert not torch.equal(tuned[0]["stages.0.0.weight"], start["stages.0.0.weight"])
+
+
+def test_unreadable_files_raise_or_are_skipped_and_listed(tmp_path):
+    X, _ = _blobs(4)
+    files = []
+    for i, volume in enumerate(X):
+        files.append(tmp_path / f"p{i}.npy")
+        np.save(files[-1], volume)
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"not a volume")
+    paths = [str(p) for p in [*files[:2], broken, *files[2:]]]
+    kw = {"encoder_kwargs": TINY, "epochs": 1, "patch_size": 4}
+    kw["preprocessor"] = VolumePreprocessor(shape=16)
+    with pytest.raises(ValueError, match=r"Cannot preprocess .*broken\.npy"):
+        pretrain_encoder(paths, **kw)
+    res = pretrain_encoder(paths, on_error="skip", **kw)
+    assert res.n_volumes == 4
+    assert [(s["position"], s["source"]) for s in res.skipped] == [(2, str(broken))]
+    with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip', got 'ignore'"):
+        pretrain_encoder(paths, on_error="ignore", **kw)
