@@ -95,7 +95,8 @@ def test_scans_named_with_padded_ids_match_and_skipped_scans_are_listed(padded, 
     model = tmp_path / "model"
     argv = ["--scans", str(scans), "--scan-shape", "16"]
     assert _fit(padded / "c.csv", model, *argv) == 2
-    assert "Cannot embed" in capsys.readouterr().err  # one bad scan stops the run by default
+    # one bad scan stops the run by default, at the first step that reads the scans
+    assert "Cannot pretrain the scan encoder: Cannot preprocess" in capsys.readouterr().err
     assert _fit(padded / "c.csv", model, *argv, "--on-error", "skip") == 0
     err = capsys.readouterr().err
     assert "1 patient(s) have an all-NaN row in block 'scans'" in err  # 47 of 48 matched
