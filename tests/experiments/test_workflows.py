@@ -213,6 +213,8 @@ def test_the_scan_encoder_is_pretrained_saved_and_used_for_new_patients(scans_co
     cohort = workflows.load_cohort(syn.clinical_path, **kw)
     assert cohort.scan_encoder["record"]["n_scans"] == len(syn.scan_paths)
     random_init = workflows.load_cohort(syn.clinical_path, **kw, scan_pretrain_seconds=0)
+    with pytest.raises(InputError, match=r"budget must be a positive number of seconds; got -1"):
+        workflows.load_cohort(syn.clinical_path, **kw, scan_pretrain_seconds=-1)
     assert random_init.scan_encoder is None
     block = [c for c in cohort.X.columns if c.startswith("scans:")]
     assert not np.allclose(cohort.X[block].fillna(0), random_init.X[block].fillna(0))
