@@ -31,6 +31,18 @@ def _imaging():
     return features
 
 
+def mask_patch(shape):
+    """Edge of the masked cubes at ``shape``^3: the largest divisor of ``shape`` up to an eighth
+    of it (8 at 64, 10 at 100), at least 1.
+
+    Examples
+    --------
+    >>> [mask_patch(s) for s in (64, 100, 16, 9, 7)]
+    [8, 10, 2, 1, 1]
+    """
+    return max(p for p in range(1, max(1, shape // 8) + 1) if shape % p == 0)
+
+
 def pretrain_scan_encoder(
     folder, *, shape=64, seconds=PRETRAIN_SECONDS, device="auto", on_error="raise", random_state=0
 ):
@@ -53,7 +65,7 @@ def pretrain_scan_encoder(
             [str(p) for p in files.values()],
             objective="mae",
             epochs=_PRETRAIN_EPOCHS,
-            patch_size=max(2, int(shape) // 8),
+            patch_size=mask_patch(int(shape)),
             preprocessor=features.VolumePreprocessor(shape=int(shape)),
             device=device,
             max_seconds=float(seconds),
