@@ -113,7 +113,7 @@ def block_selector(block, columns):
 
 def _with_reduced_blocks(feature_groups, preprocessor):
     """``feature_groups`` with each block the preprocessor reduces as a :func:`block_selector`."""
-    reduced = (preprocessor.get_params().get("block_components") or {}) if preprocessor else {}
+    reduced = preprocessor.block_components or {}
     return {
         name: block_selector(name, cols) if name in reduced and not callable(cols) else cols
         for name, cols in (feature_groups or {}).items()

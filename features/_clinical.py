@@ -429,15 +429,18 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then transform ``X`` (see :meth:`fit` and :meth:`transform`)."""
-        prepared = self._fit(X)
-        return self._output(prepared)
+        prepared, out = self._fit(X)
+        return self._output(prepared, out)
 
-    def _output(self, prepared: pd.DataFrame) -> np.ndarray:
-        """The column transformer's output, with the reduced blocks' components."""
-        out = self.column_transformer_.transform(prepared).astype(float)
+    def _output(self, prepared: pd.DataFrame, out: np.ndarray | None = None) -> np.ndarray:
+        """The column transformer's output (``out`` when already computed), with the reduced
+        blocks' components."""
+        if out is None:
+            out = self.column_transformer_.transform(prepared).astype(float)
         return reduce_output(self.block_pca_, self.numeric_, prepared, out)
 
-    def _fit(self, X) -> pd.DataFrame:
+    def _fit(self, X) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """Fit; the prepared frame, and the column transformer's output if it was computed."""
         frame = self._check_fit_input(X)
         kinds = self._column_kinds(frame)
         self.numeric_, self.binary_, self.categorical_ = (
@@ -455,13 +458,13 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
         self._n_samples_fit = len(prepared)
         self.column_transformer_ = self._column_transformer(with_missing).fit(prepared)
-        self.block_pca_ = {}
+        self.block_pca_, out = {}, None
         if sources:
             out = self.column_transformer_.transform(prepared).astype(float)
             n = {str(k): int(v) for k, v in self.block_components.items()}
             self.block_pca_ = fit_block_pcas(sources, n, self.numeric_, prepared, out)
         self._set_fitted_names(with_missing)
-        return prepared
+        return prepared, out
 
     def _check_fit_input(self, X) -> pd.DataFrame:
         if self.on_invalid not in ("raise", "drop"):

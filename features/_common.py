@@ -1,4 +1,5 @@
-"""Small helpers shared by the table modules: naming a few items in a message, missing values."""
+"""Small helpers shared by the feature modules: naming a few items in a message, missing values,
+the ``on_error`` choice of the volume readers."""
 
 from __future__ import annotations
 
@@ -6,9 +7,24 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["MAX_NAMED", "is_missing", "named"]
+__all__ = ["MAX_NAMED", "check_on_error", "is_missing", "named"]
 
 MAX_NAMED = 5  # at most this many column names / values in a message
+
+
+def check_on_error(value: object) -> None:
+    """What an unreadable volume does: ``"raise"`` or ``"skip"``, else a ValueError.
+
+    Examples
+    --------
+    >>> check_on_error("skip")
+    >>> check_on_error("ignore")
+    Traceback (most recent call last):
+    ...
+    ValueError: on_error must be 'raise' or 'skip', got 'ignore'
+    """
+    if value not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {value!r}")
 
 
 def named(items: Sequence[object]) -> str:

@@ -19,6 +19,7 @@ from sklearn.exceptions import NotFittedError
 
 from graphboost import resolve_device
 
+from ._common import check_on_error
 from ._encoders import (
     ENCODERS,
     SmallCNN3D,
@@ -158,8 +159,7 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ setup
     def _check_params(self) -> None:
-        if self.on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+        check_on_error(self.on_error)
         if self.output not in ("numpy", "pandas"):
             raise ValueError(f"output must be 'numpy' or 'pandas', got {self.output!r}")
         if int(self.batch_size) < 1:

@@ -15,6 +15,7 @@ from torch import nn
 
 from graphboost import resolve_device
 
+from ._common import check_on_error
 from ._encoders import (
     build_encoder,
     encoder_feature_map,
@@ -81,8 +82,7 @@ def _as_tensor(X, preprocessor=None, skipped=None) -> torch.Tensor:
 
 def _training_data(X, preprocessor, on_error) -> tuple[torch.Tensor, list[dict]]:
     """The volumes as a tensor, and those left out (``on_error="skip"``)."""
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    check_on_error(on_error)
     skipped = [] if on_error == "skip" else None
     return _as_tensor(X, preprocessor, skipped), skipped or []
 
@@ -142,7 +142,6 @@ def _nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Te
 
 
 # Over 60 lines only through its numpydoc docstring (35 lines of code).
-# Over 60 lines only by its docstring (seventeen parameters); the body is 17 lines.
 def pretrain_encoder(
     X,
     *,
