@@ -1,0 +1,218 @@
+"""Sphinx configuration of the graphboost documentation (``make docs``).
+
+Two things are generated at every build, before Sphinx reads the sources (both are ignored by git):
+
+- ``docs/api/*.rst``: one page per package, whose autosummary lists are taken from the package's
+  ``__all__``, so the reference covers every public name and follows the packages when they change;
+  autosummary then writes one page per class, function and constant under ``docs/api/generated/``.
+- ``docs/notebooks/*.ipynb``: copies of the committed notebooks of ``notebooks/``, rendered by
+  myst-nb from their saved outputs (``nb_execution_mode = "off"``: nothing is executed).
+"""
+
+import importlib
+import inspect
+import os
+import shutil
+import sys
+import types
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+# Keep imports quiet and cheap: no GPU probing, one thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+project = "graphboost"
+author = "graphboost developers"
+copyright = "graphboost developers"  # noqa: A001 (Sphinx's name)
+
+import graphboost  # noqa: E402
+
+release = graphboost.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_nb",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "_templates", "**.ipynb_checkpoints", "api/generated/*.examples"]
+templates_path = ["_templates"]
+root_doc = "index"
+
+# --- autodoc / autosummary / numpydoc ---
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+autodoc_inherit_docstrings = False  # torch / scikit-learn docstrings are not ours to check
+numpydoc_show_class_members = False
+numpydoc_show_inherited_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_validation_checks = set()
+numpydoc_xref_param_type = False
+
+# --- MyST and notebooks ---
+myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_heading_anchors = 3
+nb_execution_mode = "off"  # render the committed outputs; never run a notebook at build time
+nb_merge_streams = True
+
+# --- HTML ---
+html_theme = "pydata_sphinx_theme"
+html_title = "graphboost"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": [],
+}
+html_show_sourcelink = False
+
+# No network at build time.
+intersphinx_mapping = {}
+
+# --- generated sources ---------------------------------------------------------------------------
+
+# Each package documented by the API reference: (module, title, one-line summary).
+API_MODULES = [
+    ("graphboost", "graphboost: the model", "The estimator, its graphs, weak learners and helpers."),
+    (
+        "features",
+        "features: tables, scans and cohorts",
+        "Clinical tables, the preprocessor, cohorts, volumes, embeddings and dataset loaders.",
+    ),
+    (
+        "experiments",
+        "experiments: evaluation, clinical measures, tuning, benchmarks",
+        "Cross-validation, metrics, calibration, conformal sets, decision curves, the benchmark "
+        "runner and the Optuna searches.",
+    ),
+    (
+        "experiments.workflows",
+        "experiments.workflows: what a user does with a cohort",
+        "Plain functions under the ``graphboost`` command line: load a cohort, cross-validate, "
+        "fit and save a model folder, load it, predict and explain.",
+    ),
+    (
+        "experiments.plots",
+        "experiments.plots: figures",
+        "The figures of the benchmark reports and the notebooks (matplotlib).",
+    ),
+]
+
+
+def _kind(obj):
+    if isinstance(obj, types.ModuleType):
+        return "module"
+    if inspect.isclass(obj):
+        return "class"
+    if callable(obj):
+        return "function"
+    return "data"
+
+
+_SECTIONS = [("class", "Classes"), ("function", "Functions"), ("data", "Constants")]
+
+
+def _api_page(modname, title, summary, seen):
+    """The reST of one package's reference page, from its ``__all__``.
+
+    An object already documented under another public path (``seen``) is linked there instead of
+    documented twice; a submodule in ``__all__`` is linked to its own page.
+    """
+    module = importlib.import_module(modname)
+    names = list(getattr(module, "__all__", []))
+    if not names:
+        raise RuntimeError(f"{modname} has no __all__: the API reference is built from it")
+    groups = {kind: [] for kind, _ in _SECTIONS}
+    submodules, aliases = [], []
+    for name in names:
+        obj = getattr(module, name)
+        kind = _kind(obj)
+        if kind == "module":
+            submodules.append(obj.__name__)
+            continue
+        key = id(obj) if kind != "data" else (modname, name)
+        if kind != "data" and key in seen:
+            aliases.append((name, kind, seen[key]))
+            continue
+        seen[key] = f"{modname}.{name}"
+        groups[kind].append(name)
+    lines = [
+        f".. _api-{modname}:",
+        "",
+        title,
+        "=" * len(title),
+        "",
+        f".. module:: {modname}",
+        "",
+        summary,
+        "",
+        f"Every name in ``{modname}.__all__`` ({len(names)} names).",
+        "",
+    ]
+    for kind, heading in _SECTIONS:
+        if not groups[kind]:
+            continue
+        lines += [heading, "-" * len(heading), "", f".. currentmodule:: {modname}", ""]
+        lines += [".. autosummary::", "   :toctree: generated/", "   :nosignatures:", ""]
+        lines += [f"   {name}" for name in groups[kind]]
+        lines.append("")
+    if submodules or aliases:
+        lines += ["Also public here", "----------------", ""]
+        for sub in submodules:
+            lines.append(f"- ``{modname}.{sub.rsplit('.', 1)[-1]}``: the module :mod:`{sub}`.")
+        for name, kind, target in aliases:
+            role = "class" if kind == "class" else "func"
+            lines.append(f"- ``{modname}.{name}``: the same object as :{role}:`{target}`.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _write_if_changed(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def _generate_api():
+    seen = {}
+    for modname, title, summary in API_MODULES:
+        _write_if_changed(DOCS / "api" / f"{modname}.rst", _api_page(modname, title, summary, seen))
+
+
+def _copy_notebooks():
+    target = DOCS / "notebooks"
+    target.mkdir(exist_ok=True)
+    sources = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for nb in sources:
+        copy = target / nb.name
+        if not copy.exists() or copy.read_bytes() != nb.read_bytes():
+            shutil.copyfile(nb, copy)
+    for stale in target.glob("*.ipynb"):
+        if not (ROOT / "notebooks" / stale.name).exists():
+            stale.unlink()
+
+
+_generate_api()
+_copy_notebooks()
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Leave out the ``set_*_request`` methods scikit-learn adds to every estimator class."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_member)
