@@ -1,30 +1,55 @@
 """Turn clinical tables and 3D scans into model-ready patient features for graphboost.
 
-Public API (implementations live in private modules and are re-exported here).
+Public API, re-exported from three wings (each a package with its own public names) and the
+shared leaves beside them:
+
+- :mod:`features.tables`: clinical tables, their preprocessing and the cohort;
+- :mod:`features.imaging`: 3D scans, encoders and embeddings (the only wing importing torch,
+  MONAI, nibabel or pydicom);
+- :mod:`features.datasets`: loaders of real and synthetic cohorts (using the other two wings
+  only through their public names);
+- shared leaves: ``_common`` (messages), ``_jsonfile`` (checked JSON files) and ``_data``
+  (:func:`shared_data_dir`).
+
+The implementations live in private modules inside the wings.
 """
 
-from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
-from ._block_pca import BlockPCA
-from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
-from ._cohort import Cohort
 from ._data import shared_data_dir
-from ._duke import DukeDataset, load_duke
-from ._embedding import VolumeEmbedder
-from ._encoders import (
+from .datasets import (
+    PUBLIC_COHORTS,
+    AdrenalMNIST3D,
+    DukeDataset,
+    SyntheticCohort,
+    load_adrenalmnist3d,
+    load_duke,
+    load_public_cohort,
+    make_synthetic_cohort,
+)
+from .imaging import (
     ENCODERS,
+    PretrainResult,
     SmallCNN3D,
+    SupervisedVolumeEmbedder,
+    Volume,
+    VolumeEmbedder,
+    VolumePreprocessor,
     build_encoder,
+    fine_tune,
     load_encoder,
     load_encoder_weights,
+    pretrain_encoder,
+    read_volume,
     save_encoder,
+    shape_features,
 )
-from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
-from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
-from ._supervised import SupervisedVolumeEmbedder
-from ._synthetic import SyntheticCohort, make_synthetic_cohort
-from ._table import read_table
-from ._transforms import VolumePreprocessor
-from ._volumes import Volume, read_volume, shape_features
+from .tables import (
+    BlockPCA,
+    ClinicalPreprocessor,
+    Cohort,
+    UnseenCategoryWarning,
+    load_preprocessor,
+    read_table,
+)
 
 __all__ = [
     "ENCODERS",

@@ -106,7 +106,7 @@ def test_embedding_killed_at_a_random_point_resumes_to_the_same_embeddings(tmp_p
 
 
 def test_full_disk_while_caching_leaves_no_entry_a_later_run_trusts(tmp_path, monkeypatch):
-    import features._embedding as embedding
+    import features.imaging._embedding as embedding
 
     paths = _volumes(tmp_path / "vols", 4)
     reference = _embedder().transform(paths)

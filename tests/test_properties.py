@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from features import ClinicalPreprocessor, Cohort, read_table  # noqa: E402
-from features._table import ids_as_text  # noqa: E402
+from features.tables._table import ids_as_text  # noqa: E402
 from graphboost import GraphBoostClassifier  # noqa: E402
 
 _SCALE = int(os.environ.get("GRAPHBOOST_PROPERTY_SCALE", "1"))

@@ -63,7 +63,7 @@ def test_loader_errors(tmp_path):
 def _fake_adrenal(tmp_path, n=(40, 24, 24), side=16, seed=0):
     """A small AdrenalMNIST3D look-alike: a blob per volume whose size grows with the label;
     every volume differs (a random voxel pattern inside the blob)."""
-    from features._adrenal import AdrenalMNIST3D
+    from features.datasets._adrenal import AdrenalMNIST3D
 
     rng = np.random.default_rng(seed)
     arrays = {}
@@ -88,7 +88,7 @@ def test_compare_pretraining_same_seeds_no_test_volume_and_weights_loaded(tmp_pa
     the none start loads nothing; one JSON with the three starts."""
     import torch
 
-    import features._supervised as supervised
+    import features.imaging._supervised as supervised
     from experiments import adrenal_mnist3d as script
 
     ds = _fake_adrenal(tmp_path)

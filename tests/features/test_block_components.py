@@ -118,8 +118,8 @@ def test_a_block_present_for_one_patient_cannot_be_reduced():
 
 def test_a_preprocessor_saved_before_block_components_still_loads(tmp_path):
     """Files written before the parameter existed have neither it nor the ``block_pca`` state."""
-    from features._clinical import _FORMAT, _FORMAT_VERSION
     from features._jsonfile import read_checked_json, write_checked_json
+    from features.tables._clinical import _FORMAT, _FORMAT_VERSION
 
     X = _table().drop(columns=[*BLOCK, "mri:missing"])
     pre = ClinicalPreprocessor().set_output(transform="pandas").fit(X)
@@ -135,8 +135,8 @@ def test_a_preprocessor_saved_before_block_components_still_loads(tmp_path):
 
 
 def test_a_saved_file_whose_components_were_removed_is_refused(tmp_path):
-    from features._clinical import _FORMAT, _FORMAT_VERSION
     from features._jsonfile import read_checked_json, write_checked_json
+    from features.tables._clinical import _FORMAT, _FORMAT_VERSION
 
     path = _pre().fit(_table()).save(tmp_path / "pre.json")
     state = read_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, what="test")

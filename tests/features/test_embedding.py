@@ -163,7 +163,7 @@ def test_loader_with_workers_imports_monai_before_forking_them():
 
     code = (
         "import sys\n"
-        "from features._volume_data import VolumeDataset, volume_loader\n"
+        "from features.imaging._volume_data import VolumeDataset, volume_loader\n"
         "assert 'monai.transforms' not in sys.modules\n"
         "volume_loader(VolumeDataset([], [], None, None, None), batch_size=1, num_workers=0,"
         " device='cpu')\n"

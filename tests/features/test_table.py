@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features import Cohort, read_table
-from features._table import describe_id_format, ids_as_text
+from features.tables._table import describe_id_format, ids_as_text
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..imaging import write_nifti
 
 __all__ = ["SyntheticCohort", "make_synthetic_cohort"]
 
@@ -258,17 +259,6 @@ def _textured(
     return lesion * (1.0 + 0.6 * field)
 
 
-def _write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
-    import nibabel as nib
-
-    image = nib.Nifti1Image(data, affine)
-    image.header.set_xyzt_units("mm")
-    # gzip with a fixed timestamp: the same random_state writes byte-identical files, so caches
-    # keyed by file content stay valid when the cohort is regenerated.
-    path.write_bytes(gzip.compress(image.to_bytes(), compresslevel=1, mtime=0))
-
-
-# Over 60 lines only through its numpydoc docstring (42 lines of code).
 def make_synthetic_cohort(
     output_dir: str | Path,
     n_patients: int = 120,
@@ -326,43 +316,33 @@ def make_synthetic_cohort(
     shape, spacing = _check_params(
         n_patients, shape, missing_rate, scan_missing_rate, spacing, positive_rate, lesion_signal
     )
-    _require_nibabel()
     rng, n = np.random.default_rng(random_state), int(n_patients)
     y = _labels(rng, n, positive_rate)
     ids = [f"SYN{i + 1:0{max(4, len(str(n)))}d}" for i in range(n)]
     clinical = _clinical_table(rng, y, missing_rate)
     missing = _missing_scans(rng, n, scan_missing_rate)
-    output_dir = Path(output_dir)
-    scans_dir = output_dir / "scans"
-    masks_dir = output_dir / "masks" if write_masks else None
-    grid = _Grid(shape)
-    scan_paths = _write_scans(
-        scans_dir, masks_dir, ids, y, set(missing), grid, spacing, random_state, lesion_signal
-    )
+    cohort = _cohort_files(Path(output_dir), ids, missing, clinical, spacing, write_masks)
+    scans = _write_scans(cohort, y, set(missing), _Grid(shape), random_state, lesion_signal)
+    cohort.scan_paths.update(scans)
     table = pd.DataFrame({ID_COLUMN: ids, LABEL_COLUMN: y})
-    table.join(clinical.reset_index(drop=True)).to_csv(output_dir / "clinical.csv", index=False)
+    table.join(clinical.reset_index(drop=True)).to_csv(cohort.clinical_path, index=False)
+    return cohort
+
+
+def _cohort_files(output_dir, ids, missing, clinical, spacing, write_masks) -> SyntheticCohort:
+    """The cohort's description (where its files go), before any file is written."""
     return SyntheticCohort(
         output_dir=output_dir,
-        scans_dir=scans_dir,
-        masks_dir=masks_dir,
+        scans_dir=output_dir / "scans",
+        masks_dir=output_dir / "masks" if write_masks else None,
         clinical_path=output_dir / "clinical.csv",
         patient_ids=ids,
-        scan_paths=scan_paths,
+        scan_paths={},
         missing_scans=[ids[i] for i in missing],
         clinical_columns=list(clinical.columns),
         noise_columns=["bmi", "systolic_bp", "scanner"],
         spacing=spacing,
     )
-
-
-def _require_nibabel() -> None:
-    try:
-        import nibabel  # noqa: F401
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "make_synthetic_cohort writes NIfTI files and needs nibabel: "
-            "pip install 'graphboost[imaging]'"
-        ) from err
 
 
 def _labels(rng: np.random.Generator, n: int, positive_rate: float) -> np.ndarray:
@@ -383,17 +363,16 @@ def _missing_scans(rng: np.random.Generator, n: int, rate: float) -> list[int]:
 
 
 def _write_scans(
-    scans_dir: Path,
-    masks_dir: Path | None,
-    ids: list[str],
+    cohort: SyntheticCohort,
     y: np.ndarray,
     missing: set[int],
     grid: _Grid,
-    spacing: tuple[float, float, float],
     random_state: int,
     lesion_signal: str = "morphology",
 ) -> dict[str, Path]:
     """Write each patient's scan (and mask); remove stale files of patients without a scan."""
+    scans_dir, masks_dir, ids = cohort.scans_dir, cohort.masks_dir, cohort.patient_ids
+    spacing = cohort.spacing
     for folder in (scans_dir, masks_dir):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -412,8 +391,8 @@ def _write_scans(
                 if stale is not None:
                     stale.unlink(missing_ok=True)
             continue
-        _write_nifti(path, volume, affine)
+        write_nifti(path, volume, affine)
         if mask_path is not None:
-            _write_nifti(mask_path, mask, affine)
+            write_nifti(mask_path, mask, affine)
         scan_paths[pid] = path
     return scan_paths

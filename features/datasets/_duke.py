@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._data import shared_data_dir
+from .._data import shared_data_dir
 
 __all__ = [
     "DUKE_CATEGORICAL",

@@ -15,7 +15,7 @@ from torch import nn
 
 from graphboost import resolve_device
 
-from ._common import check_on_error
+from .._common import check_on_error
 from ._encoders import (
     build_encoder,
     encoder_feature_map,

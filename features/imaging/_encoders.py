@@ -1,8 +1,8 @@
 """3D encoders by name, their weights (strict loading, saving, hashing) and seeded building.
 
-A leaf module: the embedding (:mod:`features._embedding`) and the pretraining
-(:mod:`features._pretrain`) code both build on it. MONAI (for the ResNet encoders) is imported
-lazily.
+A leaf module: the embedding (:mod:`features.imaging._embedding`) and the pretraining
+(:mod:`features.imaging._pretrain`) code both build on it. MONAI (for the ResNet encoders) is
+imported lazily.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def seeded(random_state: int, build: Callable[[], T]) -> T:
     Examples
     --------
     >>> import torch
-    >>> from features._encoders import seeded
+    >>> from features.imaging._encoders import seeded
     >>> before = torch.random.get_rng_state()
     >>> a = seeded(0, lambda: torch.nn.Linear(3, 2))
     >>> b = seeded(0, lambda: torch.nn.Linear(3, 2))

@@ -1,7 +1,8 @@
 """Reading and preprocessing the volumes of a batch: inputs normalized to a list, a torch
 Dataset that reports (rather than raises) a volume it cannot read, and a stacked array.
 
-A leaf module shared by :mod:`features._embedding` and :mod:`features._pretrain`.
+A leaf module shared by :mod:`features.imaging._embedding` and
+:mod:`features.imaging._pretrain`.
 """
 
 from __future__ import annotations

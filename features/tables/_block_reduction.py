@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from ._common import named
+from .._common import named
 
 
 def check_block_components(block_components, numeric: list[str], columns) -> dict[str, list]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._common import is_missing, named
+from .._common import is_missing, named
 
 __all__ = ["TABLE_FORMATS", "describe_id_format", "ids_as_text", "read_table"]
 
@@ -165,7 +165,7 @@ def ids_as_text(values: Iterable[object]) -> pd.Series:
 
     Examples
     --------
-    >>> from features._table import ids_as_text
+    >>> from features.tables._table import ids_as_text
     >>> ids_as_text(["007", 7, 7.0, None]).tolist()
     ['007', '7', '7', None]
     """
@@ -209,7 +209,7 @@ def describe_id_format(values: Iterable[object]) -> str:
 
     Examples
     --------
-    >>> from features._table import describe_id_format
+    >>> from features.tables._table import describe_id_format
     >>> describe_id_format([1, 2, 3])
     'integers like 1, 2 (3 IDs)'
     >>> describe_id_format(["007", "012"])

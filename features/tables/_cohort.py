@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._common import named
 from ._clinical import ClinicalPreprocessor
-from ._common import named
 from ._table import describe_id_format, ids_as_text, read_table
 
 __all__ = ["Cohort"]

@@ -18,6 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._common import MAX_NAMED, is_missing, named
+from .._jsonfile import read_checked_json, write_checked_json
 from ._block_reduction import (
     check_block_components,
     fit_block_pcas,
@@ -26,8 +28,6 @@ from ._block_reduction import (
     reduced_names,
     state_of,
 )
-from ._common import MAX_NAMED, is_missing, named
-from ._jsonfile import read_checked_json, write_checked_json
 
 __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
 

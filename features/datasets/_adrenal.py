@@ -84,7 +84,7 @@ def load_adrenalmnist3d(
     if size not in _FILES:
         raise ValueError(f"size must be 28 or 64, got {size!r}")
     if data_dir is None:
-        from ._data import shared_data_dir
+        from .._data import shared_data_dir
 
         folder = shared_data_dir() / "adrenalmnist3d"
     else:

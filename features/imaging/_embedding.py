@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 
 from graphboost import resolve_device
 
-from ._common import check_on_error
+from .._common import check_on_error
 from ._encoders import (
     ENCODERS,
     SmallCNN3D,

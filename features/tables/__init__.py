@@ -1,0 +1,37 @@
+"""Clinical tables: reading, preprocessing and the patient cohort.
+
+The tables wing of :mod:`features`. It imports nothing from the other wings: the imaging
+and dataset code stays out of table work.
+
+Functions
+---------
+read_table
+    Read a CSV, Excel or Parquet table with its patient IDs as text.
+load_preprocessor
+    Load a saved :class:`ClinicalPreprocessor` (JSON, checked).
+
+Classes
+-------
+ClinicalPreprocessor
+    Impute, scale and one-hot encode a clinical table (a scikit-learn transformer).
+BlockPCA
+    Replace one block of columns by its principal components, fitted in ``fit``.
+Cohort
+    Patients, their label and their feature blocks, aligned by patient ID.
+UnseenCategoryWarning
+    A category not seen in ``fit`` met at transform time.
+"""
+
+from ._block_pca import BlockPCA
+from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
+from ._cohort import Cohort
+from ._table import read_table
+
+__all__ = [
+    "BlockPCA",
+    "ClinicalPreprocessor",
+    "Cohort",
+    "UnseenCategoryWarning",
+    "load_preprocessor",
+    "read_table",
+]
