@@ -1,9 +1,12 @@
-"""Clinical table preprocessing: a scikit-learn transformer built from scikit-learn's own pieces."""
+"""Clinical table preprocessing: a scikit-learn transformer built from scikit-learn's own pieces.
+
+The column types are inferred in :mod:`features.tables._column_types`; the fitted state is
+written and read back by :mod:`features.tables._preprocessor_state`; embedding blocks are
+reduced by :mod:`features.tables._block_reduction`.
+"""
 
 from __future__ import annotations
 
-import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,83 +26,23 @@ from .._jsonfile import read_checked_json, write_checked_json
 from ._block_reduction import (
     check_block_components,
     fit_block_pcas,
-    from_state,
     reduce_output,
     reduced_names,
-    state_of,
 )
+from ._column_types import (
+    as_numbers,
+    category_label,
+    forced_kinds,
+    sort_columns,
+    value_problems,
+)
+from ._preprocessor_state import FORMAT, FORMAT_VERSION, restore, state_of
 
 __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
-
-_FORMAT = "features.ClinicalPreprocessor"
-_FORMAT_VERSION = 1
-
-_MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
-_MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
-# Beyond this magnitude a value is no measurement, and squaring it (variance) overflows: such
-# values are treated as infinite.
-_MAX_MAGNITUDE = 1e100
-
-
-def _as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """``series`` as floats, with the masks of its text that is not a number and its infinities.
-
-    Returns ``(numbers, not_numbers, infinite)``: ``numbers`` holds NaN where the value is
-    missing, is not a number (``"fifty"``, ``">180"``) or is infinite (or beyond 1e100 in
-    magnitude); the masks say which.
-    """
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    converted = pd.to_numeric(series, errors="coerce").astype(float)
-    not_numbers = series.notna() & converted.isna()
-    infinite = pd.Series(np.abs(converted.to_numpy()) > _MAX_MAGNITUDE, index=series.index)
-    return converted.mask(infinite), not_numbers, infinite
-
-
-def _value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite) -> list[str]:
-    """What is wrong with the values of one numeric or binary column (empty: nothing)."""
-    problems = []
-    n = len(series)
-    if not_numbers.any():
-        problems.append(
-            f"Column {col!r} is {kind} but holds non-numeric values ({int(not_numbers.sum())} "
-            f"of {n}): {named(pd.unique(series[not_numbers]))}"
-        )
-    if infinite.any():
-        problems.append(
-            f"Column {col!r} holds infinite values (or beyond 1e100) ({int(infinite.sum())} of {n})"
-        )
-    return problems
-
-
-def _numbers_with_text(values: pd.Series) -> str | None:
-    """For text mostly made of numbers ('12.5', '<5', '8'): what is wrong, else None.
-
-    A numeric column with a few entries that are not numbers (``"<5"``, ``">180"``) is read as
-    text; it is neither categorical nor an identifier, and the entries need a decision.
-    """
-    bad = pd.to_numeric(values, errors="coerce").isna()
-    if not bad.any() or bad.mean() > _MAX_TEXT_SHARE_OF_NUMERIC:
-        return None
-    return (
-        f"numeric column with {int(bad.sum())} value(s) that are not numbers: "
-        f"{named(pd.unique(values[bad]))}"
-    )
 
 
 class UnseenCategoryWarning(UserWarning):
     """A categorical (or binary) column holds, at transform time, a value not seen in fit."""
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
-
-
-def _category_label(value: object) -> str:
-    """Text of a category: integral numbers lose their '.0' so 1 and 1.0 are one category."""
-    if _is_number(value) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
@@ -273,71 +216,18 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
             raise ValueError(f"Complex data not supported (columns {named(complex_cols)}).")
         return frame
 
-    def _overrides(self, columns: pd.Index) -> dict[str, str]:
-        given: dict[str, str] = {}
-        for kind, names in (
-            ("numeric", self.numeric),
-            ("binary", self.binary),
-            ("categorical", self.categorical),
-        ):
-            if names is None:
-                continue
-            if isinstance(names, str):
-                raise TypeError(f"{kind} must be a list of column names, got the string {names!r}.")
-            for name in names:
-                if name in given:
-                    raise ValueError(
-                        f"Column {name!r} is given in both {given[name]!r} and {kind!r}; "
-                        "give each column one type."
-                    )
-                given[name] = kind
-        unknown = [n for n in given if n not in columns]
-        if unknown:
-            raise ValueError(
-                f"Columns given in numeric/binary/categorical are not in X: {named(unknown)}."
-            )
-        return given
-
-    @staticmethod
-    def _infer(
-        series: pd.Series, forced: str | None, lenient: bool = False
-    ) -> tuple[str, str | None]:
-        """Return (kind, problem) for one column; kind in numeric/binary/categorical/invalid.
-
-        ``lenient`` (``invalid_values="missing"``): a column of numbers with a few values that
-        are not numbers, or with infinities, is numeric (or binary); those values are missing.
-        """
-        values = series.dropna()
-        if values.empty:
-            return "invalid", "all values missing"
-        dtype = series.dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-            return "invalid", f"unsupported dtype {dtype}"
-        if forced is not None:
-            return forced, None
-        if isinstance(dtype, pd.CategoricalDtype):
-            return "categorical", None
-        if pd.api.types.is_bool_dtype(dtype):
-            return "binary", None
-        if pd.api.types.is_numeric_dtype(dtype):
-            return _kind_of_numbers(values.to_numpy(dtype=float), len(series), lenient)
-        verdict, numbers_ = _kind_of_objects(series, values, lenient)
-        if verdict is not None:
-            return verdict
-        return _kind_of_numbers(numbers_, len(series), lenient)
-
     def _prepare(self, frame: pd.DataFrame, fitting: bool) -> pd.DataFrame:
         """Coerce the used columns to what the scikit-learn pieces expect."""
         out = {}
         problems: list[str] = []
         for col in self.numeric_ + self.binary_:
             kind = "numeric" if col in self.numeric_ else "binary"
-            out[col], not_numbers, infinite = _as_numbers(frame[col])
-            problems += _value_problems(col, kind, frame[col], not_numbers, infinite)
+            out[col], not_numbers, infinite = as_numbers(frame[col])
+            problems += value_problems(col, kind, frame[col], not_numbers, infinite)
         self._report_invalid(problems)
         for col in self.categorical_:
             series = frame[col]
-            labels = [np.nan if is_missing(v) else _category_label(v) for v in series]
+            labels = [np.nan if is_missing(v) else category_label(v) for v in series]
             out[col] = pd.Series(labels, index=frame.index, dtype=object)
         prepared = pd.DataFrame(out, index=frame.index)
         if fitting:
@@ -484,16 +374,8 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
 
     def _column_kinds(self, frame: pd.DataFrame) -> dict[str, list[str]]:
         """Sort the columns by type; report (raise, or drop with a warning) the unusable ones."""
-        forced = self._overrides(frame.columns)
-        kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
-        problems: dict[str, str] = {}
-        for col in frame.columns:
-            lenient = self.invalid_values == "missing"
-            kind, problem = self._infer(frame[col], forced.get(col), lenient)
-            if problem is not None:
-                problems[col] = problem
-            else:
-                kinds[kind].append(col)
+        forced = forced_kinds(frame.columns, self.numeric, self.binary, self.categorical)
+        kinds, problems = sort_columns(frame, forced, lenient=self.invalid_values == "missing")
         if problems:
             listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:MAX_NAMED])
             more = len(problems) - MAX_NAMED
@@ -629,7 +511,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         frame = self._checked_frame(X)
         masks = {}
         for col in self.numeric_ + self.binary_:
-            _, not_numbers, infinite = _as_numbers(frame[col])
+            _, not_numbers, infinite = as_numbers(frame[col])
             masks[col] = (not_numbers | infinite).to_numpy(dtype=bool)
         return pd.DataFrame(masks, index=frame.index, columns=self.numeric_ + self.binary_)
 
@@ -704,7 +586,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         True
         """
         check_is_fitted(self, "column_transformer_")
-        return write_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, payload=_state(self))
+        return write_checked_json(path, kind=FORMAT, version=FORMAT_VERSION, payload=state_of(self))
 
     def get_feature_names_out(self, input_features=None):
         """Output column names (see Notes of the class)."""
@@ -765,164 +647,6 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         return tags
 
 
-# ---------------------------------------------------------------------- saved state
-
-
-def _json_param(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _json_param(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_param(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _state(pre: ClinicalPreprocessor) -> dict:
-    """Every fitted value of ``pre`` as JSON data (plain numbers and text)."""
-    fitted = pre.column_transformer_.named_transformers_
-    names_in = getattr(pre, "feature_names_in_", None)
-    state: dict = {
-        "params": {k: _json_param(v) for k, v in pre.get_params(deep=False).items()},
-        "output": getattr(pre, "_sklearn_output_config", {}).get("transform"),
-        "feature_names_in": None if names_in is None else [str(c) for c in names_in],
-        "n_features_in": int(pre.n_features_in_),
-        "n_samples": int(pre._n_samples_fit),
-        "dropped_columns": dict(pre.dropped_columns_),
-        "numeric": [],
-        "binary": [],
-        "categorical": [],
-        "missing_indicator": next(
-            (
-                list(cols)
-                for name, _, cols in pre.column_transformer_.transformers_
-                if name == "missing"
-            ),
-            [],
-        ),
-        "feature_names_out": [str(c) for c in pre._feature_names_out],
-        "block_pca": state_of(pre.block_pca_),
-    }
-    if pre.numeric_:
-        imputer, scaler = fitted["numeric"][0], (fitted["numeric"][1] if pre.scale else None)
-        for i, col in enumerate(pre.numeric_):
-            record = {"column": col, "median": float(imputer.statistics_[i])}
-            if scaler is not None:
-                record.update(
-                    mean=float(scaler.mean_[i]),
-                    scale=float(scaler.scale_[i]),
-                    var=float(scaler.var_[i]),
-                )
-            state["numeric"].append(record)
-        if scaler is not None:
-            state["n_samples_seen"] = _json_param(scaler.n_samples_seen_)
-    for i, col in enumerate(pre.binary_):
-        fill = float(fitted["binary"].statistics_[i])
-        state["binary"].append({"column": col, "levels": pre.binary_levels_[col], "fill": fill})
-    if pre.categorical_:
-        imputer, encoder = fitted["categorical"][0], fitted["categorical"][-1]
-        infrequent = getattr(encoder, "infrequent_categories_", None) if pre.min_frequency else None
-        for i, col in enumerate(pre.categorical_):
-            rare = None if infrequent is None or infrequent[i] is None else infrequent[i]
-            state["categorical"].append(
-                {
-                    "column": col,
-                    "categories": pre.categories_[col],
-                    "infrequent": None if rare is None else [str(c) for c in rare],
-                    "fill": str(imputer.statistics_[i]),
-                }
-            )
-    return state
-
-
-def _category_counts(record: dict, n: int, min_frequency) -> np.ndarray:
-    """Counts per category, summing to ``n``, that give the saved frequent/infrequent split."""
-    categories, rare = record["categories"], set(record["infrequent"] or ())
-    if min_frequency is None:
-        threshold = 1
-    elif isinstance(min_frequency, numbers.Integral):
-        threshold = math.ceil(min_frequency)
-    else:
-        threshold = math.ceil(n * min_frequency)
-    counts = np.array([1 if c in rare else max(threshold, 1) for c in categories])
-    rest = n - int(counts.sum())
-    frequent = [i for i, c in enumerate(categories) if c not in rare]
-    if rest < 0:
-        raise ValueError(f"categories of column {record['column']!r} do not fit {n} samples")
-    if frequent:
-        counts[frequent[0]] += rest
-    else:  # every category is infrequent: each stays below the threshold
-        room = threshold - 1 - counts
-        if rest > room.sum():
-            raise ValueError(f"infrequent categories of {record['column']!r} are inconsistent")
-        for i in range(len(counts)):
-            add = min(rest, int(room[i]))
-            counts[i] += add
-            rest -= add
-    return counts
-
-
-def _design_frame(pre: ClinicalPreprocessor, state: dict) -> pd.DataFrame:
-    """A table on which fitting gives the saved categories; learned numbers are set after."""
-    records = state["categorical"]
-    if pre.min_frequency is not None and records:
-        n = int(state["n_samples"])
-    else:
-        n = max([2] + [len(r["categories"]) for r in records])
-    columns: dict[str, object] = {c: np.arange(n, dtype=float) for c in pre.numeric_ + pre.binary_}
-    for record in records:
-        counts = _category_counts(record, n, pre.min_frequency)
-        values = np.repeat(np.asarray(record["categories"], dtype=object), counts)
-        columns[record["column"]] = values
-    return pd.DataFrame(columns)[pre._used]
-
-
-def _set_learned(pre: ClinicalPreprocessor, state: dict) -> None:
-    """Put the saved medians, means, scales and fill values into the fitted pieces."""
-    fitted = pre.column_transformer_.named_transformers_
-    if pre.numeric_:
-        fitted["numeric"][0].statistics_ = np.array([r["median"] for r in state["numeric"]])
-        if pre.scale:
-            scaler = fitted["numeric"][1]
-            for key in ("mean", "scale", "var"):
-                setattr(scaler, f"{key}_", np.array([float(r[key]) for r in state["numeric"]]))
-            seen = state["n_samples_seen"]
-            scaler.n_samples_seen_ = np.float64(seen) if isinstance(seen, float) else seen
-    if pre.binary_:
-        fitted["binary"].statistics_ = np.array([float(r["fill"]) for r in state["binary"]])
-    if pre.categorical_:
-        fills = [str(r["fill"]) for r in state["categorical"]]
-        fitted["categorical"][0].statistics_ = np.array(fills, dtype=object)
-
-
-def _from_state(state: dict) -> ClinicalPreprocessor:
-    """Rebuild a fitted preprocessor from :func:`_state` output; checks it is consistent."""
-    pre = ClinicalPreprocessor(**state["params"])
-    if state["output"] is not None:
-        pre.set_output(transform=state["output"])
-    if state["feature_names_in"] is not None:
-        pre.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
-    pre.n_features_in_ = int(state["n_features_in"])
-    pre._n_samples_fit = int(state["n_samples"])
-    pre.dropped_columns_ = {str(k): str(v) for k, v in state["dropped_columns"].items()}
-    pre.numeric_ = [str(r["column"]) for r in state["numeric"]]
-    pre.binary_ = [str(r["column"]) for r in state["binary"]]
-    pre.categorical_ = [str(r["column"]) for r in state["categorical"]]
-    pre._used = pre.numeric_ + pre.binary_ + pre.categorical_
-    pre.binary_levels_ = {r["column"]: [float(v) for v in r["levels"]] for r in state["binary"]}
-    with_missing = [str(c) for c in state["missing_indicator"]]
-    pre.block_pca_ = from_state(state.get("block_pca"))
-    pre.column_transformer_ = pre._column_transformer(with_missing).fit(_design_frame(pre, state))
-    _set_learned(pre, state)
-    pre._set_fitted_names(with_missing)
-    saved = {r["column"]: (r["categories"], r["infrequent"]) for r in state["categorical"]}
-    restored = _state(pre)
-    rebuilt = {r["column"]: (r["categories"], r["infrequent"]) for r in restored["categorical"]}
-    if rebuilt != saved or restored["feature_names_out"] != state["feature_names_out"]:
-        raise ValueError("the categories or output columns do not agree with the saved ones")
-    return pre
-
-
 def load_preprocessor(path: str | Path) -> ClinicalPreprocessor:
     """Load a :class:`ClinicalPreprocessor` written by :meth:`ClinicalPreprocessor.save`.
 
@@ -961,63 +685,12 @@ def load_preprocessor(path: str | Path) -> ClinicalPreprocessor:
     ['bmi', 'sex=f', 'sex=m']
     """
     state = read_checked_json(
-        path, kind=_FORMAT, version=_FORMAT_VERSION, what="ClinicalPreprocessor"
+        path, kind=FORMAT, version=FORMAT_VERSION, what="ClinicalPreprocessor"
     )
     try:
-        return _from_state(state)
+        return restore(ClinicalPreprocessor(**state["params"]), state)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(
             f"'{path}' holds an inconsistent ClinicalPreprocessor state "
             f"({type(exc).__name__}: {exc}); save it again from the fitted object."
         ) from exc
-
-
-def _kind_of_objects(series: pd.Series, values: pd.Series, lenient: bool):
-    """(verdict, None) for an object column that is not numbers, else (None, its numbers)."""
-    kinds = {
-        "number"
-        if _is_number(v)
-        else "text"
-        if isinstance(v, str)
-        else "bool"
-        if isinstance(v, bool | np.bool_)
-        else type(v).__name__
-        for v in values
-    }
-    not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
-    if not_numbers is not None and not lenient:
-        return ("invalid", not_numbers), None
-    if not_numbers is not None:
-        return None, pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    if kinds == {"text"}:
-        n = len(series)
-        if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
-            return ("invalid", "identifier-like (a distinct text value in every row)"), None
-        return ("categorical", None), None
-    if kinds == {"bool"}:
-        return ("binary", None), None
-    if kinds != {"number"}:
-        return ("invalid", f"mixed types ({', '.join(sorted(kinds))})"), None
-    return None, values.to_numpy(dtype=float)
-
-
-def _kind_of_numbers(numbers_: np.ndarray, n: int, lenient: bool) -> tuple[str, str | None]:
-    """Numeric, binary or invalid (huge values, an identifier) from a column's observed numbers."""
-    huge = np.abs(numbers_) > _MAX_MAGNITUDE
-    if huge.any():
-        if not lenient:
-            return "invalid", "infinite values (or beyond 1e100)"
-        numbers_ = numbers_[~huge]
-        if numbers_.size == 0:
-            return "invalid", "no finite value"
-    if (
-        n >= _MIN_ROWS_IDENTIFIER
-        and len(numbers_) == n
-        and np.all(numbers_ == np.round(numbers_))
-        and len(np.unique(numbers_)) == n
-        and numbers_.max() - numbers_.min() == n - 1
-    ):
-        return "invalid", "identifier-like (consecutive distinct integers, one per row)"
-    if len(np.unique(numbers_)) == 2:
-        return "binary", None
-    return "numeric", None

@@ -119,15 +119,15 @@ def test_a_block_present_for_one_patient_cannot_be_reduced():
 def test_a_preprocessor_saved_before_block_components_still_loads(tmp_path):
     """Files written before the parameter existed have neither it nor the ``block_pca`` state."""
     from features._jsonfile import read_checked_json, write_checked_json
-    from features.tables._clinical import _FORMAT, _FORMAT_VERSION
+    from features.tables._preprocessor_state import FORMAT, FORMAT_VERSION
 
     X = _table().drop(columns=[*BLOCK, "mri:missing"])
     pre = ClinicalPreprocessor().set_output(transform="pandas").fit(X)
     path = pre.save(tmp_path / "new.json")
-    state = read_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, what="test")
+    state = read_checked_json(path, kind=FORMAT, version=FORMAT_VERSION, what="test")
     del state["block_pca"], state["params"]["block_components"]
     old = write_checked_json(
-        tmp_path / "old.json", kind=_FORMAT, version=_FORMAT_VERSION, payload=state
+        tmp_path / "old.json", kind=FORMAT, version=FORMAT_VERSION, payload=state
     )
     loaded = load_preprocessor(old)
     assert loaded.block_components is None and loaded.block_pca_ == {}
@@ -136,13 +136,13 @@ def test_a_preprocessor_saved_before_block_components_still_loads(tmp_path):
 
 def test_a_saved_file_whose_components_were_removed_is_refused(tmp_path):
     from features._jsonfile import read_checked_json, write_checked_json
-    from features.tables._clinical import _FORMAT, _FORMAT_VERSION
+    from features.tables._preprocessor_state import FORMAT, FORMAT_VERSION
 
     path = _pre().fit(_table()).save(tmp_path / "pre.json")
-    state = read_checked_json(path, kind=_FORMAT, version=_FORMAT_VERSION, what="test")
+    state = read_checked_json(path, kind=FORMAT, version=FORMAT_VERSION, what="test")
     del state["block_pca"]
     edited = write_checked_json(
-        tmp_path / "edited.json", kind=_FORMAT, version=_FORMAT_VERSION, payload=state
+        tmp_path / "edited.json", kind=FORMAT, version=FORMAT_VERSION, payload=state
     )
     with pytest.raises(ValueError, match="output columns do not agree with the saved ones"):
         load_preprocessor(edited)

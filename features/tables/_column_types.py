@@ -1,0 +1,207 @@
+"""Column types of a clinical table: inference, and the values that are not numbers.
+
+Used by :class:`features.tables.ClinicalPreprocessor` in ``fit`` (which type each column has,
+and which columns cannot be used) and in ``transform`` (the values of a numeric or binary column
+that are not finite numbers).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from .._common import named
+
+_MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
+_MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
+# Beyond this magnitude a value is no measurement, and squaring it (variance) overflows: such
+# values are treated as infinite.
+_MAX_MAGNITUDE = 1e100
+
+
+def as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``series`` as floats, with the masks of its text that is not a number and its infinities.
+
+    Returns ``(numbers, not_numbers, infinite)``: ``numbers`` holds NaN where the value is
+    missing, is not a number (``"fifty"``, ``">180"``) or is infinite (or beyond 1e100 in
+    magnitude); the masks say which.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    converted = pd.to_numeric(series, errors="coerce").astype(float)
+    not_numbers = series.notna() & converted.isna()
+    infinite = pd.Series(np.abs(converted.to_numpy()) > _MAX_MAGNITUDE, index=series.index)
+    return converted.mask(infinite), not_numbers, infinite
+
+
+def value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite) -> list[str]:
+    """What is wrong with the values of one numeric or binary column (empty: nothing)."""
+    problems = []
+    n = len(series)
+    if not_numbers.any():
+        problems.append(
+            f"Column {col!r} is {kind} but holds non-numeric values ({int(not_numbers.sum())} "
+            f"of {n}): {named(pd.unique(series[not_numbers]))}"
+        )
+    if infinite.any():
+        problems.append(
+            f"Column {col!r} holds infinite values (or beyond 1e100) ({int(infinite.sum())} of {n})"
+        )
+    return problems
+
+
+def _numbers_with_text(values: pd.Series) -> str | None:
+    """For text mostly made of numbers ('12.5', '<5', '8'): what is wrong, else None.
+
+    A numeric column with a few entries that are not numbers (``"<5"``, ``">180"``) is read as
+    text; it is neither categorical nor an identifier, and the entries need a decision.
+    """
+    bad = pd.to_numeric(values, errors="coerce").isna()
+    if not bad.any() or bad.mean() > _MAX_TEXT_SHARE_OF_NUMERIC:
+        return None
+    return (
+        f"numeric column with {int(bad.sum())} value(s) that are not numbers: "
+        f"{named(pd.unique(values[bad]))}"
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
+
+
+def category_label(value: object) -> str:
+    """Text of a category: integral numbers lose their '.0' so 1 and 1.0 are one category."""
+    if _is_number(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def forced_kinds(columns, numeric, binary, categorical) -> dict[str, str]:
+    """Column -> type for the columns given in ``numeric``, ``binary`` or ``categorical``.
+
+    Examples
+    --------
+    >>> forced_kinds(["age", "site"], ["age"], None, ["site"])
+    {'age': 'numeric', 'site': 'categorical'}
+    """
+    given: dict[str, str] = {}
+    for kind, names in (("numeric", numeric), ("binary", binary), ("categorical", categorical)):
+        if names is None:
+            continue
+        if isinstance(names, str):
+            raise TypeError(f"{kind} must be a list of column names, got the string {names!r}.")
+        for name in names:
+            if name in given:
+                raise ValueError(
+                    f"Column {name!r} is given in both {given[name]!r} and {kind!r}; "
+                    "give each column one type."
+                )
+            given[name] = kind
+    unknown = [n for n in given if n not in columns]
+    if unknown:
+        raise ValueError(
+            f"Columns given in numeric/binary/categorical are not in X: {named(unknown)}."
+        )
+    return given
+
+
+def sort_columns(
+    frame: pd.DataFrame, forced: dict[str, str], lenient: bool
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The columns of each type, and the unusable columns with what is wrong with each.
+
+    Returns ``(kinds, problems)``: ``kinds`` maps ``"numeric"``, ``"binary"`` and
+    ``"categorical"`` to their columns, in the order of ``frame``; ``problems`` maps each
+    column that cannot be used to its reason. ``forced`` is :func:`forced_kinds` output;
+    ``lenient`` as in :func:`infer_kind`.
+    """
+    kinds: dict[str, list[str]] = {"numeric": [], "binary": [], "categorical": []}
+    problems: dict[str, str] = {}
+    for col in frame.columns:
+        kind, problem = infer_kind(frame[col], forced.get(col), lenient)
+        if problem is not None:
+            problems[col] = problem
+        else:
+            kinds[kind].append(col)
+    return kinds, problems
+
+
+def infer_kind(
+    series: pd.Series, forced: str | None, lenient: bool = False
+) -> tuple[str, str | None]:
+    """Return (kind, problem) for one column; kind in numeric/binary/categorical/invalid.
+
+    ``lenient`` (``invalid_values="missing"``): a column of numbers with a few values that
+    are not numbers, or with infinities, is numeric (or binary); those values are missing.
+    """
+    values = series.dropna()
+    if values.empty:
+        return "invalid", "all values missing"
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "invalid", f"unsupported dtype {dtype}"
+    if forced is not None:
+        return forced, None
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical", None
+    if pd.api.types.is_bool_dtype(dtype):
+        return "binary", None
+    if pd.api.types.is_numeric_dtype(dtype):
+        return _kind_of_numbers(values.to_numpy(dtype=float), len(series), lenient)
+    verdict, numbers_ = _kind_of_objects(series, values, lenient)
+    if verdict is not None:
+        return verdict
+    return _kind_of_numbers(numbers_, len(series), lenient)
+
+
+def _kind_of_objects(series: pd.Series, values: pd.Series, lenient: bool):
+    """(verdict, None) for an object column that is not numbers, else (None, its numbers)."""
+    kinds = {
+        "number"
+        if _is_number(v)
+        else "text"
+        if isinstance(v, str)
+        else "bool"
+        if isinstance(v, bool | np.bool_)
+        else type(v).__name__
+        for v in values
+    }
+    not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
+    if not_numbers is not None and not lenient:
+        return ("invalid", not_numbers), None
+    if not_numbers is not None:
+        return None, pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    if kinds == {"text"}:
+        n = len(series)
+        if n >= _MIN_ROWS_IDENTIFIER and not series.isna().any() and values.is_unique:
+            return ("invalid", "identifier-like (a distinct text value in every row)"), None
+        return ("categorical", None), None
+    if kinds == {"bool"}:
+        return ("binary", None), None
+    if kinds != {"number"}:
+        return ("invalid", f"mixed types ({', '.join(sorted(kinds))})"), None
+    return None, values.to_numpy(dtype=float)
+
+
+def _kind_of_numbers(numbers_: np.ndarray, n: int, lenient: bool) -> tuple[str, str | None]:
+    """Numeric, binary or invalid (huge values, an identifier) from a column's observed numbers."""
+    huge = np.abs(numbers_) > _MAX_MAGNITUDE
+    if huge.any():
+        if not lenient:
+            return "invalid", "infinite values (or beyond 1e100)"
+        numbers_ = numbers_[~huge]
+        if numbers_.size == 0:
+            return "invalid", "no finite value"
+    if (
+        n >= _MIN_ROWS_IDENTIFIER
+        and len(numbers_) == n
+        and np.all(numbers_ == np.round(numbers_))
+        and len(np.unique(numbers_)) == n
+        and numbers_.max() - numbers_.min() == n - 1
+    ):
+        return "invalid", "identifier-like (consecutive distinct integers, one per row)"
+    if len(np.unique(numbers_)) == 2:
+        return "binary", None
+    return "numeric", None
