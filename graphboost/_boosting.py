@@ -1,4 +1,9 @@
-"""GraphBoostClassifier: SAMME boosting of weak learners on automatically chosen graphs."""
+"""GraphBoostClassifier: SAMME boosting of weak learners on automatically chosen graphs.
+
+This module holds the estimator's parameters, its input checks and the boosting loop; the
+candidate graphs are in :mod:`graphboost._candidates`, the weight of the boosted score in
+:mod:`graphboost._boost_scale` and prediction in :mod:`graphboost._predict`.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,30 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_is_fitted,
     check_random_state,
     validate_data,
 )
 
+from ._boost_scale import (
+    AUTO_SCALES,
+    BOOST_SCALES,
+    ValidationLosses,
+    stratified_split,
+    training_scale_scores,
+)
+from ._candidates import candidate_graphs, check_neighbors, resolve_groups
 from ._device import resolve_device
-from ._explain import explain
-from ._graphs import GraphSpec, threshold_from_differences
 from ._init_model import INIT_SCORINGS, make_init
-from ._neighborhoods import Candidate, block_indicator
-from ._persistence import read_model, write_model
-from ._samme import log_loss, reweight, samme_codes, samme_weight, softmax
+from ._persistence import read_model
+from ._predict import BoostedPrediction
+from ._samme import reweight, samme_weight
 from ._screen import CandidateScreen
-from ._validation import check_choice, check_class_counts, check_finite, format_names
-from ._weak import WEAK_LEARNERS, GraphWeakLearner, _stratified_mask
-
-#: Scales of the boosted score tried against the init score by ``early_stopping=True``
-#: (``boost_scale="auto"``), on the validation split.
-BOOST_SCALES = (0.0, 0.25, 0.5, 1.0)
-#: Scales tried by ``boost_scale="auto"`` without early stopping, on the training patients. The
-#: leave-self-out boosted score of the training patients is optimistic where many candidate
-#: graphs compete, so that rule never weighs the boosted score above one half.
-AUTO_SCALES = (0.0, 0.25, 0.5)
+from ._validation import check_choice, check_finite, format_names
+from ._weak import WEAK_LEARNERS, GraphWeakLearner
 
 # Parameters the estimator hands to its GNN weak learners under the same name.
 _GNN_PARAMS = (
@@ -51,7 +52,7 @@ _GNN_PARAMS = (
 )
 
 
-class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
+class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
     """Boosted weak learners over automatically chosen patient-similarity graphs.
 
     Every input column, and every named block of columns in ``feature_groups``, is a candidate
@@ -212,7 +213,9 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
     :meth:`_fit_boosting` fits the init model and calls :meth:`_boost` once per round. With
     ``early_stopping`` that loop runs first on the training part of a stratified split, stopped
     by the validation log-loss (as ``GradientBoostingClassifier._fit_stages`` is stopped by its
-    monitor), then on all patients for the chosen number of rounds.
+    monitor), then on all patients for the chosen number of rounds. The candidate graphs come
+    from :mod:`graphboost._candidates`, the choice of ``boost_scale_`` from
+    :mod:`graphboost._boost_scale`, and the prediction methods from :mod:`graphboost._predict`.
 
     Examples
     --------
@@ -393,11 +396,11 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def _early_stopping(self, X, y_codes, sample_weight, rng):
         """Choose the number of rounds and ``boost_scale_`` on a stratified validation split."""
-        val = _stratified_split(
+        val = stratified_split(
             y_codes, self.classes_, self.validation_fraction, rng, type(self).__name__
         )
         scales = BOOST_SCALES if self.boost_scale == "auto" else (self.boost_scale_,)
-        losses = _ValidationLosses(X[val], y_codes[val], self.n_iter_no_change, scales)
+        losses = ValidationLosses(X[val], y_codes[val], self.n_iter_no_change, scales)
         train = ~val
         self._fit_boosting(
             X[train], y_codes[train], sample_weight[train], self.n_estimators, rng, losses
@@ -410,21 +413,9 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
         return int(n_rounds)
 
     def _scale_scores(self, X, y_codes, sample_weight):
-        """Training AUROC of the out-of-fold init score plus each scale of ``AUTO_SCALES``
-        times the leave-self-out boosted score; None when there is nothing to weigh.
-
-        The boosted score of a training patient sums, over the rounds, the learner's vote
-        without the patient itself (``train_predictions_``).
-        """
-        if not self.estimators_:
-            return None
-        init = self.init_.cross_val_log_proba(X, y_codes, sample_weight)
-        if init is None:
-            return None
-        boost = np.zeros_like(init)
-        for learner, weight in zip(self.estimators_, self.estimator_weights_, strict=True):
-            boost += weight * samme_codes(learner.train_predictions_, self.n_classes_)
-        return np.array([_auroc(y_codes, init + s * boost, sample_weight) for s in AUTO_SCALES])
+        """Training AUROC of each scale of ``AUTO_SCALES``; see
+        :func:`graphboost._boost_scale.training_scale_scores`."""
+        return training_scale_scores(self, X, y_codes, sample_weight)
 
     def _fit_boosting(self, X, y_codes, sample_weight, n_rounds, rng, monitor=None):
         """SAMME: fit the init model, then call :meth:`_boost` for at most ``n_rounds`` rounds.
@@ -511,25 +502,7 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
 
     # -- candidates --------------------------------------------------------------------------
     def _check_neighbors(self, n_samples):
-        ks = np.atleast_1d(np.asarray(self.n_neighbors))
-        if ks.size == 0 or not np.issubdtype(ks.dtype, np.integer) or (ks < 1).any():
-            raise ValueError(
-                "The 'n_neighbors' parameter of GraphBoostClassifier must be a positive int or "
-                f"a non-empty sequence of positive ints; got {self.n_neighbors!r}."
-            )
-        too_big = ks[ks >= n_samples]
-        if too_big.size:
-            raise ValueError(
-                f"n_neighbors={int(too_big[0])} must be smaller than the number of training "
-                f"patients (n_samples={n_samples}): each patient needs that many neighbors "
-                "other than itself."
-            )
-        qs = np.asarray(self.threshold_quantiles, dtype=np.float64).ravel()
-        if ((qs <= 0) | (qs >= 1)).any():
-            raise ValueError(
-                "The 'threshold_quantiles' parameter of GraphBoostClassifier must hold numbers "
-                f"in (0, 1); got {self.threshold_quantiles!r}."
-            )
+        check_neighbors(self.n_neighbors, self.threshold_quantiles, n_samples)
 
     def _column_names(self):
         if hasattr(self, "feature_names_in_"):
@@ -538,46 +511,18 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def _resolve_groups(self, frame):
         """``feature_groups`` as column indices; callables are called on the DataFrame."""
-        names = self._column_names()
-        groups = {}
-        for group, members in (self.feature_groups or {}).items():
-            if callable(members):
-                if frame is None:
-                    raise ValueError(
-                        f"feature_groups[{group!r}] is a callable, which needs X as a DataFrame; "
-                        "got an array."
-                    )
-                members = members(frame)
-            members = list(members)
-            if not members:
-                raise ValueError(f"feature_groups[{group!r}] names no column.")
-            groups[str(group)] = _group_indices(group, members, names)
-        return groups
+        return resolve_groups(self.feature_groups, frame, self._column_names())
 
     def _candidates(self, X):
         """Candidate graphs of every non-constant column, then of every block; constant names."""
-        names = self._column_names()
-        ks = sorted({int(k) for k in np.atleast_1d(self.n_neighbors)})
-        quantiles = [float(q) for q in np.asarray(self.threshold_quantiles).ravel()]
-        constant = np.ptp(X, axis=0) == 0
-        candidates = []
-        for j in np.flatnonzero(~constant):
-            name = names[j]
-            for k in ks:
-                candidates.append(
-                    Candidate(GraphSpec(name, (name,), "knn", n_neighbors=k), (int(j),))
-                )
-            for q in quantiles:
-                tau = threshold_from_differences(X[:, j], q, random_state=j)
-                spec = GraphSpec(name, (name,), "threshold", quantile=q, threshold=tau)
-                candidates.append(Candidate(spec, (int(j),)))
-        for group, indices in self.feature_groups_.items():
-            cols = tuple(names[i] for i in indices)
-            specs = [GraphSpec(group, cols, "knn", n_neighbors=k, metric=self.metric) for k in ks]
-            indicator = block_indicator(specs[0], names)
-            _check_block_size(X, group, indicator, max(ks))
-            candidates.extend(Candidate(spec, tuple(indices), indicator) for spec in specs)
-        return candidates, [names[j] for j in np.flatnonzero(constant)]
+        return candidate_graphs(
+            X,
+            self._column_names(),
+            self.n_neighbors,
+            self.threshold_quantiles,
+            self.feature_groups_,
+            self.metric,
+        )
 
     def _importances(self):
         names = self._column_names()
@@ -588,141 +533,6 @@ class GraphBoostClassifier(ClassifierMixin, BaseEstimator):
             importances[idx] += weight / len(idx)
         total = importances.sum()
         return importances / total if total > 0 else importances
-
-    # -- prediction --------------------------------------------------------------------------
-    def _validate_predict(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=False, dtype=np.float64)
-        check_finite(X, getattr(self, "feature_names_in_", None), type(self).__name__)
-        return X
-
-    def _staged_logits(self, X):
-        logits = self.init_.log_proba(X)
-        yield logits
-        for learner, weight in zip(self.estimators_, self.estimator_weights_, strict=True):
-            codes = learner._predict_codes(X)
-            logits = logits + self.boost_scale_ * weight * samme_codes(codes, self.n_classes_)
-            yield logits
-
-    def _logits(self, X):
-        *_, logits = self._staged_logits(X)
-        return logits
-
-    def _decision(self, logits):
-        if self.n_classes_ == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
-
-    def decision_function(self, X):
-        """Score of each class on the log-probability scale (binary: the log-odds).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For binary problems, the log-odds of ``classes_[1]``.
-        """
-        return self._decision(self._logits(self._validate_predict(X)))
-
-    def staged_decision_function(self, X):
-        """Decision function after the init model and after each round.
-
-        Yields
-        ------
-        score : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        X = self._validate_predict(X)
-        for logits in self._staged_logits(X):
-            yield self._decision(logits)
-
-    def predict_proba(self, X):
-        """Class probabilities of new patients; columns follow ``classes_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return softmax(self._logits(self._validate_predict(X)))
-
-    def staged_predict_proba(self, X):
-        """Class probabilities after the init model and after each boosting round.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Yields
-        ------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        X = self._validate_predict(X)
-        for logits in self._staged_logits(X):
-            yield softmax(logits)
-
-    def predict(self, X):
-        """Predicted class of new patients.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        logits = self._logits(self._validate_predict(X))
-        return self.classes_[np.argmax(logits, axis=1)]
-
-    def explain(self, X, n_neighbors=5):
-        """Why each patient got its score: the part of each selected graph, and the similar
-        training patients behind it.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Patients to explain.
-        n_neighbors : int, default=5
-            Most similar training patients listed per graph.
-
-        Returns
-        -------
-        explanation : pandas.DataFrame
-            One row per patient and source of the score: ``patient`` (row position in ``X``),
-            ``graph`` (``"init"`` for the starting model, else the selected feature or block),
-            ``rule``, ``rounds`` (rounds that used this graph), ``contribution`` (to the log-odds
-            of ``classes_[1]`` for binary problems, else to the score of the predicted class; the
-            contributions of a patient sum to its decision function), ``neighbors`` (positions
-            of the most similar training patients, nearest first) and ``neighbor_labels``.
-            ``explanation.attrs["feature_groups"]`` holds the blocks (name -> column names).
-
-        See Also
-        --------
-        graphboost.modality_shares : the share of each patient's score per modality (the init
-            model, the clinical columns, an imaging block...).
-        graphboost.modality_contributions : the signed part of the score per modality.
-        """
-        return explain(self, self._validate_predict(X), n_neighbors)
-
-    def save(self, path):
-        """Save the fitted model to the folder ``path`` in a safe format (JSON and tensors).
-
-        The model holds the training values of the columns its graphs use, and the labels,
-        because new patients are linked to the training patients. Read it back with
-        :func:`graphboost.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Folder to create; an existing non-empty folder is an error.
-        """
-        write_model(self, path)
 
 
 def load(path):
@@ -760,94 +570,3 @@ def load(path):
     True
     """
     return read_model(path, GraphBoostClassifier)
-
-
-class _ValidationLosses:
-    """Early-stopping monitor: validation log-loss after the init model and after each round.
-
-    Each row holds the loss at every scale in ``scales`` of the boosted score; calling the
-    monitor with a new round says whether ``n_iter_no_change`` rounds passed without
-    improvement of the best row.
-    """
-
-    def __init__(self, X_val, y_val, n_iter_no_change, scales):
-        self.X_val = X_val
-        self.y_val = y_val
-        self.n_iter_no_change = n_iter_no_change
-        self.scales = scales
-
-    def start(self, init):
-        self.init_logits = init.log_proba(self.X_val)
-        self.boost = np.zeros_like(self.init_logits)
-        self.rows = [self._losses()]
-
-    def __call__(self, learner, estimator_weight):
-        n_classes = self.init_logits.shape[1]
-        codes = learner._predict_codes(self.X_val)
-        self.boost = self.boost + estimator_weight * samme_codes(codes, n_classes)
-        self.rows.append(self._losses())
-        best_round = int(np.argmin(np.min(self.rows, axis=1)))
-        return len(self.rows) - 1 - best_round >= self.n_iter_no_change
-
-    def _losses(self):
-        return [log_loss(self.init_logits + s * self.boost, self.y_val) for s in self.scales]
-
-    def scores(self):
-        return np.asarray(self.rows)
-
-
-def _auroc(y_codes, logits, sample_weight):
-    """Weighted AUROC of class scores (one-vs-rest macro average for more than two classes)."""
-    if logits.shape[1] == 2:
-        return roc_auc_score(y_codes, logits[:, 1] - logits[:, 0], sample_weight=sample_weight)
-    return roc_auc_score(
-        y_codes,
-        softmax(logits),
-        multi_class="ovr",
-        labels=np.arange(logits.shape[1]),
-        sample_weight=sample_weight,
-    )
-
-
-def _group_indices(group, members, names):
-    """Column indices of a block named by column names or indices; an error names the rest."""
-    lookup = {name: i for i, name in enumerate(names)}
-    indices, missing = [], []
-    for m in members:
-        if isinstance(m, Integral) and not isinstance(m, bool):
-            if 0 <= m < len(names):
-                indices.append(int(m))
-            else:
-                missing.append(m)
-        elif str(m) in lookup:
-            indices.append(lookup[str(m)])
-        else:
-            missing.append(m)
-    if missing:
-        raise ValueError(
-            f"feature_groups[{group!r}] names columns not in X: {format_names(missing)}."
-        )
-    return indices
-
-
-def _check_block_size(X, group, indicator, k):
-    """A block's kNN graph links only the patients having it: ``k`` must be smaller."""
-    if indicator is None:
-        return
-    n_present = int((X[:, indicator] < 0.5).sum())
-    if k >= n_present:
-        raise ValueError(
-            f"n_neighbors={k} must be smaller than the number of training patients having "
-            f"block {group!r} ({n_present}, by column '{group}:missing')."
-        )
-
-
-def _stratified_split(y_codes, classes, fraction, rng, owner):
-    check_class_counts(
-        np.bincount(y_codes, minlength=len(classes)),
-        classes,
-        2,
-        "the internal stratified validation split of early_stopping=True",
-        owner,
-    )
-    return _stratified_mask(y_codes, fraction, rng)

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
 
 from graphboost import GraphBoostClassifier, load
-from graphboost._boosting import AUTO_SCALES
+from graphboost._boost_scale import AUTO_SCALES
 from graphboost._samme import samme_codes, softmax
 
 from .conftest import similarity_cohort
