@@ -12,6 +12,7 @@ Two things are generated at every build, before Sphinx reads the sources (both a
 import importlib
 import inspect
 import os
+import re
 import shutil
 import sys
 import types
@@ -120,7 +121,56 @@ def _kind(obj):
     return "data"
 
 
-_SECTIONS = [("class", "Classes"), ("function", "Functions"), ("data", "Constants")]
+_SECTIONS = [("class", "Classes"), ("function", "Functions")]
+
+# Constants whose defining module holds no attribute docstring for them.
+_FALLBACK_DOCS = {
+    "graphboost.__version__": "The version of the installed package.",
+    "features.ENCODERS": "Names of the 3D CNN encoders :func:`build_encoder` builds.",
+}
+
+
+def _attribute_doc(package, modname, name, obj):
+    """The docstring written under a constant's assignment, in whichever module of the package.
+
+    autodata would show the docstring of the value's type (``dict``, ``str``) for a constant
+    re-exported from a private module, so the package page documents constants itself.
+    """
+    from sphinx.pycode import ModuleAnalyzer
+
+    for sub in sorted(k for k in sys.modules if k == package or k.startswith(package + ".")):
+        module = sys.modules[sub]
+        if module is None or getattr(module, name, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(sub).find_attr_docs()
+        except Exception:  # a module without source (compiled, or built at run time)
+            continue
+        if ("", name) in docs:
+            return [line for line in docs[("", name)] if line is not None]
+    fallback = _FALLBACK_DOCS.get(f"{modname}.{name}")
+    if fallback is None:
+        raise RuntimeError(
+            f"{modname}.{name} is public but has no docstring: write one under its assignment "
+            f"(a string literal on the next line) or add it to _FALLBACK_DOCS in docs/conf.py"
+        )
+    return [fallback]
+
+
+def _constants(modname, names):
+    module = importlib.import_module(modname)
+    package = modname.split(".")[0]
+    lines = ["Constants", "---------", "", f".. currentmodule:: {modname}", ""]
+    for name in names:
+        obj = getattr(module, name)
+        lines.append(f".. py:data:: {name}")
+        value = repr(obj)
+        if len(value) <= 70 and "\n" not in value:
+            lines.append(f"   :value: {value}")
+        lines.append("")
+        lines += [f"   {line}" if line.strip() else "" for line in _attribute_doc(package, modname, name, obj)]
+        lines.append("")
+    return lines
 
 
 def _api_page(modname, title, summary, seen):
@@ -133,7 +183,7 @@ def _api_page(modname, title, summary, seen):
     names = list(getattr(module, "__all__", []))
     if not names:
         raise RuntimeError(f"{modname} has no __all__: the API reference is built from it")
-    groups = {kind: [] for kind, _ in _SECTIONS}
+    groups = {"class": [], "function": [], "data": []}
     submodules, aliases = [], []
     for name in names:
         obj = getattr(module, name)
@@ -141,11 +191,13 @@ def _api_page(modname, title, summary, seen):
         if kind == "module":
             submodules.append(obj.__name__)
             continue
-        key = id(obj) if kind != "data" else (modname, name)
-        if kind != "data" and key in seen:
-            aliases.append((name, kind, seen[key]))
+        if kind == "data":
+            groups[kind].append(name)
             continue
-        seen[key] = f"{modname}.{name}"
+        if id(obj) in seen:
+            aliases.append((name, kind, seen[id(obj)]))
+            continue
+        seen[id(obj)] = f"{modname}.{name}"
         groups[kind].append(name)
     lines = [
         f".. _api-{modname}:",
@@ -167,6 +219,8 @@ def _api_page(modname, title, summary, seen):
         lines += [".. autosummary::", "   :toctree: generated/", "   :nosignatures:", ""]
         lines += [f"   {name}" for name in groups[kind]]
         lines.append("")
+    if groups["data"]:
+        lines += _constants(modname, groups["data"])
     if submodules or aliases:
         lines += ["Also public here", "----------------", ""]
         for sub in submodules:
@@ -188,6 +242,11 @@ def _generate_api():
     seen = {}
     for modname, title, summary in API_MODULES:
         _write_if_changed(DOCS / "api" / f"{modname}.rst", _api_page(modname, title, summary, seen))
+    # Pages of names that are no longer public (or moved) would be orphans: remove them.
+    pages = {f"{path}.rst" for path in seen.values()}
+    for page in (DOCS / "api" / "generated").glob("*.rst"):
+        if page.name not in pages:
+            page.unlink()
 
 
 def _copy_notebooks():
@@ -207,12 +266,47 @@ _generate_api()
 _copy_notebooks()
 
 
+_OUR_PACKAGES = ("graphboost", "features", "experiments")
+
+
 def _skip_member(app, what, name, obj, skip, options):
-    """Leave out the ``set_*_request`` methods scikit-learn adds to every estimator class."""
+    """Document a class's own methods and those of our mixins, not scikit-learn's or torch's.
+
+    Classes are documented with inherited members (the estimator's prediction methods live in a
+    mixin), so methods defined outside the three packages (``get_params``, ``nn.Module.forward``
+    hooks, ``Exception.with_traceback``) and the ``set_*_request`` methods scikit-learn adds to
+    every estimator are left out.
+    """
     if name.startswith("set_") and name.endswith("_request"):
         return True
+    if what in ("class", "exception"):
+        func = getattr(obj, "fget", obj)
+        func = getattr(func, "__func__", func)
+        if callable(func) or isinstance(obj, property):
+            module = getattr(func, "__module__", None) or ""
+            if module.split(".")[0] not in _OUR_PACKAGES:
+                return True
     return None
+
+
+# "name : type" lines of numpydoc sections, e.g. "feature_names_in_ : ndarray of shape (n_features_in_,)".
+_PARAM_LINE = re.compile(r"^(\s*[\w*][\w*, ]* : )(.+)$")
+_TRAILING_UNDERSCORE = re.compile(r"\b(\w+)_(?=[,)\s]|$)")
+
+
+def _escape_type_underscores(app, what, name, obj, options, lines):
+    """Escape the trailing underscore of fitted-attribute names in numpydoc type specs.
+
+    scikit-learn's convention writes shapes as ``ndarray of shape (n_features_in_,)``; in reST a
+    word ending in ``_`` is a link to a target of that name. Only the type part of a
+    ``name : type`` line is touched (runs before numpydoc, which turns these lines into fields).
+    """
+    for i, line in enumerate(lines):
+        match = _PARAM_LINE.match(line)
+        if match and "`" not in match.group(2):
+            lines[i] = match.group(1) + _TRAILING_UNDERSCORE.sub(r"\1\\_", match.group(2))
 
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-docstring", _escape_type_underscores, priority=100)
