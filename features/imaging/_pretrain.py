@@ -141,7 +141,6 @@ def _nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Te
     return F.cross_entropy(sim, target)
 
 
-# Over 60 lines only through its numpydoc docstring (35 lines of code).
 def pretrain_encoder(
     X,
     *,
@@ -211,23 +210,33 @@ def pretrain_encoder(
     """
     data, skipped = _training_data(X, preprocessor, on_error)
     _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size, data.shape)
-    n, c, s = data.shape[0], data.shape[1], data.shape[2]
-    dev = resolve_device(device)
-    gen = torch.Generator().manual_seed(int(random_state))
-    build = (encoder, encoder_kwargs, objective, c, s // patch_size, patch_size)
-    enc, head = (m.to(dev) for m in seeded(random_state, lambda: _pretrain_modules(*build)))
+    dev, gen = resolve_device(device), torch.Generator().manual_seed(int(random_state))
+    build = (encoder, encoder_kwargs, objective, data.shape, patch_size)
+    enc, head = _seeded_modules(build, random_state, dev)
     options = (patch_size, mask_ratio, mask_value) if objective == "mae" else (temperature,)
     loss = _LOSSES[objective](enc, head, *options, dev, gen)
     history, seconds = _train(
         (enc, head), data, loss, epochs, batch_size, lr, max_seconds, gen, verbose
     )
-    enc.eval()
     config = _config(encoder, encoder_kwargs, objective, len(history), batch_size, lr)
     config.update(mask_ratio=mask_ratio, patch_size=patch_size)
-    return PretrainResult(enc.cpu(), history, seconds, n, config, skipped)
+    return PretrainResult(enc.eval().cpu(), history, seconds, len(data), config, skipped)
+
+
+def _seeded_modules(build, random_state, dev) -> tuple[nn.Module, nn.Module]:
+    """The encoder and the objective's head, initialized from ``random_state``, on ``dev``.
+
+    ``build`` is ``(encoder, encoder_kwargs, objective, data_shape, patch_size)``.
+    """
+    encoder, encoder_kwargs, objective, shape, patch_size = build
+    c, s = shape[1], shape[2]
+    parts = (encoder, encoder_kwargs, objective, c, s // patch_size, patch_size)
+    enc, head = seeded(random_state, lambda: _pretrain_modules(*parts))
+    return enc.to(dev), head.to(dev)
 
 
 def _config(encoder, encoder_kwargs, objective, epochs, batch_size, lr) -> dict:
+    """The settings of a pretraining run, as :attr:`PretrainResult.config` holds them."""
     return {
         "encoder": encoder,
         "encoder_kwargs": dict(encoder_kwargs or {}),

@@ -363,7 +363,7 @@ def test_block_columns_and_sklearn_contract():
 def test_random_views_strength_zero_flips_only():
     """Regression guard: with strength 0 the affine step is the identity (no resampling blur),
     so every view is the volume flipped along some axes, voxel for voxel."""
-    from features.imaging._supervised import random_views
+    from features.imaging._network import random_views
 
     x = torch.rand(6, 1, 6, 6, 6)
     views = random_views(x, torch.Generator().manual_seed(0), 0.0)
