@@ -192,7 +192,13 @@ def _api_page(modname, title, summary, seen):
             submodules.append(obj.__name__)
             continue
         if kind == "data":
-            groups[kind].append(name)
+            # the same constant re-exported under the same name: documented once
+            key = ("data", name, id(obj))
+            if key in seen:
+                aliases.append((name, kind, seen[key]))
+            else:
+                seen[key] = f"{modname}.{name}"
+                groups[kind].append(name)
             continue
         if id(obj) in seen:
             aliases.append((name, kind, seen[id(obj)]))
@@ -226,7 +232,7 @@ def _api_page(modname, title, summary, seen):
         for sub in submodules:
             lines.append(f"- ``{modname}.{sub.rsplit('.', 1)[-1]}``: the module :mod:`{sub}`.")
         for name, kind, target in aliases:
-            role = "class" if kind == "class" else "func"
+            role = {"class": "class", "function": "func", "data": "data"}[kind]
             lines.append(f"- ``{modname}.{name}``: the same object as :{role}:`{target}`.")
         lines.append("")
     return "\n".join(lines)
@@ -238,12 +244,40 @@ def _write_if_changed(path, text):
         path.write_text(text)
 
 
+def _subpackages():
+    """The public subpackages (no leading underscore, with an ``__all__``) not in API_MODULES.
+
+    Their pages document the names of their ``__all__`` that no package above exports, and link
+    the others to where they are documented.
+    """
+    import pkgutil
+
+    listed = {modname for modname, _, _ in API_MODULES}
+    found = []
+    for top in ("graphboost", "features", "experiments"):
+        package = importlib.import_module(top)
+        for info in pkgutil.iter_modules(package.__path__):
+            name = f"{top}.{info.name}"
+            if info.name.startswith("_") or not info.ispkg or name in listed:
+                continue
+            module = importlib.import_module(name)
+            if getattr(module, "__all__", None):
+                doc = (inspect.getdoc(module) or name).split("\n\n")[0].replace("\n", " ")
+                found.append((name, name, doc))
+    return found
+
+
 def _generate_api():
     seen = {}
-    for modname, title, summary in API_MODULES:
-        _write_if_changed(DOCS / "api" / f"{modname}.rst", _api_page(modname, title, summary, seen))
+    stale = set((DOCS / "api").glob("*.rst"))
+    for modname, title, summary in API_MODULES + _subpackages():
+        page = DOCS / "api" / f"{modname}.rst"
+        _write_if_changed(page, _api_page(modname, title, summary, seen))
+        stale.discard(page)
+    for page in stale:
+        page.unlink()
     # Pages of names that are no longer public (or moved) would be orphans: remove them.
-    pages = {f"{path}.rst" for path in seen.values()}
+    pages = {f"{path}.rst" for key, path in seen.items() if not isinstance(key, tuple)}
     for page in (DOCS / "api" / "generated").glob("*.rst"):
         if page.name not in pages:
             page.unlink()
