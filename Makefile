@@ -35,10 +35,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15
 
 # The documentation site (Sphinx, the [docs] extra, part of [dev]) into docs/_build/html, warnings as
-# errors. The notebooks are rendered from their committed outputs, never executed; the API reference is
-# generated from each package's __all__ (docs/conf.py).
+# errors; -E rereads every page, so that a warning of an unchanged page still fails the build. The
+# notebooks are rendered from their committed outputs, never executed; the API reference is generated
+# from each package's __all__ (docs/conf.py).
 docs: $(STAMP)
-	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
