@@ -341,6 +341,20 @@ def _escape_type_underscores(app, what, name, obj, options, lines):
             lines[i] = match.group(1) + _TRAILING_UNDERSCORE.sub(r"\1\\_", match.group(2))
 
 
+_NOTEBOOK_LINK = re.compile(r"\]\(\.\./notebooks/([\w-]+\.ipynb)")
+
+
+def _notebook_links(app, docname, source):
+    """Point the guide's links to ``../notebooks/<name>.ipynb`` at the rendered pages.
+
+    The Markdown pages link the committed notebooks by their path in the repository, so that the
+    links work when the pages are read on GitHub; the site renders the copies in docs/notebooks/.
+    """
+    if "/" not in docname:
+        source[0] = _NOTEBOOK_LINK.sub(r"](notebooks/\1", source[0])
+
+
 def setup(app):
+    app.connect("source-read", _notebook_links)
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-docstring", _escape_type_underscores, priority=100)
