@@ -28,7 +28,7 @@ demo: $(STAMP)
 # NOTEBOOKS="notebooks/02_breast_mri_tnbc_pcr.ipynb". Run times: notebooks/README.md.
 NOTEBOOKS ?=
 notebooks: $(STAMP)
-	$(BIN)/python -m experiments.run_notebooks $(NOTEBOOKS)
+	$(BIN)/python notebooks/run_notebooks.py $(NOTEBOOKS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

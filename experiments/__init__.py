@@ -23,8 +23,12 @@ on the same folds, with paired bootstrap CIs. ``graphboost tune`` runs Optuna se
 """
 
 from . import workflows
-from ._ablation import AblationResult, run_ablation
-from ._calibration import (
+from ._base import InputError
+from .benchmark._ablation import AblationResult, run_ablation
+from .benchmark._config import load_config
+from .benchmark._runner import BenchmarkResult, run_benchmark
+from .benchmark._suite import SUITES, SuiteResult, critical_difference, friedman_test, run_suite
+from .clinical._calibration import (
     CALIBRATION_METHODS,
     Recalibration,
     brier_decomposition,
@@ -33,25 +37,25 @@ from ._calibration import (
     calibration_summary,
     recalibrated,
 )
-from ._clinical_report import ClinicalResults
-from ._conformal import ClassConditionalConformal, conformal_coverage
-from ._data import DATASETS, Dataset, InputError, load_dataset
-from ._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
-from ._gcn import PopulationGCNClassifier
-from ._methods import METHODS, make_pipeline
-from ._metrics import (
+from .clinical._conformal import ClassConditionalConformal, conformal_coverage
+from .clinical._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
+from .clinical._metrics import (
     METRICS,
     bootstrap_metrics,
     compute_metrics,
     delong_test,
     paired_bootstrap,
 )
-from ._modality_selection import ModalitySelectionClassifier
-from ._runner import BenchmarkResult, cross_validate, format_table, load_config, run_benchmark
-from ._suite import SUITES, SuiteResult, critical_difference, friedman_test, run_suite
-from ._tuned import TunedGraphBoostClassifier
-from ._tuning import NestedCVObjective, create_study, open_storage, run_search, search_space
-from ._typicality import neighbor_typicality
+from .clinical._typicality import neighbor_typicality
+from .evaluation._clinical_report import ClinicalResults
+from .evaluation._cv import cross_validate
+from .evaluation._dataset import DATASETS, Dataset, load_dataset
+from .evaluation._summary import format_table
+from .methods._gcn import PopulationGCNClassifier
+from .methods._modality_selection import ModalitySelectionClassifier
+from .methods._registry import METHODS, make_pipeline
+from .tuning._search import NestedCVObjective, create_study, open_storage, run_search, search_space
+from .tuning._tuned import TunedGraphBoostClassifier
 
 __all__ = [
     "CALIBRATION_METHODS",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._data import BLOCK_COMPONENTS, InputError, block_indicators, read_cohort
-from ._report import RunFolder
+from ._base import InputError, RunFolder
+from .evaluation._dataset import BLOCK_COMPONENTS, block_indicators, read_cohort
 from .workflows import CrossValidation, fit_model_folder
 
 DEMO_PARAMS = {"n_estimators": 30, "learning_rate": 0.1, "conv": "vote"}

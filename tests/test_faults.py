@@ -250,7 +250,7 @@ def test_killed_worker_trial_is_failed_and_retried_on_postgres(tmp_path):
     if not url:
         pytest.skip("GRAPHBOOST_TEST_POSTGRES_URL is not set (CI sets it with .ci/postgres.sh)")
     optuna = pytest.importorskip("optuna")
-    from experiments._tuning import create_study
+    from experiments.tuning._search import create_study
 
     csv, _ = _cohort(tmp_path)
     name = f"test-{uuid.uuid4().hex[:12]}"

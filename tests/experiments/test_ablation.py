@@ -11,14 +11,10 @@ import pandas as pd
 import pytest
 
 from experiments import Dataset, InputError, load_config, run_benchmark
-from experiments._ablation import modality_pipeline, run_ablation
-from experiments._runner import (
-    ALL_ARM,
-    ablation_methods,
-    default_modalities,
-    modality_columns,
-)
+from experiments.benchmark._ablation import modality_pipeline, run_ablation
+from experiments.benchmark._config import ablation_methods
 from experiments.cli import main
+from experiments.methods._modalities import ALL_ARM, default_modalities, modality_columns
 
 # Few rounds and resamples, two folds, one repeat: the tests check the machinery.
 TINY = {"graphboost": {"n_estimators": 5, "conv": "vote"}}
@@ -247,7 +243,7 @@ def test_a_benchmark_reports_the_modality_contributions(prefixed, tmp_path):
 def test_shares_count_a_graph_for_the_modality_of_its_source_columns(prefixed):
     """One-hot and indicator columns ("clin:grade=low", "clin:a:missing") are their source
     column's modality; a graph on columns of two modalities is "mixed"."""
-    from experiments._runner import _graph_modalities, fold_modality_shares
+    from experiments.evaluation._cv import _graph_modalities, fold_modality_shares
     from graphboost import GraphSpec
 
     columns = list(prefixed.X.columns)

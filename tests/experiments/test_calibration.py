@@ -11,7 +11,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
 from experiments import InputError
-from experiments._calibration import (
+from experiments.clinical._calibration import (
     Recalibration,
     _recalibration_fits,
     brier_decomposition,

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from experiments import InputError, load_config, run_benchmark
-from experiments._calibration import calibration_summary
+from experiments.clinical._calibration import calibration_summary
 
 
 def _cfg(path, **extra):

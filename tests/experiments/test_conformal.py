@@ -7,7 +7,11 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from experiments import InputError
-from experiments._conformal import ClassConditionalConformal, check_alpha, conformal_coverage
+from experiments.clinical._conformal import (
+    ClassConditionalConformal,
+    check_alpha,
+    conformal_coverage,
+)
 
 
 def _scored(n, seed, n_classes=2):
@@ -90,7 +94,7 @@ def test_importing_crepes_through_us_leaves_warning_filters_alone():
     code = (
         "import sys, warnings\n"
         "import numpy as np\n"
-        "from experiments._conformal import ClassConditionalConformal\n"
+        "from experiments.clinical._conformal import ClassConditionalConformal\n"
         "assert 'crepes' not in sys.modules\n"
         "before = list(warnings.filters)\n"
         "ClassConditionalConformal().fit(np.eye(2), [0, 1])  # imports crepes\n"

@@ -4,7 +4,7 @@ import pytest
 from scipy.special import expit
 
 from experiments import InputError
-from experiments._decision import (
+from experiments.clinical._decision import (
     beats_both,
     choose_threshold,
     decision_curve,

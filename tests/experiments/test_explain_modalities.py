@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from experiments import workflows
-from experiments._data import read_cohort
+from experiments.evaluation._dataset import read_cohort
 from graphboost import modality_shares
 
 FAST = {"n_estimators": 8, "conv": "vote", "n_neighbors": 5}

@@ -58,7 +58,9 @@ def test_a_failed_overwrite_leaves_the_old_model_intact(padded, tmp_path, monkey
     def fail(*args, **kwargs):
         raise ValueError("the fit failed half-way")
 
-    monkeypatch.setattr(workflows, "_fit_pipeline", fail)
+    from experiments.workflows import _fit as fit_module
+
+    monkeypatch.setattr(fit_module, "_fit_pipeline", fail)
     assert _fit(padded / "c.csv", model, "--overwrite") == 2
     assert "the fit failed half-way" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in model.rglob("*") if p.is_file()} == files
@@ -172,7 +174,7 @@ def test_a_header_only_table_says_it_has_no_rows(tmp_path, capsys):
 
 def test_an_overwrite_swaps_folders_so_one_complete_folder_always_exists(tmp_path, monkeypatch):
     """Regression: RunFolder deleted the old folder before renaming the new one in."""
-    from experiments._report import RunFolder
+    from experiments._base import RunFolder
 
     target = tmp_path / "run"
     with RunFolder(target) as rf:

@@ -19,7 +19,7 @@ from experiments import (
     make_pipeline,
     run_benchmark,
 )
-from experiments._modality_selection import arm_estimator, choose_arm
+from experiments.methods._modality_selection import arm_estimator, choose_arm
 
 FITS = []
 """Index of every X a RecordingClassifier was fitted on (cloning copies parameters, so the log

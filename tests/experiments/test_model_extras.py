@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from experiments import InputError, workflows
-from experiments._calibration import recalibrated
-from experiments._conformal import ClassConditionalConformal
-from experiments._methods import make_pipeline
 from experiments.cli import main
+from experiments.clinical._calibration import recalibrated
+from experiments.clinical._conformal import ClassConditionalConformal
+from experiments.methods._pipelines import make_pipeline
 
 FIT = ["--label", "y", "--id-column", "pid", "--param", "n_estimators=5"]
 

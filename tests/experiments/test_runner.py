@@ -12,7 +12,7 @@ from experiments import (
     load_config,
     run_benchmark,
 )
-from experiments._methods import make_pipeline
+from experiments.methods._registry import make_pipeline
 
 
 def _cfg(path, methods, **extra):
@@ -235,8 +235,9 @@ TUNED_TINY = {"n_trials": 2, "fixed": {"conv": "vote", "n_estimators": 5}}
 def test_tuned_method_is_nested_in_the_benchmark_folds(cohort_csv, tmp_path, monkeypatch):
     """``graphboost-tuned`` runs as a runner method: its params reach the estimator, its search
     sees only the training rows of each outer fold, the same folds as ``graphboost``."""
-    from experiments import _tuned, load_dataset
-    from experiments._runner import make_splits
+    from experiments import load_dataset
+    from experiments.evaluation._cv import make_splits
+    from experiments.tuning import _tuned
 
     seen = []
     fit = _tuned.TunedGraphBoostClassifier.fit

@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from experiments import Dataset, ModalitySelectionClassifier, run_benchmark
-from experiments._runner import fit_fold
+from experiments.evaluation._cv import fit_fold
 
 GB = {"n_estimators": 3, "conv": "vote", "n_neighbors": 5}
 VARIANT_LINE = (

@@ -24,10 +24,11 @@ from experiments import (
     load_dataset,
     run_suite,
 )
-from experiments import _tuned as tuned_module
-from experiments._data import PUBLIC_TASKS
-from experiments._runner import make_splits
-from experiments._suite import SUITE_METHODS, TUNED, _iman_davenport, rank_methods
+from experiments.benchmark._suite import SUITE_METHODS, _iman_davenport, rank_methods
+from experiments.evaluation._cv import make_splits
+from experiments.evaluation._dataset import PUBLIC_TASKS
+from experiments.methods._pipelines import TUNED
+from experiments.tuning import _tuned as tuned_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def test_public_configs_load_their_cohorts_and_link_their_cards():
         cfg = load_config(name)
         assert cfg["dataset"] == {"kind": "public", "name": name}
         assert cfg["cv"] == {"n_splits": 5, "n_repeats": 5}
-        text = (ROOT / "experiments" / "configs" / f"{name}.toml").read_text()
+        text = (ROOT / "experiments" / "benchmark" / "configs" / f"{name}.toml").read_text()
         assert f"docs/datasets/{name}.md" in text and (ROOT / "docs" / "datasets" / f"{name}.md")
     for task in SUITES["design"]:
         load_config(task)  # every task of the suite is a shipped config
@@ -123,7 +124,8 @@ def test_critical_difference_groups_and_figure():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.plots import _cd_groups, plot_critical_difference
+    from experiments.plots import plot_critical_difference
+    from experiments.plots._studies import _cd_groups
 
     assert _cd_groups([1.0, 2.0, 3.0, 4.0], 1.5) == [(0, 1), (1, 2), (2, 3)]
     assert _cd_groups([1.0, 2.0, 3.0, 4.0], 2.5) == [(0, 2), (1, 3)]

@@ -15,14 +15,14 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from experiments import InputError  # noqa: E402
-from experiments._tuning import (  # noqa: E402
+from experiments.cli import main  # noqa: E402
+from experiments.tuning._search import (  # noqa: E402
     MAX_ROUNDS,
     NestedCVObjective,
     create_study,
     open_storage,
     search_space,
 )
-from experiments.cli import main  # noqa: E402
 
 FAST = [
     "--param",
@@ -280,7 +280,7 @@ def test_two_workers_share_one_postgres_study(cohort_csv, capsys):
 def test_worker_processes_get_explicit_arguments(cohort_df, tmp_path):
     """Issue 8: workers rewrote the command line and read their index from the environment."""
     from experiments import run_search
-    from experiments._data import dataset_from_cohort, read_cohort
+    from experiments.evaluation._dataset import dataset_from_cohort, read_cohort
 
     ds = dataset_from_cohort(read_cohort(cohort_df, label="y", id_column="pid"), "c")
     storage = f"sqlite:///{tmp_path}/study.db"

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments._typicality import TYPICALITY_COLUMNS, neighbor_typicality
+from experiments.clinical._typicality import TYPICALITY_COLUMNS, neighbor_typicality
 from graphboost import GraphBoostClassifier
 
 

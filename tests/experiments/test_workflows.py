@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from experiments import InputError, run_benchmark, workflows
-from experiments._data import dataset_from_cohort, read_cohort
-from experiments._runner import filter_fold_noise
+from experiments._base import filter_fold_noise
+from experiments.evaluation._dataset import dataset_from_cohort, read_cohort
 
 FAST = {"n_estimators": 5, "conv": "vote", "n_neighbors": 5}
 

@@ -1,6 +1,6 @@
 """The committed notebooks hold the outputs of a full-size run (read, never executed, here).
 
-``python -m experiments.run_notebooks`` (``make notebooks``) executes each notebook at full size
+``python notebooks/run_notebooks.py`` (``make notebooks``) executes each notebook at full size
 and saves it with its outputs. These tests read the saved files and check that every cell ran
 without error, that the parameter cell's saved output is the one of the full-size parameters,
 that the main tables show full-size results, that every figure was saved as a PNG, and that the
@@ -161,7 +161,7 @@ def test_committed_notebook_holds_its_full_size_outputs(name, monkeypatch):
     counts = [c.execution_count for c in cells]
     assert counts == list(range(1, len(cells) + 1)), (
         f"{name}: not executed top to bottom in one kernel (execution counts {counts}); "
-        f"run python -m experiments.run_notebooks notebooks/{name}"
+        f"run python notebooks/run_notebooks.py notebooks/{name}"
     )
     for i, cell in enumerate(cells):
         errors = [out for out in cell.outputs if out.output_type == "error"]
@@ -182,7 +182,7 @@ def test_committed_notebook_holds_its_full_size_outputs(name, monkeypatch):
 
 
 def test_committed_notebooks_are_small():
-    from experiments.run_notebooks import MAX_TOTAL_BYTES
+    from run_notebooks import MAX_TOTAL_BYTES
 
     assert MAX_TOTAL_BYTES == 10 * 1024 * 1024  # the limit of issue 12
     total = sum(p.stat().st_size for p in NOTEBOOK_DIR.glob("*.ipynb"))
@@ -190,11 +190,11 @@ def test_committed_notebooks_are_small():
 
 
 def test_readme_table_is_up_to_date():
-    from experiments.run_notebooks import readme_table
+    from run_notebooks import readme_table
 
     readme = (NOTEBOOK_DIR / "README.md").read_text()
     assert readme_table(NOTEBOOK_DIR) in readme, (
-        "notebooks/README.md is out of date: python -c 'from experiments.run_notebooks import "
+        "notebooks/README.md is out of date: cd notebooks && python -c 'from run_notebooks import "
         "write_readme; write_readme()'"
     )
 

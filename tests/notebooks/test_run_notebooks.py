@@ -1,4 +1,4 @@
-"""``python -m experiments.run_notebooks`` on tiny temporary notebooks (one kernel per test)."""
+"""``python notebooks/run_notebooks.py`` on tiny temporary notebooks (one kernel per test)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="pip install 'graphboost[notebooks]'")
 pytest.importorskip("nbclient", reason="pip install 'graphboost[notebooks]'")
 
-from experiments.run_notebooks import (  # noqa: E402
+from run_notebooks import (  # noqa: E402
     NotebookRunError,
     format_seconds,
     main,

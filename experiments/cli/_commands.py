@@ -1,0 +1,404 @@
+"""The subcommands of ``graphboost``: each reads its parsed arguments and calls the workflows."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .. import workflows
+from .._base import InputError
+from .._demo import run_demo
+from ..benchmark._ablation import run_ablation
+from ..benchmark._config import load_config
+from ..benchmark._report import format_ablation
+from ..benchmark._runner import run_benchmark
+from ..benchmark._suite import run_suite
+from ..evaluation._dataset import dataset_from_cohort
+from ..evaluation._summary import format_table
+from ..modelfolder._extras import check_cv_folds
+from ..modelfolder._folder import check_replaceable
+from ..tuning._search import (
+    open_storage,
+    redact,
+    run_search,
+    tune_report,
+    tuning_record,
+)
+from ..workflows._cv import _cv_name
+from ._parser import PROG, _split_list, build_parser
+
+
+# --------------------------------------------------------------------------- helpers
+def _note(message):
+    print(f"{PROG}: note: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _check_new_file(path, overwrite):
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"Output file '{path}' already exists; pass --overwrite to replace it.")
+    if not path.parent.is_dir():
+        raise InputError(f"Output folder '{path.parent}' does not exist.")
+    return path
+
+
+def _write_csv_atomic(df, path):
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        df.to_csv(tmp, index=False)
+        tmp.replace(path)
+    except BaseException:  # a full disk or an interrupt: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_skipped(out, skipped):
+    """List skipped scans by file name in ``<output stem>.skipped_scans.csv`` beside ``out``."""
+    listing = out.with_name(f"{out.stem}.{workflows.SKIPPED_SCANS}")
+    if not skipped:
+        listing.unlink(missing_ok=True)  # a list left by an earlier run would mislead
+        return
+    _write_csv_atomic(pd.DataFrame({"file": skipped}), listing)
+    _note(f"{len(skipped)} scan(s) could not be read and were skipped; listed in {listing}.")
+
+
+def _load_cohort(args):
+    return workflows.load_cohort(
+        args.data,
+        label=args.label,
+        id_column=args.id_column,
+        exclude=_split_list(args.exclude),
+        scans=args.scans,
+        scan_shape=args.scan_shape,
+        on_error=args.on_error,
+        scan_pretrain_seconds=args.scan_pretrain_seconds,
+    )
+
+
+def _print_cv(cv, k):
+    calib = cv.clinical.calibration if cv.clinical is not None else None
+    for r in cv.table.itertuples():
+        slope = ""
+        if calib is not None:
+            c = calib.set_index("method").loc[r.method]
+            slope = f"; calibration slope {c.slope:.2f} ({c.slope_low:.2f}-{c.slope_high:.2f})"
+        print(
+            f"  {k}-fold CV AUROC {_cv_name(r.method)}: {r.auroc:.3f} "
+            f"(95% CI {r.auroc_low:.3f}-{r.auroc_high:.3f}){slope}"
+        )
+
+
+def _folder_options(args):
+    """The ``fit_model_folder`` options that ``fit`` and ``tune --output`` share."""
+    return {
+        "groups": dict(args.group),
+        "cv": args.cv,
+        "random_state": args.seed,
+        "scan_shape": args.scan_shape,
+        "block_components": args.block_components,
+        "overwrite": args.overwrite,
+        "source": Path(args.data).name,
+        "progress": sys.stderr.isatty(),
+    }
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_fit(args):
+    check_replaceable(args.output, args.overwrite)  # before any work
+    fitted = workflows.fit_model_folder(
+        _load_cohort(args),
+        args.output,
+        params=dict(args.param),
+        calibration=args.calibration,
+        threshold_target=args.threshold_target,
+        **_folder_options(args),
+    )
+    rounds = len(fitted.model[-1].selected_graphs_)
+    print(f"Model written to {fitted.path} ({rounds} rounds); model card: MODEL_CARD.md.")
+    if (fitted.path / workflows.SKIPPED_SCANS).is_file():
+        _note(f"Skipped scans are listed in {fitted.path / workflows.SKIPPED_SCANS}.")
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
+    if args.threshold_target:
+        t = json.loads((fitted.path / "threshold.json").read_text())
+        print(
+            f"  Threshold {t['threshold']:.4f} for {args.threshold_target} (out-of-fold): "
+            f"sensitivity {t['sensitivity']:.3f}, specificity {t['specificity']:.3f}"
+        )
+    return 0
+
+
+def _write_table(args, compute, message):
+    """Check ``--output`` first, then compute the frame, write it atomically, print a line."""
+    out = _check_new_file(args.output, args.overwrite)
+    frame = compute()
+    _write_csv_atomic(frame, out)
+    print(message.format(n=len(frame), out=out))
+    _write_skipped(out, frame.attrs.get("skipped_scans", []))
+    return frame
+
+
+def cmd_predict(args):
+    """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
+    kwargs = {"scans": args.scans, "on_error": args.on_error}
+    kwargs["invalid_values"] = args.invalid_values
+    if args.command == "explain":
+        kwargs["n_neighbors"] = args.n_neighbors
+        run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
+    else:
+        kwargs.update(alpha=args.alpha, typicality=args.typicality)
+        run, message = workflows.predict, "Predictions for {n} patients written to {out}."
+    frame = _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
+    if args.command == "explain":
+        shares = frame.attrs.get("mean_modality_shares", {})
+        parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())
+        print(f"Mean share of the score by modality: {parts}.")
+    return 0
+
+
+def cmd_embed(args):
+    kwargs = {"encoder": args.encoder, "device": args.device, "cache_dir": args.cache_dir}
+    kwargs.update(shape=args.shape, on_error=args.on_error)
+
+    def compute():
+        emb = workflows.embed_scans(args.scans, **kwargs).reset_index()
+        emb.attrs["skipped_scans"] = [Path(s).name for s in emb.attrs.get("skipped", [])]
+        return emb
+
+    _write_table(args, compute, "Embeddings of {n} scans written to {out}.")
+    return 0
+
+
+def _run_suite(args):
+    """``benchmark --suite``: every task of the suite, one results folder."""
+    res = run_suite(
+        args.suite,
+        tasks=_split_list([args.tasks]) if args.tasks else None,
+        methods=_split_list([args.methods]) if args.methods else None,
+        n_splits=args.folds or 5,
+        n_repeats=args.repeats or (1 if args.quick else 5),
+        n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
+        n_jobs=args.n_jobs,
+        output=args.output or f"runs/suite-{args.suite}-{{timestamp}}",
+        overwrite=args.overwrite,
+        progress=sys.stderr.isatty(),
+    )
+    print((res.output / "suite.md").read_text())
+    print(f"Results in {res.output}")
+    return 0
+
+
+def _clinical_overrides(cfg, args):
+    """``--calibration`` and ``--alpha`` into the config; twins follow ``--methods``."""
+    calibration = cfg["calibration"]
+    if args.calibration is not None:
+        calibration["method"] = args.calibration
+    if args.methods and "methods" in calibration:
+        kept = [m for m in calibration["methods"] if m in cfg["methods"]]
+        if kept:
+            calibration["methods"] = kept
+        else:  # the default: graphboost if run, else every method
+            del calibration["methods"]
+    if args.alpha is not None:
+        cfg["metrics"]["conformal_alpha"] = args.alpha
+
+
+def _ablation_overrides(cfg, args):
+    """``--modality`` into ``[ablation] modalities``; ``--methods`` into its methods."""
+    ablation = cfg["ablation"]
+    if args.modality:
+        ablation["modalities"] = dict(args.modality)
+    if args.methods and args.ablation:
+        ablation["methods"] = list(cfg["methods"])
+    elif args.methods and "methods" in ablation:
+        kept = [m for m in ablation["methods"] if m in cfg["methods"]]
+        if kept:
+            ablation["methods"] = kept
+        else:  # the default: graphboost and logistic if run, else every method
+            del ablation["methods"]
+
+
+def _print_shares(shares, where):
+    if shares is not None:
+        text = ", ".join(f"{r.modality} {r.mean_share:.3f}" for r in shares.itertuples())
+        print(f"Mean share of the graphboost score{where}: {text}")
+
+
+def _print_ablation(res):
+    print(format_ablation(res.table))
+    _print_shares(res.shares, " (arm all)")
+    print(f"Results in {res.output}")
+    return 0
+
+
+def cmd_benchmark(args):
+    if args.suite:
+        if args.ablation or args.modality:
+            raise InputError("--ablation and --modality go with --config, not with --suite.")
+        return _run_suite(args)
+    if args.tasks or args.quick:
+        raise InputError("--tasks and --quick go with --suite, not with --config.")
+    if args.ablation and args.calibration:
+        raise InputError("--calibration goes with a benchmark, not with --ablation.")
+    cfg = load_config(args.config)
+    overrides = {"n_repeats": args.repeats, "n_splits": args.folds}
+    cfg["cv"].update({k: v for k, v in overrides.items() if v is not None})
+    if args.methods:
+        cfg["methods"] = _split_list([args.methods])
+        cfg["params"] = {k: v for k, v in cfg["params"].items() if k in cfg["methods"]}
+    if args.bootstrap is not None:
+        cfg["metrics"]["n_bootstrap"] = args.bootstrap
+    if args.n_jobs is not None:
+        cfg["n_jobs"] = args.n_jobs
+    _clinical_overrides(cfg, args)
+    _ablation_overrides(cfg, args)
+    cfg = load_config(cfg)  # re-check after the overrides
+    if args.ablation:
+        output = args.output or f"runs/ablation-{cfg['name']}-{{timestamp}}"
+        return _print_ablation(run_ablation(cfg, output=output, overwrite=args.overwrite))
+    output = args.output or f"runs/{cfg['name']}-{{timestamp}}"
+    res = run_benchmark(cfg, output=output, overwrite=args.overwrite)
+    print(format_table(res.table))
+    if res.comparison:
+        pb = res.comparison["paired_bootstrap"]
+        print(
+            f"GraphBoostClassifier - {res.comparison['baseline']}: AUROC {pb['delta']:+.3f} "
+            f"(95% CI {pb['low']:+.3f} to {pb['high']:+.3f}, p = {pb['p_value']:.3f}); "
+            f"folds won {res.comparison['folds_won']}"
+        )
+    _print_shares(res.modality_shares, "")
+    print(f"Results in {res.output}")
+    return 0
+
+
+def _check_tune_args(args):
+    """The tune options that need no data, checked before the search."""
+    check_cv_folds(args.cv, "--cv")
+    if args.cv and not args.output:
+        raise InputError(
+            f"--cv {args.cv} cross-validates the refitted best trial, so it needs --output DIR "
+            "(the model folder to write); got --cv without --output."
+        )
+    if args.output:
+        check_replaceable(args.output, args.overwrite)
+    open_storage(args.storage, args.heartbeat)  # unreachable: an error before anything is read
+
+
+def cmd_tune(args):
+    _check_tune_args(args)  # before any work
+    cohort = _load_cohort(args)
+    result = run_search(
+        dataset_from_cohort(
+            cohort, Path(args.data).name, dict(args.group), block_components=args.block_components
+        ),
+        args.storage,
+        study_name=args.study_name,
+        n_trials=args.n_trials,
+        n_workers=args.n_workers,
+        timeout=args.timeout,
+        inner_splits=args.inner_splits,
+        fixed=dict(args.param),
+        random_state=args.seed,
+        progress=args.n_workers == 1 and sys.stderr.isatty(),
+        heartbeat_interval=args.heartbeat,
+    )
+    print(
+        f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "
+        f"{result.n_pruned} pruned trials ({result.n_new} new)."
+    )
+    if result.best_params is None:
+        raise InputError("No trial completed; nothing to refit.")
+    best = result.study.best_trial
+    params = json.dumps(result.best_params)
+    print(f"Best inner-CV AUROC {best.value:.3f} (trial {best.number}): {params}")
+    if not args.output:
+        print("Pass --output DIR to refit the best trial on all patients and save the model.")
+        return 0
+    return _refit_best(args, cohort, result)
+
+
+def _refit_best(args, cohort, result):
+    """``tune --output``: the best trial refitted on all patients (and ``--cv``) in a folder."""
+    fitted = workflows.fit_model_folder(
+        cohort,
+        args.output,
+        params=result.best_params,
+        **_folder_options(args),
+        report_extra=tune_report(result, args.storage, args.study_name, args.inner_splits),
+        tuning=tuning_record(result, args.study_name, args.inner_splits),
+    )
+    print(
+        f"Best trial refitted on all {len(cohort.y)} patients; model written to {fitted.path}; "
+        "model card: MODEL_CARD.md."
+    )
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
+        print("  (optimistic: the search chose the parameters on these same patients)")
+    return 0
+
+
+def cmd_demo(args):
+    result = run_demo(
+        args.output,
+        n_patients=args.n_patients,
+        pretrain_seconds=args.pretrain_seconds,
+        random_state=args.seed,
+        overwrite=args.overwrite,
+    )
+    gb, lr = (r for r in result.cv.table.itertuples())
+    print(
+        f"Cross-validated AUROC: GraphBoostClassifier {gb.auroc:.3f} "
+        f"(95% CI {gb.auroc_low:.3f}-{gb.auroc_high:.3f}), logistic regression "
+        f"{lr.auroc:.3f} ({lr.auroc_low:.3f}-{lr.auroc_high:.3f})."
+    )
+    print(f"Model and report in {result.path} (read {result.path / 'report.md'}).")
+    return 0
+
+
+COMMANDS = {
+    "fit": cmd_fit,
+    "predict": cmd_predict,
+    "explain": cmd_predict,
+    "embed": cmd_embed,
+    "tune": cmd_tune,
+    "benchmark": cmd_benchmark,
+    "demo": cmd_demo,
+}
+
+
+def _run(argv):
+    """Parse and run one command, warnings printed as one-line notes (filters unchanged)."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *rest, **kw: _note(message)
+        return COMMANDS[args.command](args)
+
+
+def main(argv=None):
+    """Entry point of the ``graphboost`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        return _run(argv)
+    except (InputError, FileNotFoundError, ValueError, ImportError, OSError) as exc:
+        if debug:
+            raise
+        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: still one line, the traceback on --debug
+        if debug:
+            raise
+        message = " ".join(str(exc).split())
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {message} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 2

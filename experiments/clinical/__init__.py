@@ -1,0 +1,43 @@
+"""What a clinician asks of a model: discrimination with CIs, calibration, conformal sets,
+net benefit and decision thresholds, typicality of a patient, and the model card.
+"""
+
+from ._calibration import (
+    CALIBRATION_METHODS,
+    DEFAULT_INNER_SPLITS,
+    Recalibration,
+    brier_decomposition,
+    calibration_curve_bands,
+    calibration_slope_intercept,
+    calibration_summary,
+    recalibrated,
+)
+from ._conformal import ClassConditionalConformal, conformal_coverage
+from ._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
+from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
+from ._model_card import model_card
+from ._typicality import neighbor_typicality
+
+__all__ = [
+    "CALIBRATION_METHODS",
+    "DEFAULT_INNER_SPLITS",
+    "METRICS",
+    "ClassConditionalConformal",
+    "Recalibration",
+    "bootstrap_metrics",
+    "brier_decomposition",
+    "calibration_curve_bands",
+    "calibration_slope_intercept",
+    "calibration_summary",
+    "choose_threshold",
+    "compute_metrics",
+    "conformal_coverage",
+    "decision_curve",
+    "delong_test",
+    "mean_decision_curve",
+    "model_card",
+    "neighbor_typicality",
+    "net_benefit",
+    "paired_bootstrap",
+    "recalibrated",
+]

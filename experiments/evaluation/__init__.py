@@ -1,0 +1,20 @@
+"""Honest evaluation: the task container, splits, fitting a fold, cross-validation on the same
+folds for every method, summary tables with paired comparisons, and clinical results.
+"""
+
+from ._clinical_report import ClinicalResults
+from ._cv import MethodResult, cross_validate, make_splits
+from ._dataset import DATASETS, Dataset, load_dataset
+from ._summary import format_table, summary_table
+
+__all__ = [
+    "DATASETS",
+    "ClinicalResults",
+    "Dataset",
+    "MethodResult",
+    "cross_validate",
+    "format_table",
+    "load_dataset",
+    "make_splits",
+    "summary_table",
+]

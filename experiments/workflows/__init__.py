@@ -1,0 +1,45 @@
+"""What the command line, the demo, tuning and the notebooks do, as plain functions.
+
+Each function takes explicit arguments and returns a result; none reads the command line or the
+environment. The ``graphboost`` command only parses its arguments and calls these.
+
+Data flow: a table (+ a folder of scans, embedded) -> :func:`load_cohort` (a ``features.Cohort``:
+a patient without a scan is marked in ``"scans:missing"`` and linked through no imaging graph)
+-> :func:`cross_validate` and :func:`fit_model_folder` (``features.ClinicalPreprocessor`` +
+``GraphBoostClassifier`` in one Pipeline) -> :func:`load_model_folder` -> :func:`predict` and
+:func:`explain` on new patients.
+
+Examples
+--------
+>>> from experiments import workflows
+>>> cohort = workflows.load_cohort("cohort.csv", label="outcome", id_column="patient_id")
+... # doctest: +SKIP
+>>> fitted = workflows.fit_model_folder(cohort, "model", params={"n_estimators": 30}, cv=5)
+... # doctest: +SKIP
+>>> workflows.predict(workflows.load_model_folder("model"), "new.csv")  # doctest: +SKIP
+"""
+
+from ..modelfolder._folder import ModelFolder, load_model_folder
+from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS, embed_scans, load_cohort
+from ._cv import CrossValidation, cross_validate
+from ._fit import FittedModel, fit_model_folder
+from ._predict import NO_OBSERVED, explain, predict
+from ._scans import PRETRAIN_SECONDS
+
+__all__ = [
+    "NO_OBSERVED",
+    "PRETRAIN_SECONDS",
+    "SCANS_BLOCK",
+    "SCAN_ENCODER",
+    "SKIPPED_SCANS",
+    "CrossValidation",
+    "FittedModel",
+    "ModelFolder",
+    "cross_validate",
+    "embed_scans",
+    "explain",
+    "fit_model_folder",
+    "load_cohort",
+    "load_model_folder",
+    "predict",
+]

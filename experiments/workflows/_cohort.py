@@ -1,0 +1,133 @@
+"""Load a cohort: a table and, optionally, a folder of scans embedded into one block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._base import InputError
+from ..evaluation._dataset import (
+    read_cohort,
+)
+from ._scans import PRETRAIN_SECONDS, embed_folder, pretrain_scan_encoder
+
+SCANS_BLOCK = "scans"
+"""Name of the block (and feature group) of the scan embeddings joined by :func:`load_cohort`."""
+
+SKIPPED_SCANS = "skipped_scans.csv"
+"""File of a model folder listing (column ``file``) the scans skipped with ``on_error="skip"``."""
+
+
+SCAN_ENCODER = "scan_encoder.pt"
+"""The file of a model folder that holds the pretrained scan encoder's weights."""
+
+
+def embed_scans(
+    scans,
+    *,
+    encoder=None,
+    device="auto",
+    cache_dir=None,
+    shape=64,
+    on_error="raise",
+    pretrained=None,
+):
+    """Embed every scan of a folder (files named ``<patient id>.<ext>``).
+
+    Parameters
+    ----------
+    scans : str or Path
+        Folder of NIfTI / NumPy volumes or DICOM series folders.
+    encoder : str, optional
+        ``features.VolumeEmbedder`` encoder name (default: its default).
+    device : str, default="auto"
+    cache_dir : str or Path, optional
+        On-disk cache: a rerun reads it, an interrupted run resumes.
+    shape : int, default=64
+        Volumes are resampled to ``shape``^3.
+    on_error : {"raise", "skip"}, default="raise"
+        ``"skip"``: an unreadable scan gives a row of NaN, listed in ``frame.attrs["skipped"]``.
+    pretrained : dict or path, optional
+        Encoder weights (e.g. a model folder's :data:`SCAN_ENCODER`); default: the random
+        initialisation seeded by 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by patient ID (text), columns ``emb_0 ...``.
+    """
+    return embed_folder(
+        scans,
+        encoder=encoder,
+        device=device,
+        cache_dir=cache_dir,
+        shape=shape,
+        on_error=on_error,
+        pretrained=pretrained,
+    )
+
+
+def load_cohort(
+    data,
+    *,
+    label=None,
+    id_column=None,
+    exclude=(),
+    scans=None,
+    scan_shape=64,
+    on_error="raise",
+    scan_pretrain_seconds=PRETRAIN_SECONDS,
+    scan_encoder=None,
+):
+    """Read a cohort table, embed its scans (if any) and join them by patient ID.
+
+    Parameters
+    ----------
+    data : str, Path or pandas.DataFrame
+        Table file (CSV, TSV, Parquet, Excel; read by ``features.read_table``, the ID column
+        as text) or a DataFrame.
+    label : str, optional
+        Label column (not a feature).
+    id_column : str, optional
+        Patient ID column (not a feature). Needed with ``scans``; without it the row number is
+        the patient ID.
+    exclude : list of str, optional
+        Columns that are not features (dates, other outcomes, ...).
+    scans : str or Path, optional
+        Folder of scans named ``<patient id>.<ext>``: embedded (:func:`embed_scans`) and joined
+        as the block :data:`SCANS_BLOCK`.
+    scan_shape : int, default=64
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable scan does (``"skip"``: that patient lacks the block).
+    scan_pretrain_seconds : float, default=PRETRAIN_SECONDS
+        Without ``scan_encoder``: the encoder is first pretrained self-supervised on these scans
+        (masked reconstruction, no label; about that many seconds), then embeds them; 0 keeps
+        its random initialisation.
+    scan_encoder : path, optional
+        Encoder weights to embed with (no pretraining), e.g. a model folder's
+        :data:`SCAN_ENCODER` for its new patients.
+
+    Returns
+    -------
+    features.Cohort
+        With attributes ``skipped_scans``, the file names of the scans skipped with
+        ``on_error="skip"`` (empty without scans), which :func:`fit_model_folder` lists in the
+        model folder, and ``scan_encoder``: the pretrained encoder and its record (a dict;
+        ``None`` without pretraining), which :func:`fit_model_folder` saves.
+    """
+    blocks, skipped, pretrained = None, [], None
+    if scans is not None:
+        if id_column is None:
+            raise InputError("Scans need an ID column (id_column) to match files to patients.")
+        if scan_encoder is None and scan_pretrain_seconds:
+            encoder, record = pretrain_scan_encoder(
+                scans, shape=scan_shape, seconds=scan_pretrain_seconds, on_error=on_error
+            )
+            pretrained = {"encoder": encoder, "record": record}
+        weights = scan_encoder if pretrained is None else pretrained["encoder"].state_dict()
+        emb = embed_scans(scans, shape=scan_shape, on_error=on_error, pretrained=weights)
+        blocks = {SCANS_BLOCK: emb}
+        skipped = [Path(s).name for s in emb.attrs.get("skipped", [])]
+    cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
+    cohort.skipped_scans = skipped
+    cohort.scan_encoder = pretrained
+    return cohort

@@ -1,0 +1,220 @@
+"""Predict and explain new patients with a saved model folder."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from .._base import InputError
+from ..evaluation._dataset import (
+    block_indicators,
+)
+from ..modelfolder._extras import (
+    add_threshold_and_set,
+    add_typicality,
+    check_predict_options,
+    probabilities,
+    read_extras,
+)
+from ..modelfolder._folder import (
+    ModelFolder,
+    load_model_folder,
+)
+from ._cohort import load_cohort
+
+NO_OBSERVED = "no_observed_features"
+"""Column of :func:`predict`'s output (when needed): True for a patient with no observed value."""
+
+
+def _as_folder(model):
+    return model if isinstance(model, ModelFolder) else load_model_folder(model)
+
+
+def _new_patients(folder, data, scans, on_error):
+    """The cohort of new patients and the model's feature columns of it."""
+    scan_spec = folder.spec.get("scans")
+    if scan_spec and scans is None:
+        raise InputError("This model was fitted with scans; pass the scans of the new patients.")
+    if scans is not None and not scan_spec:
+        warnings.warn("This model was fitted without scans; the scans are not used.", stacklevel=3)
+        scans = None
+    encoder = (scan_spec or {}).get("encoder")
+    cohort = load_cohort(
+        data,
+        id_column=folder.spec["id_column"],
+        scans=scans,
+        scan_shape=scan_spec["shape"] if scan_spec else 64,
+        on_error=on_error,
+        scan_pretrain_seconds=0,  # new patients: the fitted encoder, or the seeded random one
+        scan_encoder=folder.path / encoder if encoder else None,
+    )
+    return cohort, folder.features(block_indicators(cohort))
+
+
+@contextmanager
+def _invalid_values(folder, invalid_values):
+    """The model's preprocessor with ``invalid_values`` set for one call (then restored)."""
+    if invalid_values not in ("raise", "missing"):
+        raise InputError(f"invalid_values must be 'raise' or 'missing'; got {invalid_values!r}.")
+    pre = folder.model.named_steps["preprocess"]
+    before = pre.get_params()["invalid_values"]
+    pre.set_params(invalid_values=invalid_values)
+    try:
+        yield pre
+    finally:
+        pre.set_params(invalid_values=before)
+
+
+def _observed_flags(folder, X, pre, out):
+    """Add ``no_observed_features`` (and, when any, where values were not numbers) to ``out``."""
+    invalid = pre.find_invalid_values(X)
+    indicators = {f"{name}:missing" for name in folder.spec["feature_groups"]}
+    observed = X[[c for c in X.columns if c not in indicators]].notna()
+    checked = [c for c in invalid.columns if c in observed.columns]
+    observed[checked] &= ~invalid[checked]
+    none_observed = ~observed.any(axis=1).to_numpy()
+    if invalid.to_numpy().any():
+        names = np.asarray(invalid.columns, dtype=object)
+        out["invalid_as_missing"] = [";".join(names[row]) for row in invalid.to_numpy()]
+    n = int(none_observed.sum())
+    if n:
+        out[NO_OBSERVED] = none_observed
+        warnings.warn(
+            f"{n} patient(s) have no observed feature value (all missing or not numbers): "
+            f"their predictions rest on imputed values only; see column {NO_OBSERVED!r}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+# Over 60 lines only by its docstring (seven parameters, the output columns); body 20 lines.
+def predict(
+    model,
+    data,
+    *,
+    scans=None,
+    on_error="raise",
+    invalid_values="raise",
+    alpha=None,
+    typicality=False,
+):
+    """Class probabilities and the predicted class of new patients.
+
+    Parameters
+    ----------
+    model : ModelFolder, str or Path
+        A model folder (loaded, or its path).
+    data : str, Path or pandas.DataFrame
+        The new patients' table (the model's feature columns, in any order).
+    scans : str or Path, optional
+        Their scans folder, when the model was fitted with scans.
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable scan does.
+    invalid_values : {"raise", "missing"}, default="raise"
+        What a value that is not a number in a numeric column (``"fifty"`` in ``age``) does:
+        an error naming the columns (count and examples per column), or it is treated as a
+        missing value, with a warning and the column ``invalid_as_missing``.
+    alpha : float in (0, 1), optional
+        Add the class-conditional conformal set at error rate ``alpha`` (the set holds the true
+        class with probability at least ``1 - alpha`` for patients like the training ones):
+        ``prediction_set`` (classes joined by ``|``; empty: like neither class),
+        ``set_size`` and ``uncertain`` (the set holds more than one class). Needs a model folder
+        fitted with cross-validation (its out-of-fold predictions calibrate the sets).
+    typicality : bool, default=False
+        Add how typical each patient is (see ``experiments.clinical._typicality``): ``n_neighbors``,
+        ``neighbor_majority``, ``neighbor_agreement``, ``distance_rank``, ``unlike_training``
+        (farther from its neighbors in some selected graph than all but 1% of the training
+        patients) and ``unlike_graphs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ID column (when the model has one, IDs verbatim), ``proba_<class>`` per class,
+        ``predicted``; when some patient has no observed feature value (every feature missing
+        or not a number: the prediction rests on imputed values only), ``no_observed_features``
+        (True for them) and a warning counting them; with ``invalid_values="missing"`` and
+        values that were not numbers, ``invalid_as_missing`` (the columns of each row treated as
+        missing, ``;``-separated). The probabilities are the recalibrated ones when the model
+        was fitted with a calibration; ``predicted_at_threshold``: the class at the threshold
+        the fit recorded (``threshold_target``), when it did.
+        One row per patient in the table's order. ``frame.attrs["skipped_scans"]`` lists the
+        file names of the scans skipped with ``on_error="skip"``.
+    """
+    folder = _as_folder(model)
+    extras = read_extras(folder.path)
+    alpha = check_predict_options(extras, alpha)
+    cohort, X = _new_patients(folder, data, scans, on_error)
+    with _invalid_values(folder, invalid_values) as pre:
+        proba = probabilities(folder.model, extras, X)
+        Xt = pre.transform(X) if typicality else None
+    out = pd.DataFrame(index=range(len(X)))
+    idc = folder.spec["id_column"]
+    if idc is not None:
+        out[idc] = cohort.patient_ids.to_numpy()
+    for k, c in enumerate(folder.classes):
+        out[f"proba_{c}"] = proba[:, k]
+    out["predicted"] = np.asarray(folder.classes, dtype=object)[proba.argmax(axis=1)]
+    add_threshold_and_set(out, folder.classes, proba, extras, alpha)
+    if typicality:
+        add_typicality(out, folder.classes, folder.model.named_steps["model"], Xt)
+    _observed_flags(folder, X, pre, out)
+    out.attrs["skipped_scans"] = list(cohort.skipped_scans)
+    return out
+
+
+def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid_values="raise"):
+    """Per-patient contributions of each selected graph, and the most similar training patients.
+
+    Parameters
+    ----------
+    model, data, scans, on_error, invalid_values
+        As for :func:`predict`.
+    n_neighbors : int, default=5
+        Similar training patients listed per graph (by their row in the training table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``GraphBoostClassifier.explain``'s rows, with the patient's ID first when the model has
+        an ID column, and the ``modality`` of each source after ``graph`` (``"init"``,
+        ``"clinical"`` for the table's columns, the block's name for a block such as the scans;
+        the default rule of :func:`graphboost.modality_shares`).
+        ``frame.attrs["modality_shares"]``: modality -> {patient -> share of the score}
+        (patients by ID when the model has an ID column, else by row; each patient's shares
+        sum to 1; ``pandas.DataFrame(frame.attrs["modality_shares"])`` is the table);
+        ``frame.attrs["mean_modality_shares"]``: modality -> mean share over the patients.
+        ``frame.attrs["skipped_scans"]`` as for :func:`predict`. The attrs hold plain dicts and
+        lists, so ``pandas.concat`` of two explanations works.
+    """
+    from graphboost import modality_shares
+
+    folder = _as_folder(model)
+    cohort, X = _new_patients(folder, data, scans, on_error)
+    with _invalid_values(folder, invalid_values) as pre:
+        Xt = pre.transform(X)
+    expl = folder.model.named_steps["model"].explain(Xt, n_neighbors=n_neighbors)
+    shares = modality_shares(expl)
+    expl.insert(
+        expl.columns.get_loc("graph") + 1,
+        "modality",
+        expl["graph"].map(shares.attrs["modality_of"]),
+    )
+    idc = folder.spec["id_column"]
+    if idc is not None:
+        ids = cohort.patient_ids.to_numpy()
+        expl.insert(0, idc, ids[expl["patient"].to_numpy(dtype=int)])
+        shares.index = pd.Index(ids[shares.index.to_numpy(dtype=int)], name=idc)
+    expl.attrs.update(
+        skipped_scans=list(cohort.skipped_scans),
+        modality_shares=shares.to_dict(),
+        mean_modality_shares=_mean_shares(shares),
+    )
+    return expl
+
+
+def _mean_shares(shares):
+    """Modality -> mean share over the patients whose score is not zero (plain floats)."""
+    return {str(m): float(v) for m, v in shares.mean(axis=0, skipna=True).items()}
