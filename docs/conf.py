@@ -26,7 +26,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 project = "graphboost"
 author = "graphboost developers"
-copyright = "graphboost developers"  # noqa: A001 (Sphinx's name)
+copyright = "graphboost developers"
 
 import graphboost  # noqa: E402
 
@@ -85,7 +85,11 @@ intersphinx_mapping = {}
 
 # Each package documented by the API reference: (module, title, one-line summary).
 API_MODULES = [
-    ("graphboost", "graphboost: the model", "The estimator, its graphs, weak learners and helpers."),
+    (
+        "graphboost",
+        "graphboost: the model",
+        "The estimator, its graphs, weak learners and helpers.",
+    ),
     (
         "features",
         "features: tables, scans and cohorts",
@@ -168,7 +172,8 @@ def _constants(modname, names):
         if len(value) <= 70 and "\n" not in value:
             lines.append(f"   :value: {value}")
         lines.append("")
-        lines += [f"   {line}" if line.strip() else "" for line in _attribute_doc(package, modname, name, obj)]
+        doc = _attribute_doc(package, modname, name, obj)
+        lines += [f"   {line}" if line.strip() else "" for line in doc]
         lines.append("")
     return lines
 
@@ -323,7 +328,8 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
-# "name : type" lines of numpydoc sections, e.g. "feature_names_in_ : ndarray of shape (n_features_in_,)".
+# "name : type" lines of numpydoc sections,
+# e.g. "feature_names_in_ : ndarray of shape (n_features_in_,)".
 _PARAM_LINE = re.compile(r"^(\s*[\w*][\w*, ]* : )(.+)$")
 _TRAILING_UNDERSCORE = re.compile(r"\b(\w+)_(?=[,)\s]|$)")
 
