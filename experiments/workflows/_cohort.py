@@ -43,7 +43,7 @@ def embed_scans(
     cache_dir : str or Path, optional
         On-disk cache: a rerun reads it, an interrupted run resumes.
     shape : int, default=64
-        Volumes are resampled to ``shape``^3.
+        Volumes are resampled to a cube of ``shape`` voxels a side.
     on_error : {"raise", "skip"}, default="raise"
         ``"skip"``: an unreadable scan gives a row of NaN, listed in ``frame.attrs["skipped"]``.
     pretrained : dict or path, optional
