@@ -3,7 +3,7 @@ probabilistic classifier.
 
 The boosted graph model is fitted separately and added to this score on the log-odds scale; on
 Duke that sum was the only design at or above logistic regression on both tasks (see the design
-notes in the README).
+notes in docs/results.md).
 """
 
 from __future__ import annotations

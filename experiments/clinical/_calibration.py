@@ -47,7 +47,7 @@ CALIBRATION_METHODS = ("isotonic", "sigmoid")
 DEFAULT_INNER_SPLITS = 10
 """Inner folds of a recalibration: each member sees 90% of the training fold. Measured on Duke
 (5 x 5, slope ``pcr`` / ``tnbc``): 10 folds 1.18 / 1.13, 5 folds 1.23 / 1.14, with AUROC and Brier
-better on both tasks at 10 (README, "Calibration, uncertainty and decisions")."""
+better on both tasks at 10 (docs/results.md, "Calibration, uncertainty and decisions")."""
 
 # Risks of exactly 0 or 1 (a random forest's leaves) have no logit: clipped to [1e-6, 1 - 1e-6].
 _EPS = 1e-6

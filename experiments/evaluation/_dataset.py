@@ -25,7 +25,7 @@ BLOCK_COMPONENTS = 8
 inside each training fold (``features.ClinicalPreprocessor(block_components=...)``). Measured:
 AdrenalMNIST3D, shape features + the 256-d block, test AUROC 0.891 raw, 0.922 reduced; the demo
 cohort, 10 x 5-fold CV: 0.883 raw, 0.899 reduced, paired +0.016 (95% CI +0.001 to +0.030;
-README)."""
+docs/results.md)."""
 
 PUBLIC_TASKS = ("ad_data", "gbsg", "indo_rct", "nwtco", "pima", "rotterdam")
 """Public cohorts of ``features.load_public_cohort`` (cards in ``docs/datasets/<name>.md``)."""

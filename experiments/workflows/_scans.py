@@ -14,7 +14,7 @@ SCAN_SUFFIXES = (".nii.gz", ".nii", ".npy", ".npz")
 PRETRAIN_SECONDS = 60.0
 """Default time budget of the self-supervised pretraining of the scan encoder (CPU-sized). With
 8 components, random vs pretrained encoder: demo cohort (10 x 5-fold CV) 0.853 vs 0.885;
-AdrenalMNIST3D train split with shape features (5-fold x 2) 0.864 vs 0.874 (README)."""
+AdrenalMNIST3D train split with shape features (5-fold x 2) 0.864 vs 0.874 (docs/results.md)."""
 
 _PRETRAIN_EPOCHS = 10
 

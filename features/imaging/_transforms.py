@@ -144,7 +144,7 @@ class VolumePreprocessor:
         clipped to ``distance_clip`` and divided by it, so values lie in [-1, 1]. It is computed
         on the (resampled, cropped) grid before the resize: a CNN sees thickness and curvature
         that a resized binary mask blurs. On AdrenalMNIST3D it raised the learned block's AUROC
-        (README).
+        (docs/results.md).
     window : tuple of 2 floats, default (-1000.0, 400.0)
         Hounsfield window ``(low, high)`` for ``intensity="ct"``.
     crop : {"mask", "bbox", None}, default None
