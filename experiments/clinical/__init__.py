@@ -16,12 +16,25 @@ from ._conformal import ClassConditionalConformal, conformal_coverage
 from ._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
 from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
 from ._model_card import model_card
+from ._survival import (
+    SURVIVAL_METRICS,
+    check_survival_target,
+    harrell_c,
+    integrated_brier,
+    paired_survival_bootstrap,
+    survival_calibration,
+    survival_metrics,
+    survival_net_benefit,
+    time_dependent_auc,
+    uno_c,
+)
 from ._typicality import neighbor_typicality
 
 __all__ = [
     "CALIBRATION_METHODS",
     "DEFAULT_INNER_SPLITS",
     "METRICS",
+    "SURVIVAL_METRICS",
     "ClassConditionalConformal",
     "Recalibration",
     "bootstrap_metrics",
@@ -29,15 +42,24 @@ __all__ = [
     "calibration_curve_bands",
     "calibration_slope_intercept",
     "calibration_summary",
+    "check_survival_target",
     "choose_threshold",
     "compute_metrics",
     "conformal_coverage",
     "decision_curve",
     "delong_test",
+    "harrell_c",
+    "integrated_brier",
     "mean_decision_curve",
     "model_card",
     "neighbor_typicality",
     "net_benefit",
     "paired_bootstrap",
+    "paired_survival_bootstrap",
     "recalibrated",
+    "survival_calibration",
+    "survival_metrics",
+    "survival_net_benefit",
+    "time_dependent_auc",
+    "uno_c",
 ]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from ._curves import (
+    plot_boosting_curve as plot_curve,
+)
+from ._curves import plot_calibration_panels, plot_decision_curves, plot_roc_curves
+
 
 def _agg():
     """Draw off-screen: the runner writes files and may run without a display."""
@@ -22,36 +27,24 @@ def _save(ax, path):
 
 def plot_roc(path, y, probas_by_method, title):
     """ROC curves of the repeat-averaged out-of-fold probabilities (binary tasks)."""
-    from ._curves import plot_roc_curves
-
     _agg()
-
     _save(plot_roc_curves(y, probas_by_method, title=title), path)
 
 
 def plot_calibration(path, y, probas_by_method, title, n_bins=10):
     """Reliability diagrams (quantile bins, Wilson 95% bands), one panel per method, of the
     repeat-averaged out-of-fold probabilities."""
-    from ._curves import plot_calibration_panels
-
     _agg()
-
     _save(plot_calibration_panels(y, probas_by_method, n_bins=n_bins, title=title).axes[0], path)
 
 
 def plot_decision_curve(path, y, probas_by_method, title):
     """Net benefit against treat-all and treat-none (mean over repeats, binary tasks)."""
-    from ._curves import plot_decision_curves
-
     _agg()
-
     _save(plot_decision_curves(y, probas_by_method, title=title), path)
 
 
 def plot_boosting_curve(path, curve, title, reference=None):
     """Mean test-fold AUROC after each boosting round (round 0: the init model alone)."""
-    from ._curves import plot_boosting_curve as plot_curve
-
     _agg()
-
     _save(plot_curve(curve, reference=reference, title=title), path)
