@@ -1,11 +1,24 @@
-"""Embedding blocks reduced to principal components inside ``ClinicalPreprocessor.fit``.
+"""One block of columns reduced to its first principal components: the one implementation.
 
-A 256-column embedding block is mostly distance noise for a few hundred patients. With
-``ClinicalPreprocessor(block_components={"mri": 8})`` the block's columns (``"mri:..."``, after
-imputation and scaling) are replaced by their first 8 principal components, ``"mri:pc0"`` ...
-``"mri:pc7"``, fitted on the rows that have the block (``"mri:missing"`` not 1). Rows lacking it
-get 0 in every component: the mean, as the imputed columns would give. The fitted values are plain
-arrays (mean and components), saved with the preprocessor's JSON.
+A 256-column embedding block is mostly distance noise for a few hundred patients. Two public
+transformers reduce such a block inside the training fold, and both do it here, with the same
+math: :func:`block_columns` finds the block's columns (``"<block>:..."``, not the indicator
+``"<block>:missing"``), :func:`fit_pca` fits an exact PCA (full SVD) on the rows that have the
+block, and :func:`project` gives every row its components ``(values - mean) @ components.T``.
+
+- ``ClinicalPreprocessor(block_components={"mri": 8})`` reduces the block after its own
+  imputation and scaling, fitted on the rows whose ``"mri:missing"`` is not 1; the fitted values
+  are plain arrays (mean and components), saved with the preprocessor's JSON
+  (:func:`fit_block_pcas`, :func:`reduce_output`, :func:`state_of`, :func:`from_state`).
+- :class:`features.tables.BlockPCA` standardizes the block itself (on the rows that have it)
+  and reduces it in the same way, as a step of its own in a pipeline.
+
+What a patient without the block gets is the one thing the two choose differently, each by the
+contract of its output (:func:`project` takes it as ``absent``): the preprocessor's output has no
+NaN, so such a patient gets 0 in every component, the mean of the training patients' components
+(what mean imputation would give), and its ``"<block>:missing"`` column carries the absence;
+``BlockPCA`` passes a table on to a next step and keeps NaN there, as its input had: it may have
+no indicator column, and a 0 would make the absence invisible.
 """
 
 from __future__ import annotations
@@ -15,6 +28,69 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from .._common import named
+
+
+def indicator_of(block: str) -> str:
+    """The name of the block's missing-block indicator column, ``"<block>:missing"``."""
+    return f"{block}:missing"
+
+
+def block_columns(columns, block: str) -> list:
+    """The block's columns among ``columns``: named ``"<block>:..."``, except its indicator.
+
+    Examples
+    --------
+    >>> block_columns(["age", "mri:0", "mri:1", "mri:missing"], "mri")
+    ['mri:0', 'mri:1']
+    """
+    prefix, indicator = f"{block}:", indicator_of(block)
+    return [c for c in columns if str(c).startswith(prefix) and c != indicator]
+
+
+def flagged_absent(frame: pd.DataFrame, block: str) -> np.ndarray:
+    """Rows whose indicator ``"<block>:missing"`` is 1 (none when ``frame`` has no indicator)."""
+    indicator = indicator_of(block)
+    if indicator not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[indicator].to_numpy() == 1
+
+
+def fit_pca(values: np.ndarray, n_components) -> PCA:
+    """An exact PCA (full SVD) of ``values``, the rows that have the block.
+
+    ``n_components``: an int keeps that many components, at most one per row and per column; a
+    float in (0, 1) keeps the fewest components explaining that share of the variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit_pca(np.random.default_rng(0).normal(size=(5, 3)), 8).n_components_
+    3
+    """
+    if isinstance(n_components, int | np.integer):
+        n_components = int(min(n_components, values.shape[0], values.shape[1]))
+    return PCA(n_components=n_components, svd_solver="full").fit(values)
+
+
+def project(values: np.ndarray, fitted, present: np.ndarray, absent: float) -> np.ndarray:
+    """Every row's components, ``(values - mean) @ components.T``; ``absent`` in the rows
+    without the block (``present`` False).
+
+    ``fitted`` is a :class:`~sklearn.decomposition.PCA` from :func:`fit_pca` or a record with
+    its ``"mean"`` and ``"components"`` (as the preprocessor saves them).
+    """
+    if isinstance(fitted, PCA):
+        mean, components = fitted.mean_, fitted.components_
+    else:
+        mean, components = fitted["mean"], fitted["components"]
+    out = (values - mean) @ components.T
+    out[~present] = absent
+    return out
+
+
+def component_names(block: str, k: int) -> list[str]:
+    """``["<block>:pc0", ..., "<block>:pc<k-1>"]``."""
+    return [f"{block}:pc{i}" for i in range(k)]
 
 
 def check_block_components(block_components, numeric: list[str], columns) -> dict[str, list]:
@@ -43,8 +119,7 @@ def check_block_components(block_components, numeric: list[str], columns) -> dic
                 f"block_components names block {block!r}, which is also a column of X: its "
                 "components could not be told from that column."
             )
-        indicator = f"{block}:missing"
-        found = [c for c in columns if str(c).startswith(f"{block}:") and c != indicator]
+        found = block_columns(columns, block)
         if not found:
             raise ValueError(
                 f"block_components names block {block!r}, but X has no column named '{block}:...'."
@@ -60,11 +135,12 @@ def check_block_components(block_components, numeric: list[str], columns) -> dic
 
 
 def _present(prepared: pd.DataFrame, block: str) -> np.ndarray:
-    """Rows that have the block (its indicator, when X has one, is not 1)."""
-    indicator = f"{block}:missing"
-    if indicator not in prepared.columns:
-        return np.ones(len(prepared), dtype=bool)
-    return prepared[indicator].to_numpy() != 1
+    """Rows that have the block, for the preprocessor: not flagged by the indicator.
+
+    The preprocessor imputes the block's values before reducing them, so the indicator (when X
+    has one) is what says a patient lacks the block.
+    """
+    return ~flagged_absent(prepared, block)
 
 
 def fit_block_pcas(sources, n_components, numeric, prepared, out) -> dict[str, dict]:
@@ -82,9 +158,7 @@ def fit_block_pcas(sources, n_components, numeric, prepared, out) -> dict[str, d
                 "row(s) of X; principal components need at least 2."
             )
         idx = [numeric.index(c) for c in columns]
-        values = out[present][:, idx]
-        k = int(min(n_components[block], present.sum(), len(columns)))
-        pca = PCA(n_components=k, svd_solver="full").fit(values)
+        pca = fit_pca(out[present][:, idx], n_components[block])
         fitted[block] = {
             "columns": list(columns),
             "mean": pca.mean_,
@@ -108,9 +182,9 @@ def reduce_output(fitted, numeric, prepared, out) -> np.ndarray:
         if j in first:
             block, idx = first[j]
             record = fitted[block]
-            components = (out[:, idx] - record["mean"]) @ record["components"].T
-            components[~_present(prepared, block)] = 0.0
-            columns.append(components)
+            present = _present(prepared, block)
+            # 0 for a patient without the block: the output has no NaN (see the module's notes)
+            columns.append(project(out[:, idx], record, present, absent=0.0))
         elif j not in members:
             columns.append(out[:, j : j + 1])
     return np.concatenate(columns, axis=1)
@@ -128,7 +202,7 @@ def reduced_names(fitted, names, sources_of):
         elif block not in done:
             done.add(block)
             k = fitted[block]["components"].shape[0]
-            out_names += [f"{block}:pc{i}" for i in range(k)]
+            out_names += component_names(block, k)
             out_sources += [block] * k
     return out_names, out_sources
 

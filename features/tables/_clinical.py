@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
@@ -30,6 +29,7 @@ from ._block_reduction import (
     reduced_names,
 )
 from ._column_types import (
+    as_frame,
     as_numbers,
     category_label,
     forced_kinds,
@@ -113,8 +113,10 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         columns (``"<block>:..."``, numeric, except ``"<block>:missing"``), imputed and scaled,
         are replaced by their first components ``"<block>:pc0"``, ``"<block>:pc1"``... (at
         most one per column, and per row that has the block), fitted in ``fit`` on the rows
-        that have the block (not 1 in ``"<block>:missing"``); rows lacking it get 0 (the mean).
-        A 256-column embedding is mostly distance noise for a few hundred patients.
+        that have the block (not 1 in ``"<block>:missing"``); rows lacking it get 0 (the mean of
+        the training patients' components: the output has no NaN, and the indicator carries the
+        absence). A 256-column embedding is mostly distance noise for a few hundred patients.
+        :class:`BlockPCA` computes the components with the same code, as a step of its own.
 
     Attributes
     ----------
@@ -184,37 +186,6 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         self.block_components = block_components
 
     # ------------------------------------------------------------------ input handling
-
-    def _as_frame(self, X) -> pd.DataFrame:
-        if sp.issparse(X):
-            raise TypeError(
-                "ClinicalPreprocessor got a sparse matrix, but sparse input is not supported; "
-                "pass a pandas DataFrame or a dense array."
-            )
-        if isinstance(X, pd.DataFrame):
-            frame = X
-        else:
-            array = np.asarray(X) if not isinstance(X, np.ndarray) else X
-            if array.ndim != 2:
-                raise ValueError(
-                    f"Expected 2D array, got {array.ndim}D array instead. Reshape your data, "
-                    "e.g. X.reshape(-1, 1) for a single feature."
-                )
-            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-        if frame.shape[0] == 0 or frame.shape[1] == 0:
-            raise ValueError(
-                f"Found array with {frame.shape[0]} sample(s) and {frame.shape[1]} feature(s) "
-                f"(shape={frame.shape}) while a minimum of 1 is required."
-            )
-        if not all(isinstance(c, str) for c in frame.columns):
-            frame = frame.rename(columns=str)
-        if not frame.columns.is_unique:
-            dupes = frame.columns[frame.columns.duplicated()].unique()
-            raise ValueError(f"Duplicate column names in X: {named(dupes)}.")
-        complex_cols = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c].dtype)]
-        if complex_cols:
-            raise ValueError(f"Complex data not supported (columns {named(complex_cols)}).")
-        return frame
 
     def _prepare(self, frame: pd.DataFrame, fitting: bool) -> pd.DataFrame:
         """Coerce the used columns to what the scikit-learn pieces expect."""
@@ -360,7 +331,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         if self.on_invalid not in ("raise", "drop"):
             raise ValueError(f"on_invalid must be 'raise' or 'drop', got {self.on_invalid!r}.")
         self._check_invalid_values()
-        frame = self._as_frame(X)
+        frame = as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         if isinstance(self.skip_indicator, str):
             raise TypeError(
@@ -519,7 +490,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """``X`` as a DataFrame with the columns seen in fit (else an error naming them)."""
         check_is_fitted(self, "column_transformer_")
         self._check_invalid_values()
-        frame = self._as_frame(X)
+        frame = as_frame(X)
         try:
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""Column types of a clinical table: inference, and the values that are not numbers.
+"""Column types of a clinical table: the table read, types inferred, values that are not numbers.
 
 Used by :class:`features.tables.ClinicalPreprocessor` in ``fit`` (which type each column has,
 and which columns cannot be used) and in ``transform`` (the values of a numeric or binary column
@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .._common import named
 
@@ -76,6 +77,43 @@ def category_label(value: object) -> str:
     if _is_number(value) and float(value).is_integer():
         return str(int(value))
     return str(value)
+
+
+def as_frame(X) -> pd.DataFrame:
+    """``X`` as a DataFrame with text column names (``"x0"``, ``"x1"``... for an array).
+
+    Refuses, naming the problem, what ClinicalPreprocessor cannot read: sparse or empty input,
+    arrays that are not 2D, duplicate column names, complex numbers.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            "ClinicalPreprocessor got a sparse matrix, but sparse input is not supported; "
+            "pass a pandas DataFrame or a dense array."
+        )
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    else:
+        array = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if array.ndim != 2:
+            raise ValueError(
+                f"Expected 2D array, got {array.ndim}D array instead. Reshape your data, "
+                "e.g. X.reshape(-1, 1) for a single feature."
+            )
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(
+            f"Found array with {frame.shape[0]} sample(s) and {frame.shape[1]} feature(s) "
+            f"(shape={frame.shape}) while a minimum of 1 is required."
+        )
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)
+    if not frame.columns.is_unique:
+        dupes = frame.columns[frame.columns.duplicated()].unique()
+        raise ValueError(f"Duplicate column names in X: {named(dupes)}.")
+    complex_cols = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c].dtype)]
+    if complex_cols:
+        raise ValueError(f"Complex data not supported (columns {named(complex_cols)}).")
+    return frame
 
 
 def forced_kinds(columns, numeric, binary, categorical) -> dict[str, str]:

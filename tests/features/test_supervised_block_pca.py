@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from features import BlockPCA
+from features import BlockPCA, ClinicalPreprocessor
 
 
 def _frame(n=80, d=12, seed=0):
@@ -59,7 +61,13 @@ def test_auto_and_variance_share():
     share = BlockPCA(block="emb", n_components=0.9).fit(X)
     assert share.explained_variance_ratio_.sum() >= 0.9
     assert share.n_components_ < 40
-    assert clone(share).get_params() == {"block": "emb", "n_components": 0.9, "random_state": 0}
+    # random_state is deprecated (the components are exact, with no random draw): its default
+    # is the marker "deprecated" since BlockPCA shares the preprocessor's code (issue 18)
+    assert clone(share).get_params() == {
+        "block": "emb",
+        "n_components": 0.9,
+        "random_state": "deprecated",
+    }
 
 
 def test_errors():
@@ -79,3 +87,55 @@ def test_errors():
         pca.transform(X.drop(columns="emb:0"))
     with pytest.raises(TypeError):
         BlockPCA("emb")  # keyword-only
+
+
+def test_same_components_as_the_preprocessors_block_components():
+    """One implementation (issue 18): on a block every patient has, BlockPCA and
+    ClinicalPreprocessor(block_components=...) standardize it alike and give the same
+    components; they differ only in what a patient without the block gets."""
+    X = _frame()
+    block = [f"emb:{i}" for i in range(12)]
+    ours = BlockPCA(block="emb", n_components=3).fit_transform(X)
+    pre = ClinicalPreprocessor(numeric=block, block_components={"emb": 3})
+    theirs = pre.set_output(transform="pandas").fit_transform(X)
+    names = ["emb:pc0", "emb:pc1", "emb:pc2"]
+    np.testing.assert_allclose(ours[names], theirs[names], rtol=1e-10, atol=1e-10)
+
+
+def test_a_patient_without_the_block_gets_nan_here_and_zero_in_the_preprocessor():
+    X = _frame()
+    block = [f"emb:{i}" for i in range(12)]
+    X.loc[X.index[:4], block] = np.nan
+    X.loc[X.index[:4], "emb:missing"] = 1.0
+    names = ["emb:pc0", "emb:pc1"]
+    ours = BlockPCA(block="emb", n_components=2).fit_transform(X)
+    assert ours[names].iloc[:4].isna().all().all() and ours[names].iloc[4:].notna().all().all()
+    pre = ClinicalPreprocessor(
+        numeric=block, binary=["emb:missing"], skip_indicator=block, block_components={"emb": 2}
+    )
+    theirs = pre.set_output(transform="pandas").fit_transform(X)
+    assert (theirs[names].iloc[:4] == 0).all().all()
+
+
+def test_random_state_is_deprecated():
+    X = _frame()
+    with pytest.warns(FutureWarning, match=r"'random_state' parameter of BlockPCA has no effect"):
+        seeded = BlockPCA(block="emb", n_components=2, random_state=3).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = BlockPCA(block="emb", n_components=2).fit(X)
+    np.testing.assert_array_equal(seeded.pca_.components_, plain.pca_.components_)
+
+
+def test_a_block_where_the_randomized_solver_was_used_says_its_components_changed():
+    """Before issue 18 BlockPCA let scikit-learn pick its solver: randomized (approximate) on a
+    large block like this one. The components are exact now, and fit says they changed."""
+    X = _frame(n=600, d=80)
+    with pytest.warns(FutureWarning, match=r"exact principal components .*600 rows.* 80 columns"):
+        pca = BlockPCA(block="emb", n_components=8).fit(X)
+    block = X.filter(like="emb:").drop(columns="emb:missing")
+    exact = PCA(8, svd_solver="full").fit(StandardScaler().fit_transform(block))
+    np.testing.assert_allclose(pca.pca_.components_, exact.components_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BlockPCA(block="emb", n_components=0.5).fit(X)  # a share: the full solver already
