@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from . import _block_reduction as blocks
+from ._block_reduction import from_state as blocks_from_state
+from ._block_reduction import state_of as blocks_state_of
 
 FORMAT = "features.ClinicalPreprocessor"
 FORMAT_VERSION = 1
@@ -52,7 +53,7 @@ def state_of(pre) -> dict:
             [],
         ),
         "feature_names_out": [str(c) for c in pre._feature_names_out],
-        "block_pca": blocks.state_of(pre.block_pca_),
+        "block_pca": blocks_state_of(pre.block_pca_),
     }
     if pre.numeric_:
         imputer, scaler = fitted["numeric"][0], (fitted["numeric"][1] if pre.scale else None)
@@ -162,7 +163,7 @@ def restore(pre, state: dict):
     pre._used = pre.numeric_ + pre.binary_ + pre.categorical_
     pre.binary_levels_ = {r["column"]: [float(v) for v in r["levels"]] for r in state["binary"]}
     with_missing = [str(c) for c in state["missing_indicator"]]
-    pre.block_pca_ = blocks.from_state(state.get("block_pca"))
+    pre.block_pca_ = blocks_from_state(state.get("block_pca"))
     pre.column_transformer_ = pre._column_transformer(with_missing).fit(_design_frame(pre, state))
     _set_learned(pre, state)
     pre._set_fitted_names(with_missing)
