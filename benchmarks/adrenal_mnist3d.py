@@ -410,7 +410,7 @@ def _unsupervised(shape, volumes, ys, args, encoder_kwargs) -> dict[str, float]:
         if n_components is None:
             block, name = raw, "shape+random 256-d"
         else:
-            pca = features.BlockPCA(block="emb", n_components=n_components, random_state=0)
+            pca = features.BlockPCA(block="emb", n_components=n_components)
             block = {"train": pca.fit_transform(raw["train"])}
             block.update({s: pca.transform(raw[s]) for s in ("val", "test")})
             name = f"shape+random PCA-{pca.n_components_}"
