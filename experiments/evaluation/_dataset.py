@@ -62,8 +62,33 @@ class Dataset:
     preprocessor: object = None
 
 
+MAX_LABEL_VALUES = 20
+"""A label column with more distinct values than ``max(MAX_LABEL_VALUES, patients / 2)``, or a
+numeric one with more than ``MAX_LABEL_VALUES``, is refused as the wrong column (an ID, a date, a
+measurement such as age): a classifier's label holds a few classes, each shared by many patients.
+"""
+
+
+def _patients(n):
+    return f"{n} patient" if n == 1 else f"{n} patients"
+
+
+def _case_variants(values, counts):
+    """Groups of label values equal but for case or surrounding spaces, with their counts."""
+    groups = {}
+    for v, c in zip(values, counts, strict=True):
+        groups.setdefault(str(v).strip().casefold(), []).append((str(v), int(c)))
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def check_labels(y, n_splits, what="the label"):
-    """Check that ``y`` has two or more classes and enough patients per class for the folds.
+    """Check that ``y`` holds a few well-written classes, enough patients each for the folds.
+
+    Refused, each with the remedy (never a guess): a label with too many distinct values for
+    classes (see :data:`MAX_LABEL_VALUES`; no value is shown, as it may be an ID or a patient's
+    measurement); values that differ only in case or surrounding spaces (``"Yes"``, ``"yes"``,
+    ``"no "``: shown with their counts); a single class; with ``n_splits >= 2``, a class with
+    fewer patients than folds.
 
     Examples
     --------
@@ -73,17 +98,115 @@ def check_labels(y, n_splits, what="the label"):
     ...
     experiments._base.InputError: The label has a single class (1): nothing to predict.
     """
-    values, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    y = np.asarray(y)
+    values, counts = np.unique(y.astype(str), return_counts=True)
     what = what[0].upper() + what[1:]
+    numeric = y.dtype.kind in "iuf"
+    if values.size > max(MAX_LABEL_VALUES, y.size / 2) or (
+        numeric and values.size > MAX_LABEL_VALUES
+    ):
+        kind = "numeric " if numeric else ""
+        raise InputError(
+            f"{what} has {values.size} distinct {kind}values among {_patients(y.size)}; is it "
+            "the right column? A label holds a few classes (e.g. 0/1, yes/no), each shared by "
+            "many patients; an ID or a measurement is not one (turn a measurement into classes "
+            "first, e.g. by a threshold)."
+        )
+    variants = _case_variants(values, counts)
+    if variants:
+        shown = "; ".join(", ".join(f"{v!r}: {_patients(c)}" for v, c in g) for g in variants)
+        raise InputError(
+            f"{what} has values that differ only in case or surrounding spaces ({shown}); "
+            "they would be taken as different classes. Write each class one way in the table."
+        )
     if values.size < 2:
         raise InputError(f"{what} has a single class ({values[0]}): nothing to predict.")
     small = [(str(v), int(c)) for v, c in zip(values, counts, strict=True) if c < n_splits]
     if small:
-        desc = ", ".join(f"class {v!r} has {c}" for v, c in small)
+        desc = ", ".join(f"class {v!r} has {_patients(c)}" for v, c in small)
         raise InputError(
-            f"{what}: {desc} patients; {n_splits}-fold cross-validation needs at least "
-            f"{n_splits} per class. Use fewer folds or merge rare classes."
+            f"{what}: {desc}; {n_splits}-fold cross-validation needs at least {n_splits} per "
+            "class. Use fewer folds or merge rare classes."
         )
+
+
+def _model_needs(params):
+    """The patients per class GraphBoostClassifier with ``params`` needs, and why (plain words).
+
+    Mirrors the checks of ``graphboost`` (its linear start's inner 3-fold cross-validation, the
+    validation split of early stopping and of the GNN), so that a rare class is refused before
+    any work, in the user's words and classes.
+    """
+    params = params or {}
+    needs = [(1, "")]
+    if params.get("init", "logistic") == "logistic":
+        why = (
+            "the model's linear start (init='logistic') chooses its regularization by an inner "
+            "3-fold cross-validation, which needs at least 3"
+        )
+        needs.append((3, why))
+    if params.get("early_stopping", False):
+        needs.append(
+            (2, "early stopping holds out a validation split with every class: at least 2")
+        )
+    if params.get("conv", "vote") != "vote":
+        why = f"the GNN (conv={params['conv']!r}) holds out a validation split with every class"
+        needs.append((2, why + ": at least 2"))
+    return max(needs)
+
+
+def _seen(n, k):
+    """Patients of a class of ``n`` in the smallest training part of stratified ``k`` folds."""
+    return n if k < 2 else n - -(-n // k)
+
+
+def check_class_sizes(y, params=None, *, cv=0, inner_splits=None, what="the label"):
+    """Refuse a class too small for the model with ``params``, in plain words and before any work.
+
+    ``cv`` (folds of a cross-validation, 0: none) and ``inner_splits`` (folds of the
+    recalibration, ``None``: none) shrink what each fitted copy sees: a class of ``n`` patients
+    leaves ``n - ceil(n / k)`` in the smallest training part of ``k`` stratified folds.
+
+    Examples
+    --------
+    >>> check_class_sizes(["a"] * 5 + ["b"] * 3)
+    >>> check_class_sizes(["a"] * 5 + ["b"] * 2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    experiments._base.InputError: The label: class 'b' has 2 patients; the model's linear ...
+    """
+    values, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    values, counts = [str(v) for v in values], [int(c) for c in counts]
+    what = what[0].upper() + what[1:]
+    need, why = _model_needs(params)
+    if inner_splits is not None:
+        seen = [_seen(n, cv) for n in counts]
+        small = [
+            (v, n, s) for v, n, s in zip(values, counts, seen, strict=True) if s < inner_splits
+        ]
+        if small:
+            v, n, s = small[0]
+            where = f" ({s} in a training fold of the {cv}-fold cross-validation)" if cv else ""
+            raise InputError(
+                f"{what}: class {v!r} has {_patients(n)}{where}; the recalibration fits "
+                f"on {inner_splits} inner folds, which needs at least {inner_splits} in each "
+                "class. Use fewer inner splits or merge rare classes."
+            )
+    fit_on = [_seen(_seen(n, cv), inner_splits or 0) for n in counts]
+    small = [(v, n, s) for v, n, s in zip(values, counts, fit_on, strict=True) if s < need]
+    if not small:
+        return
+    parts = [f"a training fold of the {cv}-fold cross-validation"] if cv else []
+    if inner_splits:
+        parts.append(f"a copy of the recalibration ({inner_splits} inner folds)")
+    where = f" in {' within '.join(parts)}" if parts else ""
+    desc = ", ".join(
+        f"class {v!r} has {_patients(n)}" + (f" ({s}{where})" if parts else "") for v, n, s in small
+    )
+    remedy = "Merge or remove the rare class" + (", use fewer folds" if cv else "")
+    if "init=" in why:
+        remedy += ", or start from the class prior (--param init=null)"
+    raise InputError(f"{what}: {desc}; {why} in each class. {remedy}.")
 
 
 def read_cohort(data, *, label=None, id_column=None, exclude=(), blocks=None):
@@ -107,21 +230,37 @@ def read_cohort(data, *, label=None, id_column=None, exclude=(), blocks=None):
 
 
 def resolve_groups(groups, columns):
-    """Check named column blocks against ``columns``; a lone ``"prefix*"`` entry expands.
+    """Check named column blocks against ``columns``; an entry ``"prefix*"`` expands.
+
+    Each entry is a column name, or ends in ``*`` and takes every column whose name starts with
+    the text before it. A group naming no column, a name that is not a column and a pattern
+    that matches no column are errors that name the group.
 
     Examples
     --------
     >>> resolve_groups({"lab": ["crp", "wbc"], "mri": ["e*"]}, ["age", "crp", "wbc", "e0", "e1"])
     {'lab': ['crp', 'wbc'], 'mri': ['e0', 'e1']}
+    >>> resolve_groups({"lab": ["crp_*"]}, ["age", "crp"])
+    Traceback (most recent call last):
+    ...
+    experiments._base.InputError: Group 'lab': pattern 'crp_*' matches no column.
     """
-    out = {}
-    for name, cols in (groups or {}).items():
-        cols = list(cols)
-        if len(cols) == 1 and cols[0].endswith("*"):
-            cols = [c for c in columns if str(c).startswith(cols[0][:-1])]
-        bad = [c for c in cols if c not in set(columns)]
-        if bad or not cols:
+    out, known = {}, set(columns)
+    for name, entries in (groups or {}).items():
+        cols = []
+        for entry in entries:
+            if str(entry).endswith("*"):
+                matched = [c for c in columns if str(c).startswith(str(entry)[:-1])]
+                if not matched:
+                    raise InputError(f"Group {name!r}: pattern {entry!r} matches no column.")
+                cols += [c for c in matched if c not in cols]
+            elif entry not in cols:
+                cols.append(entry)
+        bad = [c for c in cols if c not in known]
+        if bad:
             raise InputError(f"Group {name!r} names columns that are not features: {bad[:5]}.")
+        if not cols:
+            raise InputError(f"Group {name!r} names no column.")
         out[str(name)] = cols
     return out
 
@@ -202,6 +341,12 @@ def dataset_from_cohort(
         if X[group_column].isna().any():
             raise InputError(f"Group column {group_column!r} has missing values.")
         site = X.pop(group_column).astype(str).to_numpy()
+    clash = sorted(set(map(str, groups or {})) & set(blocks))
+    if clash:
+        raise InputError(
+            f"Group {clash[0]!r} has the name of one of the cohort's blocks ({sorted(blocks)}); "
+            "give the group another name."
+        )
     feature_groups = {**blocks, **resolve_groups(groups, list(X.columns))}
     preprocessor = cohort_preprocessor(cohort, reduced_blocks(blocks, block_components))
     return Dataset(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)

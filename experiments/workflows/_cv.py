@@ -13,6 +13,7 @@ from ..evaluation._cv import cross_validate as _cross_validate
 from ..evaluation._cv import make_splits
 from ..evaluation._dataset import (
     BLOCK_COMPONENTS,
+    check_class_sizes,
     check_labels,
     dataset_from_cohort,
 )
@@ -104,7 +105,10 @@ def cross_validate(
     CrossValidation
     """
     ds = dataset_from_cohort(cohort, "cohort", groups, block_components=block_components)
-    check_labels(ds.y, n_splits)
+    what = f"label column {cohort.label!r}"
+    check_labels(ds.y, n_splits, what=what)
+    recal_splits = inner_splits if calibration is not None else None
+    check_class_sizes(ds.y, params, cv=n_splits, inner_splits=recal_splits, what=what)
     twins = {}
     if calibration is not None:
         pipe = make_pipeline(

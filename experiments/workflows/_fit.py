@@ -14,6 +14,7 @@ from ..clinical._calibration import DEFAULT_INNER_SPLITS
 from ..clinical._model_card import model_card
 from ..evaluation._dataset import (
     BLOCK_COMPONENTS,
+    check_class_sizes,
     check_labels,
     dataset_from_cohort,
 )
@@ -86,7 +87,7 @@ def _cv_frame(cohort, cv):
     return frame
 
 
-# Over 60 lines only by its docstring (sixteen parameters); the body is 28 lines.
+# Over 60 lines only by its docstring (sixteen parameters); the body is 31 lines.
 def fit_model_folder(
     cohort,
     output,
@@ -117,8 +118,8 @@ def fit_model_folder(
     params : dict, optional
         GraphBoostClassifier parameters.
     groups : dict of str to list of str, optional
-        Named blocks of columns (one candidate graph each), besides the cohort's blocks; a lone
-        ``"prefix*"`` entry takes every column starting with ``prefix``.
+        Named blocks of columns (one candidate graph each), besides the cohort's blocks; an
+        entry ``"prefix*"`` takes every column starting with ``prefix``.
     cv : int, default=0
         With ``cv >= 2``, also :func:`cross_validate` with that many folds (in the report and
         ``cv_predictions.csv``).
@@ -168,8 +169,11 @@ def fit_model_folder(
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
     ds = dataset_from_cohort(cohort, source, groups, block_components=block_components)
-    check_labels(ds.y, max(cv, 2))
+    what = f"label column {cohort.label!r}"
+    check_labels(ds.y, cv, what=what)
     check_binary(options, np.unique(ds.y))
+    recal_splits = inner_splits if calibration is not None else None
+    check_class_sizes(ds.y, params, cv=cv, inner_splits=recal_splits, what=what)
     cv_result = None
     if cv:
         cv_kw = {"params": params, "groups": groups, "random_state": random_state}
