@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
+import os
 import platform
 import re
 import shutil
@@ -45,8 +47,78 @@ def package_versions():
     return out
 
 
+NAME_MAX = 255
+"""The longest file name assumed where the file system does not say (``os.pathconf``)."""
+
+
+def _name_max(folder):
+    """The longest file name allowed in ``folder`` (or its nearest existing parent)."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no such variable
+        return NAME_MAX
+
+
+def _short(name, keep=24):
+    return name if len(name) <= keep + 3 else f"{name[:keep]}..."
+
+
+def check_name_lengths(path, derived=(), what="Output"):
+    """Refuse ``path`` when one of its names, or a name derived from it, is too long to write.
+
+    Parameters
+    ----------
+    path : str or Path
+    derived : sequence of str
+        Names written beside ``path`` while working (a staging folder, a lock, a side file).
+    what : str
+        The option or thing named in the message (``"--output"``).
+
+    Raises
+    ------
+    InputError
+        Before any work: a name of ``path`` or of ``derived`` over the file system's limit
+        (``os.pathconf(folder, "PC_NAME_MAX")``, else :data:`NAME_MAX` bytes).
+    """
+    path = Path(os.path.abspath(path))
+    for part in (path, *path.parents):
+        if part.name:
+            limit = _name_max(part.parent)
+            n = len(os.fsencode(part.name))
+            if n > limit:
+                raise InputError(
+                    f"{what} '{_short(str(path), 60)}': the name '{_short(part.name)}' has {n} "
+                    f"characters (bytes); the file system allows {limit}. Choose a shorter name."
+                )
+    limit = _name_max(path.parent)
+    name = len(os.fsencode(path.name))
+    for other in derived:
+        n = len(os.fsencode(other))
+        if n > limit:
+            raise InputError(
+                f"{what} '{_short(str(path), 60)}': graphboost also writes '{_short(other)}' "
+                f"beside it ({n} characters; the file system allows {limit}), so the name may "
+                f"have at most {limit - (n - name)} characters. Choose a shorter name."
+            )
+
+
+def run_folder_names(path):
+    """The names :class:`RunFolder` writes beside ``path``: staging, old copy, lock."""
+    name, ns = Path(path).name, "0" * 19  # time.time_ns() has 19 digits until the year 2286
+    return [f".{name}.partial-{ns}", f".{name}.old-{ns}", f".{name}.lock"]
+
+
 class RunFolder:
     """Write a results folder atomically: into a hidden staging folder, renamed at the end.
+
+    One writer at a time: entering takes a lock beside the folder (``.<name>.lock``, removed
+    on release); a second run writing the same folder at the same moment fails with
+    :class:`InputError` instead of silently replacing the first one's results. The existence
+    check is done again under the lock, just before the rename, so a folder another run wrote
+    meanwhile is never replaced without ``overwrite``.
 
     Parameters
     ----------
@@ -74,7 +146,7 @@ class RunFolder:
         self.overwrite = overwrite
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"Output path '{self.path}' exists and is not a folder.")
-        if self.path.is_dir() and any(self.path.iterdir()) and not overwrite:
+        if self._occupied() and not overwrite:
             raise InputError(
                 f"Output folder '{self.path}' already exists and is not empty; pass --overwrite "
                 "to replace it or choose another folder."
@@ -82,19 +154,67 @@ class RunFolder:
         parent = self.path.parent
         if parent.exists() and not parent.is_dir():
             raise InputError(f"Cannot create '{self.path}': '{parent}' is not a folder.")
+        check_name_lengths(self.path, run_folder_names(self.path), "Output folder")
         self.staging = parent / f".{self.path.name}.partial-{time.time_ns()}"
+        self._lock = None
+
+    def _occupied(self):
+        return self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+
+    def _acquire(self):
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(self.path.parent / f".{self.path.name}.lock", timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            self._lock = None
+            raise InputError(
+                f"Another graphboost run is writing '{self.path}' right now; nothing was "
+                "written. Wait for it to finish, or choose another output folder."
+            ) from None
 
     def __enter__(self):
-        self.staging.mkdir(parents=True)
+        self._acquire()
+        try:
+            self.staging.mkdir(parents=True)
+        except BaseException:
+            self._release()
+            raise
         return self
 
+    def _release(self):
+        if self._lock is not None:
+            # Removed while held: a run that opened it meanwhile finds an unlinked file, which
+            # filelock never takes for a lock; so no lock file is left beside the folder.
+            with contextlib.suppress(OSError):
+                Path(self._lock.lock_file).unlink()
+            self._lock.release()
+            self._lock = None
+
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
+        try:
+            if exc_type is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                return False
+            self._swap_in()
             return False
+        finally:
+            self._release()
+
+    def _swap_in(self):
+        """Rename the staging folder into place (under the lock), the existence checked again."""
+        if self._occupied() and not self.overwrite:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            raise InputError(
+                f"Output folder '{self.path}' was written by another run while this one was "
+                "working; nothing was written. Pass --overwrite to replace it, or choose another "
+                "folder."
+            )
         if not self.path.exists():
             self.staging.rename(self.path)
-            return False
+            return
         # Old aside, new in, old deleted: at every moment one complete folder exists.
         old = self.path.parent / f".{self.path.name}.old-{time.time_ns()}"
         self.path.rename(old)
@@ -104,7 +224,6 @@ class RunFolder:
             old.rename(self.path)
             raise
         shutil.rmtree(old, ignore_errors=True)
-        return False
 
 
 def write_json(path, obj):

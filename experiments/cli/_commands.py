@@ -7,8 +7,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
 from .. import workflows
 from .._base import InputError
 from .._demo import run_demo
@@ -20,7 +18,6 @@ from ..benchmark._suite import run_suite
 from ..evaluation._dataset import dataset_from_cohort
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
-from ..modelfolder._folder import check_replaceable
 from ..tuning._search import (
     open_storage,
     redact,
@@ -29,41 +26,13 @@ from ..tuning._search import (
     tuning_record,
 )
 from ..workflows._cv import _cv_name
+from ._outputs import check_file_output, check_folder_output, write_csv_atomic, write_skipped
 from ._parser import PROG, _split_list, build_parser
 
 
 # --------------------------------------------------------------------------- helpers
 def _note(message):
     print(f"{PROG}: note: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-def _check_new_file(path, overwrite):
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError(f"Output file '{path}' already exists; pass --overwrite to replace it.")
-    if not path.parent.is_dir():
-        raise InputError(f"Output folder '{path.parent}' does not exist.")
-    return path
-
-
-def _write_csv_atomic(df, path):
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        df.to_csv(tmp, index=False)
-        tmp.replace(path)
-    except BaseException:  # a full disk or an interrupt: no half-written file is left
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_skipped(out, skipped):
-    """List skipped scans by file name in ``<output stem>.skipped_scans.csv`` beside ``out``."""
-    listing = out.with_name(f"{out.stem}.{workflows.SKIPPED_SCANS}")
-    if not skipped:
-        listing.unlink(missing_ok=True)  # a list left by an earlier run would mislead
-        return
-    _write_csv_atomic(pd.DataFrame({"file": skipped}), listing)
-    _note(f"{len(skipped)} scan(s) could not be read and were skipped; listed in {listing}.")
 
 
 def _load_cohort(args):
@@ -108,7 +77,7 @@ def _folder_options(args):
 
 # --------------------------------------------------------------------------- commands
 def cmd_fit(args):
-    check_replaceable(args.output, args.overwrite)  # before any work
+    check_folder_output(args.output, args.overwrite)  # before any work
     fitted = workflows.fit_model_folder(
         _load_cohort(args),
         args.output,
@@ -133,12 +102,19 @@ def cmd_fit(args):
 
 
 def _write_table(args, compute, message):
-    """Check ``--output`` first, then compute the frame, write it atomically, print a line."""
-    out = _check_new_file(args.output, args.overwrite)
+    """Check ``--output`` first, then compute the frame, write it (and its list of skipped
+    scans) atomically, and only then say so."""
+    data = getattr(args, "data", None)
+    out = check_file_output(
+        args.output, args.overwrite, data=data, scans=args.scans, command=args.command
+    )
     frame = compute()
-    _write_csv_atomic(frame, out)
+    skipped = frame.attrs.get("skipped_scans", [])
+    write_csv_atomic(frame, out)
+    listing = write_skipped(out, skipped)
     print(message.format(n=len(frame), out=out))
-    _write_skipped(out, frame.attrs.get("skipped_scans", []))
+    if listing is not None:
+        _note(f"{len(skipped)} scan(s) could not be read and were skipped; listed in {listing}.")
     return frame
 
 
@@ -284,7 +260,7 @@ def _check_tune_args(args):
             "(the model folder to write); got --cv without --output."
         )
     if args.output:
-        check_replaceable(args.output, args.overwrite)
+        check_folder_output(args.output, args.overwrite)
     open_storage(args.storage, args.heartbeat)  # unreachable: an error before anything is read
 
 

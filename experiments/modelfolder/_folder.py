@@ -83,6 +83,21 @@ def verify_manifest(folder):
             )
 
 
+def model_folder_of(path):
+    """The model folder that is ``path`` or holds it (nearest first), else ``None``.
+
+    Examples
+    --------
+    >>> model_folder_of("/no/such/place/predictions.csv") is None
+    True
+    """
+    path = Path(path).resolve()
+    for folder in (path, *path.parents):
+        if folder.is_dir() and _read_manifest(folder) is not None:
+            return folder
+    return None
+
+
 def check_replaceable(path, overwrite):
     """Refuse an output folder that holds anything but a model folder written by this library.
 
