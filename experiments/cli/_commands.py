@@ -18,7 +18,9 @@ from ..benchmark._suite import run_suite
 from ..evaluation._dataset import dataset_from_cohort
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
+from ..tuning._checks import check_search_data, check_search_options
 from ..tuning._search import (
+    check_storage_url,
     open_storage,
     redact,
     run_search,
@@ -252,7 +254,10 @@ def cmd_benchmark(args):
 
 
 def _check_tune_args(args):
-    """The tune options that need no data, checked before the search."""
+    """The tune options that need no data, checked before the search (nothing written)."""
+    check_search_options(
+        args.n_trials, args.n_workers, args.inner_splits, args.timeout, dict(args.param), cli=True
+    )
     check_cv_folds(args.cv, "--cv")
     if args.cv and not args.output:
         raise InputError(
@@ -261,16 +266,20 @@ def _check_tune_args(args):
         )
     if args.output:
         check_folder_output(args.output, args.overwrite)
-    open_storage(args.storage, args.heartbeat)  # unreachable: an error before anything is read
+    if not check_storage_url(args.storage):  # a SQLite file is created only once all is checked
+        open_storage(args.storage, args.heartbeat)  # unreachable: an error before any reading
 
 
 def cmd_tune(args):
     _check_tune_args(args)  # before any work
     cohort = _load_cohort(args)
+    dataset = dataset_from_cohort(
+        cohort, Path(args.data).name, dict(args.group), block_components=args.block_components
+    )
+    # before the storage is opened
+    check_search_data(dataset.y, args.inner_splits, dict(args.param), cli=True)
     result = run_search(
-        dataset_from_cohort(
-            cohort, Path(args.data).name, dict(args.group), block_components=args.block_components
-        ),
+        dataset,
         args.storage,
         study_name=args.study_name,
         n_trials=args.n_trials,
@@ -286,8 +295,15 @@ def cmd_tune(args):
         f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "
         f"{result.n_pruned} pruned trials ({result.n_new} new)."
     )
+    failed = f"{result.n_failed} trial(s) of this run failed: {result.describe_failures()}"
     if result.best_params is None:
-        raise InputError("No trial completed; nothing to refit.")
+        raise InputError(
+            f"No trial completed; nothing to refit. {failed}."
+            if result.n_failed
+            else "No trial completed; nothing to refit."
+        )
+    if result.n_failed:
+        _note(f"{failed}.")
     best = result.study.best_trial
     params = json.dumps(result.best_params)
     print(f"Best inner-CV AUROC {best.value:.3f} (trial {best.number}): {params}")

@@ -42,25 +42,7 @@ def _group(text):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=COL1,COL2,... got {text!r}")
     name, cols = text.split("=", 1)
-    name, cols = name.strip(), [c.strip() for c in cols.split(",") if c.strip()]
-    if not name or not cols:
-        raise argparse.ArgumentTypeError(f"expected NAME=COL1,COL2,... got {text!r}")
-    return name, cols
-
-
-class _AppendNamed(argparse.Action):
-    """Append a ``(name, columns)`` pair of :func:`_group`; a name given twice is an error (a
-    dict of the pairs would keep only the last)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        items = list(getattr(namespace, self.dest, None) or [])
-        name, _ = values
-        if name in dict(items):
-            raise InputError(
-                f"{option_string} {name!r} is given twice; give each {option_string} its own "
-                "name, or all the columns of one in one comma-separated list."
-            )
-        setattr(namespace, self.dest, [*items, values])
+    return name.strip(), [c.strip() for c in cols.split(",") if c.strip()]
 
 
 def _split_list(values):
@@ -90,7 +72,7 @@ def _add_cohort_args(p):
     p.add_argument("--id-column", help="patient ID column (read as text, kept in outputs)")
     p.add_argument(
         "--group",
-        action=_AppendNamed,
+        action="append",
         type=_group,
         default=[],
         metavar="NAME=COLS",
@@ -228,7 +210,14 @@ def _add_tune(sub):
         default="sqlite:///graphboost-study.db",
         help="Optuna storage URL (sqlite:///file.db or postgresql://user:pw@host/db)",
     )
-    p.add_argument("--study-name", default="graphboost")
+    p.add_argument(
+        "--study-name",
+        default="graphboost",
+        help="the study in --storage (default graphboost); a rerun with the same name resumes "
+        "it. A study records what it was created for (the data, label, fixed --param, "
+        "--inner-splits, --seed) and refuses another search: name a new study for another "
+        "table or other parameters",
+    )
     p.add_argument("--n-trials", type=int, default=50, help="new trials in this run (all workers)")
     p.add_argument(
         "--n-workers",
@@ -306,7 +295,7 @@ def _add_benchmark(sub):
     )
     p.add_argument(
         "--modality",
-        action=_AppendNamed,
+        action="append",
         type=_group,
         default=[],
         metavar="NAME=PREFIXES",

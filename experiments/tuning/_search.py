@@ -23,19 +23,25 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 import math
 import os
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
 from .._base import InputError, filter_fold_noise
 from ..clinical._metrics import compute_metrics
-from ..evaluation._dataset import check_labels
 from ..methods._pipelines import make_pipeline, staged_proba
+from ._checks import (
+    check_search_data,
+    check_search_options,
+    check_study_fingerprint,
+    study_fingerprint,
+)
 
 MAX_ROUNDS = 100
 """Upper bound of ``n_estimators`` in the search space; a boosting curve is reported on this
@@ -180,6 +186,15 @@ class NestedCVObjective:
         return curve[:MAX_ROUNDS] + [curve[-1]] * (MAX_ROUNDS - len(curve))
 
     def __call__(self, trial):
+        try:
+            return self._score(trial)
+        except _optuna().TrialPruned:
+            raise
+        except Exception as exc:  # its cause, for the summary of the search (never a traceback)
+            trial.set_user_attr(FAILURE, describe_failure(exc))
+            raise
+
+    def _score(self, trial):
         from sklearn.model_selection import StratifiedKFold
 
         from graphboost import GraphBoostClassifier
@@ -199,6 +214,21 @@ class NestedCVObjective:
         final = [c[-1] for c in curves]
         trial.set_user_attr("inner_fold_auroc", [float(v) for v in final])
         return float(np.nanmean(final))
+
+
+FAILURE = "failure"
+"""The user attribute of a failed trial that holds its cause (exception type and message)."""
+
+
+def describe_failure(exc):
+    """``"TypeName: message"`` on one line, at most 300 characters.
+
+    Examples
+    --------
+    >>> describe_failure(ValueError("bad   value"))
+    'ValueError: bad value'
+    """
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def clip_neighbors(params, n_train):
@@ -317,6 +347,28 @@ def _quiet_heartbeat_notices(optuna):
         yield
 
 
+def check_storage_url(url):
+    """Check a storage URL's form (and a SQLite file's folder) without opening it.
+
+    Returns
+    -------
+    bool
+        True for a SQLite URL (whose file opening it would create), False otherwise.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise InputError(
+            f"Storage must be a URL such as sqlite:///study.db or "
+            f"postgresql://user:password@host/db; got {url!r}."
+        )
+    if not url.startswith("sqlite:///"):
+        return False
+    path = url[len("sqlite:///") :]
+    folder = os.path.dirname(os.path.abspath(path))
+    if path and not os.path.isdir(folder):
+        raise InputError(f"Cannot open storage {url}: folder '{folder}' does not exist.")
+    return True
+
+
 def open_storage(url, heartbeat_interval=HEARTBEAT_INTERVAL):
     """Open (and check) an Optuna storage URL, with one clear error if it cannot be reached.
 
@@ -325,16 +377,7 @@ def open_storage(url, heartbeat_interval=HEARTBEAT_INTERVAL):
     is failed and retried by the next trial started (``None``: no heartbeat).
     """
     optuna = _optuna()
-    if not isinstance(url, str) or "://" not in url:
-        raise InputError(
-            f"Storage must be a URL such as sqlite:///study.db or "
-            f"postgresql://user:password@host/db; got {url!r}."
-        )
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        folder = os.path.dirname(os.path.abspath(path))
-        if path and not os.path.isdir(folder):
-            raise InputError(f"Cannot open storage {url}: folder '{folder}' does not exist.")
+    check_storage_url(url)
     with _quiet_heartbeat_notices(optuna):
         kwargs = _heartbeat_kwargs(optuna, heartbeat_interval)
         if url.startswith("postgresql"):
@@ -421,13 +464,33 @@ def run_worker(
         random_state=random_state,
         worker=worker,
     )
-    study.optimize(
-        objective,
-        n_trials=n_trials,
-        timeout=timeout,
-        show_progress_bar=progress,
-        catch=(ValueError, RuntimeError),
-    )
+    with _failed_trials_unlogged():  # their causes are in the summary (SearchResult.failures)
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=timeout,
+            show_progress_bar=progress,
+            catch=(ValueError, RuntimeError),
+        )
+
+
+class _FailedTrialRecords(logging.Filter):
+    """Drops Optuna's "Trial N failed with ..." records (with their tracebacks)."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not (message.startswith("Trial ") and " failed with " in message)
+
+
+@contextmanager
+def _failed_trials_unlogged():
+    logger = logging.getLogger("optuna.study._optimize")
+    quiet = _FailedTrialRecords()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _run_workers(dataset, storage_url, study_name, n_trials, n_workers, kwargs):
@@ -461,6 +524,11 @@ class SearchResult:
     best_params : dict or None
         GraphBoostClassifier parameters of the best trial (``n_neighbors`` capped for the
         whole cohort), ``None`` when no trial completed.
+    n_failed : int
+        Trials of this run that failed.
+    failures : dict of str to int
+        Their causes (``"TypeName: message"``; a trial of a worker that died: "the worker
+        stopped") and how many trials each.
     """
 
     study: object
@@ -468,6 +536,14 @@ class SearchResult:
     n_pruned: int
     n_new: int
     best_params: dict | None
+    n_failed: int = 0
+    failures: dict = field(default_factory=dict)
+
+    def describe_failures(self):
+        """The causes of this run's failed trials on one line ("" when none failed)."""
+        return "; ".join(
+            f"{cause} ({n} trial{'s' if n > 1 else ''})" for cause, n in self.failures.items()
+        )
 
 
 # Over 60 lines only through its numpydoc docstring (33 lines of code).
@@ -514,13 +590,24 @@ def run_search(
     Returns
     -------
     SearchResult
+
+    Raises
+    ------
+    InputError
+        Before the storage is opened (nothing written): an option out of range, a fixed
+        parameter GraphBoostClassifier does not take, a class with fewer patients than
+        ``inner_splits``. Before any trial: a study of that name created for other data,
+        label, fixed parameters, inner splits or seed (its fingerprint, recorded in the
+        study's user attributes, differs): name a new study or use another storage.
     """
     _optuna()
-    if n_trials < 1 or n_workers < 1:
-        raise InputError(f"n_trials and n_workers must be at least 1; got {n_trials}, {n_workers}.")
-    check_labels(dataset.y, inner_splits)
+    check_search_options(n_trials, n_workers, inner_splits, timeout, fixed)
+    check_search_data(dataset.y, inner_splits, fixed)
+    fingerprint = study_fingerprint(dataset, inner_splits, fixed, random_state)
     open_storage(storage, heartbeat_interval)  # an unreachable storage: an error before any work
-    before = _finished(create_study(storage, study_name, random_state))
+    study = create_study(storage, study_name, random_state)
+    check_study_fingerprint(study, fingerprint, redact(storage))
+    before, first_new = _finished(study), len(study.get_trials(deepcopy=False))
     kwargs = {"timeout": timeout, "inner_splits": inner_splits, "fixed": fixed}
     kwargs.update(random_state=random_state, heartbeat_interval=heartbeat_interval)
     if n_workers == 1:
@@ -533,7 +620,20 @@ def run_search(
     if n_complete:
         best = {**estimator_params(study.best_trial), **(fixed or {})}
         best = clip_neighbors(best, len(dataset.y))
-    return SearchResult(study, n_complete, n_pruned, n_complete + n_pruned - before, best)
+    failures = _failures(study, first_new)
+    n_new = n_complete + n_pruned - before
+    return SearchResult(study, n_complete, n_pruned, n_new, best, sum(failures.values()), failures)
+
+
+def _failures(study, first_new):
+    """Cause -> number of the failed trials numbered ``first_new`` or later (this run's)."""
+    fail = _optuna().trial.TrialState.FAIL
+    out = {}
+    for t in study.get_trials(deepcopy=False, states=(fail,)):
+        if t.number >= first_new:
+            cause = t.user_attrs.get(FAILURE, "the worker stopped (no heartbeat)")
+            out[cause] = out.get(cause, 0) + 1
+    return out
 
 
 def _finished(study):
