@@ -42,7 +42,25 @@ def _group(text):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=COL1,COL2,... got {text!r}")
     name, cols = text.split("=", 1)
-    return name.strip(), [c.strip() for c in cols.split(",") if c.strip()]
+    name, cols = name.strip(), [c.strip() for c in cols.split(",") if c.strip()]
+    if not name or not cols:
+        raise argparse.ArgumentTypeError(f"expected NAME=COL1,COL2,... got {text!r}")
+    return name, cols
+
+
+class _AppendNamed(argparse.Action):
+    """Append a ``(name, columns)`` pair of :func:`_group`; a name given twice is an error (a
+    dict of the pairs would keep only the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        name, _ = values
+        if name in dict(items):
+            raise InputError(
+                f"{option_string} {name!r} is given twice; give each {option_string} its own "
+                "name, or all the columns of one in one comma-separated list."
+            )
+        setattr(namespace, self.dest, [*items, values])
 
 
 def _split_list(values):
@@ -72,7 +90,7 @@ def _add_cohort_args(p):
     p.add_argument("--id-column", help="patient ID column (read as text, kept in outputs)")
     p.add_argument(
         "--group",
-        action="append",
+        action=_AppendNamed,
         type=_group,
         default=[],
         metavar="NAME=COLS",
@@ -295,7 +313,7 @@ def _add_benchmark(sub):
     )
     p.add_argument(
         "--modality",
-        action="append",
+        action=_AppendNamed,
         type=_group,
         default=[],
         metavar="NAME=PREFIXES",
