@@ -72,6 +72,7 @@ def _folder_options(args):
         "scan_shape": args.scan_shape,
         "block_components": args.block_components,
         "overwrite": args.overwrite,
+        "keep_ids": args.keep_ids,
         "source": Path(args.data).name,
         "progress": sys.stderr.isatty(),
     }

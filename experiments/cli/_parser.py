@@ -87,7 +87,11 @@ def _add_cohort_args(p):
         metavar="COLS",
         help="column(s) not to use as features (repeat or comma-separate): dates, leakage",
     )
-    p.add_argument("--id-column", help="patient ID column (read as text, kept in outputs)")
+    p.add_argument(
+        "--id-column",
+        help="patient ID column (read as text; named in the predict and explain outputs, and "
+        "in a model folder only with --keep-ids)",
+    )
     p.add_argument(
         "--group",
         action=_AppendNamed,
@@ -160,6 +164,16 @@ def _add_fit(sub):
         "sensitivity:0.9, specificity:0.8 or net-benefit:0.2 (treating at a 20%% risk)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace a model folder")
+    _add_keep_ids(p)
+
+
+def _add_keep_ids(p):
+    p.add_argument(
+        "--keep-ids",
+        action="store_true",
+        help="with --cv: write each patient's ID (--id-column) in cv_predictions.csv; by "
+        "default the model folder holds no ID and names patients by their row in the table",
+    )
 
 
 def _add_predict(sub):
@@ -264,6 +278,7 @@ def _add_tune(sub):
         "against logistic regression (optimistic: the search chose the parameters on the same "
         "patients, as the model card says)",
     )
+    _add_keep_ids(p)
     p.add_argument("--overwrite", action="store_true")
 
 

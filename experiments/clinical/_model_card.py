@@ -53,7 +53,33 @@ def _columns_line(columns):
     return shown + (f" and {more} more (every name in `cohort.json`)" if more > 0 else "")
 
 
-def _data(source, spec, counts):
+def _privacy(identifiers, cv):
+    """What in the folder names or describes a patient: IDs only where the fit was asked to
+    keep them (``identifiers``: file -> what it holds), rows of the training table otherwise."""
+    if identifiers:
+        held = "; ".join(f"`{name}`: {what}" for name, what in identifiers.items())
+        lines = [
+            f"- Patient identifiers: {held}. No other file of this folder names a patient; "
+            "handle the folder as personal data."
+        ]
+    else:
+        lines = ["- Patient identifiers: none in this folder."]
+    if cv is not None and "cv_predictions.csv" not in (identifiers or {}):
+        lines.append(
+            "- `cv_predictions.csv` names each patient by the row in the training table (column "
+            "`row`, counted from 0 at the first row below the header), with the label and the "
+            "out-of-fold probabilities; `graphboost fit --keep-ids` writes the IDs instead."
+        )
+    lines.append(
+        "- Patient values: the model (`estimator/`) holds the training patients' values of the "
+        "columns its graphs use and their labels (a new patient is linked to training "
+        "patients); `preprocessor.json` holds each column's imputation and scaling figures and "
+        "the categories of each text column."
+    )
+    return lines
+
+
+def _data(source, spec, counts, identifiers=None, cv=None):
     n = sum(counts)
     balance = ", ".join(
         f"`{c}`: {k} ({k / n:.1%})" for c, k in zip(spec["classes"], counts, strict=True)
@@ -63,8 +89,7 @@ def _data(source, spec, counts):
     return [
         "## Data",
         "",
-        f"- Source: `{source}`; participants: {n} patients with a label (no patient "
-        "identifier is kept in this folder).",
+        f"- Source: `{source}`; participants: {n} patients with a label.",
         f"- Outcome: `{spec['label']}`; classes and balance: {balance}.",
         f"- Predictors: {len(spec['feature_columns'])} columns: "
         f"{_columns_line(spec['feature_columns'])}.",
@@ -73,6 +98,7 @@ def _data(source, spec, counts):
         "patients only: inside each fold for validation), with a `<column>:missing` indicator "
         "where values were missing; a patient lacking a block is linked through none of its "
         "graphs.",
+        *_privacy(identifiers, cv),
         "",
     ]
 
@@ -289,6 +315,7 @@ def model_card(
     names=str,
     version=None,
     tuning=None,
+    identifiers=None,
 ):
     """The Markdown model card of a fitted model folder.
 
@@ -319,6 +346,10 @@ def model_card(
         (:func:`experiments.tuning._search.tuning_record`: ``study``, ``n_complete``,
         ``inner_splits``, ``best_trial``, ``inner_auroc``). The card then says so in *Model*,
         and *Validation* calls its figures optimistic (the same patients chose the parameters).
+    identifiers : dict of str to str, optional
+        The files of the folder that name patients (by ID), each with what it holds; the card
+        says so, and that no other file does. Empty or ``None``: no file names a patient by ID
+        (``cv_predictions.csv`` then names them by their row in the training table).
 
     Returns
     -------
@@ -335,7 +366,7 @@ def model_card(
         "one model developed and internally validated on one cohort.",
         "",
         *_intended_use(spec, counts, positive),
-        *_data(source, spec, counts),
+        *_data(source, spec, counts, identifiers, cv),
         *_methods(spec, recalibration, tuning),
         *_validation(cv, saved, threshold, names, tuning),
         *_graphs(clf),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._base import RunFolder
+from .._base import InputError, RunFolder
 from ..clinical._calibration import DEFAULT_INNER_SPLITS
 from ..clinical._model_card import model_card
 from ..evaluation._dataset import (
@@ -76,18 +76,27 @@ def _fit_report(source, spec, clf, counts, seconds, cv):
     return "\n".join([*lines, *_cv_lines(cv), ""])
 
 
-def _cv_frame(cohort, cv):
-    """Out-of-fold probabilities with the patient IDs and labels (``cv_predictions.csv``)."""
+ROW_COLUMN = "row"
+"""The column of ``cv_predictions.csv`` that identifies a patient when the IDs are not kept: its
+row in the training table, counted from 0 at the first row below the header (as ``explain``
+counts the similar training patients)."""
+
+
+def _cv_frame(cohort, cv, keep_ids=False):
+    """Out-of-fold probabilities with the labels (``cv_predictions.csv``), each patient named by
+    its ID (``keep_ids``) or by its row in the training table (:data:`ROW_COLUMN`)."""
     frame = pd.DataFrame({"label": np.asarray(cv.classes, dtype=object)[cv.y]})
-    if cohort.id_column is not None:
+    if keep_ids:
         frame.insert(0, cohort.id_column, cohort.patient_ids.to_numpy())
+    else:
+        frame.insert(0, ROW_COLUMN, np.arange(len(frame)))
     for name, p in cv.probas.items():
         for k, c in enumerate(cv.classes):
             frame[f"{name}_proba_{c}"] = p[:, k]
     return frame
 
 
-# Over 60 lines only by its docstring (sixteen parameters); the body is 31 lines.
+# Over 60 lines only by its docstring (seventeen parameters); the body is 38 lines.
 def fit_model_folder(
     cohort,
     output,
@@ -106,6 +115,7 @@ def fit_model_folder(
     threshold_target=None,
     inner_splits=DEFAULT_INNER_SPLITS,
     tuning=None,
+    keep_ids=False,
 ):
     """Fit the preprocessor and GraphBoostClassifier on a cohort and write a model folder.
 
@@ -122,7 +132,7 @@ def fit_model_folder(
         entry ``"prefix*"`` takes every column starting with ``prefix``.
     cv : int, default=0
         With ``cv >= 2``, also :func:`cross_validate` with that many folds (in the report and
-        ``cv_predictions.csv``).
+        ``cv_predictions.csv``: the out-of-fold probabilities and labels, see ``keep_ids``).
     random_state : int, default=0
     scan_shape : int, default=64
         Recorded when the cohort has the :data:`SCANS_BLOCK` block, so :func:`predict` embeds
@@ -157,6 +167,11 @@ def fit_model_folder(
         The Optuna search that chose ``params`` on this cohort
         (:func:`experiments.tuning._search.tuning_record`): ``MODEL_CARD.md`` then reports it, and
         calls the cross-validated figures optimistic.
+    keep_ids : bool, default=False
+        Write each patient's ID (the cohort's ``id_column``) in ``cv_predictions.csv``. By
+        default the folder holds no patient ID: ``cv_predictions.csv`` names each patient by
+        its row in the training table (column ``row``, counted from 0), and ``MODEL_CARD.md``
+        says exactly which files name patients and how.
 
     Returns
     -------
@@ -165,6 +180,7 @@ def fit_model_folder(
         name in ``skipped_scans.csv`` of the model folder.
     """
     options = check_fit_options(calibration, threshold_target, cv, inner_splits)
+    _check_keep_ids(keep_ids, cohort, cv)
     check_replaceable(output, overwrite)
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
@@ -185,10 +201,14 @@ def fit_model_folder(
     counts = np.bincount(y).tolist()
     report = _fit_report(source, spec, pipe[-1], counts, seconds, cv_result) + report_extra
     files = folder_extras(cv_result, options, recal)
-    card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files, tuning)
-    extra = {} if cv_result is None else {"cv_predictions.csv": _cv_frame(cohort, cv_result)}
-    if getattr(cohort, "skipped_scans", None):
-        extra[SKIPPED_SCANS] = pd.DataFrame({"file": cohort.skipped_scans})
+    skipped = getattr(cohort, "skipped_scans", None)
+    held = _identifiers(cohort, cv_result, keep_ids, skipped)
+    card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files, tuning, held)
+    extra = {}
+    if cv_result is not None:
+        extra["cv_predictions.csv"] = _cv_frame(cohort, cv_result, keep_ids)
+    if skipped:
+        extra[SKIPPED_SCANS] = pd.DataFrame({"file": skipped})
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
         if spec["scans"] and spec["scans"]["encoder"]:
@@ -197,6 +217,20 @@ def fit_model_folder(
             save_encoder(cohort.scan_encoder["encoder"], folder.staging / SCAN_ENCODER)
         write_extras(folder.staging, files, card, recal)  # and the manifest, encoder included
     return FittedModel(folder.path, pipe, spec["classes"], cv_result)
+
+
+def _check_keep_ids(keep_ids, cohort, cv):
+    """``keep_ids`` writes the IDs in ``cv_predictions.csv``: it needs an ID column and ``cv``."""
+    if keep_ids and cohort.id_column is None:
+        raise InputError(
+            "keep_ids (--keep-ids) keeps the patient IDs in cv_predictions.csv, but the cohort "
+            "has no ID column; give one (id_column, --id-column) or leave keep_ids off."
+        )
+    if keep_ids and not cv:
+        raise InputError(
+            "keep_ids (--keep-ids) keeps the patient IDs in cv_predictions.csv, which only a "
+            "cross-validation writes; add cv (--cv K) or leave keep_ids off."
+        )
 
 
 def _fit_pipeline(ds, params, random_state, options):
@@ -209,7 +243,23 @@ def _fit_pipeline(ds, params, random_state, options):
     return pipe, classes, y, time.perf_counter() - t0, recal
 
 
-def _model_card(source, spec, counts, clf, cv, options, files, tuning=None):
+def _identifiers(cohort, cv_result, keep_ids, skipped):
+    """What the model folder holds that names a patient: file -> description (the model card's
+    privacy line); an empty dict when nothing does."""
+    held = {}
+    if cv_result is not None and keep_ids:
+        held["cv_predictions.csv"] = (
+            f"each patient's ID (column `{cohort.id_column}`, kept as asked: `keep_ids` / "
+            "`--keep-ids`) with the label and the out-of-fold probabilities"
+        )
+    if skipped:
+        held[SKIPPED_SCANS] = (
+            "the file names of the scans that could not be read, named by patient ID"
+        )
+    return held
+
+
+def _model_card(source, spec, counts, clf, cv, options, files, tuning=None, identifiers=None):
     """``MODEL_CARD.md`` of the folder (see ``experiments.clinical._model_card``)."""
     from graphboost import __version__
 
@@ -226,6 +276,7 @@ def _model_card(source, spec, counts, clf, cv, options, files, tuning=None):
         names=_cv_name,
         version=__version__,
         tuning=tuning,
+        identifiers=identifiers or {},
     )
 
 

@@ -37,8 +37,8 @@ def test_fit_cv_and_benchmark_share_one_cross_validation(cohort_csv, tmp_path):
     for method in ("graphboost", "logistic"):
         assert fit.cv.auroc(method) == pytest.approx(bench.loc[method, "auroc"], abs=1e-12)
     assert fit.cv.auroc("graphboost") > 0.75  # x1 carries the label
-    oof = pd.read_csv(tmp_path / "m" / "cv_predictions.csv", dtype={"pid": str})
-    assert list(oof.columns[:2]) == ["pid", "label"] and len(oof) == 48
+    oof = pd.read_csv(tmp_path / "m" / "cv_predictions.csv")
+    assert list(oof.columns[:2]) == ["row", "label"] and len(oof) == 48  # no ID (issue 20.6)
 
 
 def test_load_predict_explain_round_trip(fitted, cohort_csv):
