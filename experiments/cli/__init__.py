@@ -4,7 +4,9 @@ Each subcommand parses its arguments and calls :mod:`experiments.workflows` (or 
 tuning and demo built on it). Every subcommand reads a cohort table (CSV, TSV, Parquet or Excel),
 takes the label column and the columns to exclude, and writes its results into a folder or file
 that it refuses to overwrite unless ``--overwrite`` is given (a model folder is only ever replaced
-by a model folder). Errors are printed as one line, ``graphboost: error: ...``, with exit status
+by a model folder, and by one run at a time); ``predict``, ``explain`` and ``embed`` never write
+over their input nor into a model folder, and every name a command writes is checked before any
+work. Errors are printed as one line, ``graphboost: error: ...``, with exit status
 2; ``--debug`` shows the full traceback instead. Warnings are printed as one-line notes,
 ``graphboost: note: ...``.
 
