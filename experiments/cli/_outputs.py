@@ -91,7 +91,10 @@ def check_file_output(path, overwrite, *, data=None, scans=None, command="predic
         raise InputError(
             f"--output '{path}' is a folder; give a file name, e.g. '{path / example}'."
         )
-    check_name_lengths(path, [partial_name(path).name, skipped_name(path).name], "--output")
+    derived = [partial_name(path).name, skipped_name(path).name]
+    if command == "explain":  # and its explanations in words, <stem>.readable.txt
+        derived += [f"{path.stem}.readable.txt", f".{path.stem}.readable.txt.partial"]
+    check_name_lengths(path, derived, "--output")
     written = (path, partial_name(path), skipped_name(path))
     if data is not None and any(_same_file(w, data) for w in written):
         raise InputError(

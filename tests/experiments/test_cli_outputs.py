@@ -156,3 +156,8 @@ def test_predict_refuses_an_output_name_too_long_for_its_side_file(
     captured = capsys.readouterr()
     assert "written" not in captured.out and "graphboost also writes" in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    out = tmp_path / ("e" * (limit - 20) + ".csv")  # fits, but ".<stem>.readable.txt.partial" not
+    argv[0] = "explain"
+    assert main([*argv, "--output", str(out)]) == 2
+    assert "graphboost also writes '.eeee" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
