@@ -2,9 +2,12 @@
 
 The score of a patient is the init model's score plus, for each selected graph, the weighted
 SAMME codes of the rounds that used it. One row per (patient, source of the score) lists that
-part and, for a graph, the patient's nearest training patients in it with their labels.
+part, in the order the score is built (the start, then each graph in the order of its first
+round), with the risk before and after adding it, and, for a graph, the training patients that
+are the patient's neighbors in it: how many, how many of them had the outcome, the range of
+their values of the graph's column, and the nearest of them with their labels.
 :func:`modality_shares` and :func:`modality_contributions` sum those parts by modality (clinical
-table, imaging block, ...).
+table, imaging block, ...). ``experiments.clinical.explanation_words`` puts a row in words.
 """
 
 from __future__ import annotations
@@ -14,43 +17,175 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ._samme import samme_codes
+from ._graphs import sorted_ranges
+from ._samme import samme_codes, softmax
 
-COLUMNS = ("patient", "graph", "rule", "rounds", "contribution", "neighbors", "neighbor_labels")
+COLUMNS = (
+    "patient",
+    "graph",
+    "step",
+    "source",
+    "rule",
+    "rounds",
+    "contribution",
+    "log_odds",
+    "risk_before",
+    "risk_after",
+    "risk_change_pp",
+    "neighborhood_size",
+    "neighbor_outcome_rate",
+    "tie_group_size",
+    "value",
+    "value_low",
+    "value_high",
+    "neighbors",
+    "neighbor_labels",
+)
+
+#: ``source`` of the start of the score, by the init model's ``kind``.
+START_SOURCES = {
+    "logistic": "linear model (all columns)",
+    "prior": "outcome rate of the training patients",
+    "estimator": "starting model (all columns)",
+}
 
 
-def explain(model, X, n_neighbors):
-    """Rows of (patient, graph) contributions; see :meth:`GraphBoostClassifier.explain`."""
+def explain(model, X, n_neighbors, patients=None):
+    """Rows of (patient, source) parts of the score; see :meth:`GraphBoostClassifier.explain`.
+
+    ``patients`` names the rows of ``X`` (a DataFrame's index); default their positions.
+    """
     if int(n_neighbors) != n_neighbors or n_neighbors < 1:
         raise ValueError(f"n_neighbors must be a positive integer; got {n_neighbors!r}.")
+    n = X.shape[0]
+    patients = np.arange(n) if patients is None else _check_patients(patients, n)
     init_logits = model.init_.log_proba(X)
     by_graph = _scores_by_graph(model, X)
     total = init_logits + sum((entry["scores"] for entry in by_graph.values()), 0.0)
-    part = _part_of_the_decision(total)
-    no_one = np.empty(0, dtype=np.int64)
-    init_rule = getattr(model.init_, "kind", "init")
+    part, risk, outcome = _part_of_the_decision(total), _risk_of(total), _outcome_codes(total)
+    kind = getattr(model.init_, "kind", "init")
+    source = START_SOURCES.get(kind, f"starting model ({kind})")
+    start, contribution = risk(init_logits), part(init_logits)
+    nan = np.full(n, np.nan)
     records = [
-        _record(i, "init", init_rule, 0, contribution, no_one, model.classes_[no_one])
-        for i, contribution in enumerate(part(init_logits))
+        _record(patients[i], 0, "init", source, kind, 0, contribution[i], nan[i], start[i])
+        for i in range(n)
     ]
-    for spec, entry in by_graph.items():
+    logits = init_logits
+    for step, (spec, entry) in enumerate(by_graph.items(), start=1):
+        before, logits = risk(logits), logits + entry["scores"]
+        after, contribution = risk(logits), part(entry["scores"])
         learner = entry["learner"]
+        hood = _neighborhoods(model, learner, X, n_neighbors, outcome)
         labels = model.classes_[learner.y_codes_]
-        nearest = learner.graph_.neighbors_query(X, max(n_neighbors, model.max_degree))
-        rounds = entry["rounds"]
-        for i, contribution in enumerate(part(entry["scores"])):
-            found = nearest[i, :n_neighbors]
-            found = found[found >= 0]
-            records.append(
-                _record(i, spec.name, str(spec), rounds, contribution, found, labels[found])
-            )
+        name, rule, rounds = _source_name(spec), str(spec), entry["rounds"]
+        for i in range(n):
+            listed = hood["listed"][i]
+            row = _record(patients[i], step, spec.name, name, rule, rounds, contribution[i],
+                          before[i], after[i])  # fmt: skip
+            row.update({key: hood[key][i] for key in _NEIGHBORHOOD})
+            row.update(neighbors=listed.tolist(), neighbor_labels=labels[listed].tolist())
+            records.append(row)
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    frame = frame.sort_values(["patient", "graph"], kind="stable", ignore_index=True)
+    position = np.tile(np.arange(n), len(by_graph) + 1)  # records: step by step, each patient
+    frame = frame.iloc[np.lexsort((frame["step"].to_numpy(), position))].reset_index(drop=True)
     names = model._column_names()
     frame.attrs["feature_groups"] = {
         str(group): [names[i] for i in indices] for group, indices in model.feature_groups_.items()
     }
+    frame.attrs["outcome"] = str(model.classes_[1]) if total.shape[1] == 2 else None
     return frame
+
+
+def _check_patients(patients, n):
+    patients = pd.Index(patients)
+    if len(patients) != n:
+        raise ValueError(f"patients names {len(patients)} rows; X has {n}.")
+    if patients.has_duplicates:
+        raise ValueError(
+            f"The index of X repeats {int(patients.duplicated().sum())} label(s); explain names "
+            "each patient by its index label, so they must be unique (X.reset_index(drop=True) "
+            "names them by position)."
+        )
+    return np.asarray(patients, dtype=object) if patients.dtype == object else patients.to_numpy()
+
+
+#: The columns of a graph's neighborhood, and their value for the start (no neighborhood).
+_NEIGHBORHOOD = {
+    "neighborhood_size": 0,
+    "neighbor_outcome_rate": np.nan,
+    "tie_group_size": 0,
+    "value": np.nan,
+    "value_low": np.nan,
+    "value_high": np.nan,
+}
+
+
+def _outcome_codes(total):
+    """The class whose risk is reported, per patient: ``classes_[1]`` (binary), else the
+    predicted class."""
+    if total.shape[1] == 2:
+        return np.ones(total.shape[0], dtype=np.int64)
+    return np.argmax(total, axis=1)
+
+
+def _risk_of(total):
+    """Logits -> the risk reported: of ``classes_[1]`` (binary), else of the predicted class."""
+    outcome = _outcome_codes(total)
+    rows = np.arange(total.shape[0])
+    return lambda logits: softmax(logits)[rows, outcome]
+
+
+def _neighborhoods(model, learner, X, n_neighbors, outcome):
+    """Per patient, the training patients that are its neighbors in ``learner``'s graph.
+
+    A column graph's neighborhood is the range of sorted training values its rule gives (every
+    patient tied at the edge included: what the vote counts); ``listed`` holds the nearest
+    ``n_neighbors`` of them, but none of a tie group larger than that (all its members are
+    equally near, and listing the first rows of the table would pick arbitrary ones). A block's
+    neighborhood is its ``n_neighbors`` nearest patients having the block (none without it).
+    """
+    graph, y = learner.graph_, learner.y_codes_
+    n = X.shape[0]
+    out = {key: np.full(n, value, dtype=np.float64) for key, value in _NEIGHBORHOOD.items()}
+    nearest = graph.neighbors_query(X, max(n_neighbors, model.max_degree))[:, :n_neighbors]
+    hidden = np.zeros(n, dtype=bool)
+    if hasattr(graph, "sorted_x"):  # a column graph: a range of the sorted training values
+        values = graph.query_values(X)
+        lo, hi = sorted_ranges(graph.sorted_x, query=values, **graph._rule())
+        size = hi - lo
+        has = size > 0
+        is_class = y[graph.order][:, None] == np.arange(model.n_classes_)[None, :]
+        counts = np.vstack([np.zeros((1, model.n_classes_)), np.cumsum(is_class, axis=0)])
+        hits = counts[hi, outcome] - counts[lo, outcome]
+        out["value"] = values
+        out["value_low"] = np.where(has, graph.sorted_x[np.minimum(lo, graph.n_train - 1)], np.nan)
+        out["value_high"] = np.where(has, graph.sorted_x[np.maximum(hi - 1, 0)], np.nan)
+        tied = has & (size > 1) & (out["value_low"] == out["value_high"])
+        out["tie_group_size"] = np.where(tied, size, 0)
+        hidden = tied & (size > n_neighbors)
+    else:  # a block: its k nearest training patients having it
+        found = graph.neighbors_query(X)
+        valid = found >= 0
+        size = valid.sum(axis=1)
+        hits = ((y[np.where(valid, found, 0)] == outcome[:, None]) & valid).sum(axis=1)
+    out["neighborhood_size"] = size
+    out["neighbor_outcome_rate"] = np.where(size > 0, hits / np.maximum(size, 1), np.nan)
+    out["neighborhood_size"] = out["neighborhood_size"].astype(np.int64)
+    out["tie_group_size"] = out["tie_group_size"].astype(np.int64)
+    out["listed"] = [
+        np.empty(0, dtype=np.int64) if hidden[i] else row[row >= 0] for i, row in enumerate(nearest)
+    ]
+    return out
+
+
+def _source_name(spec):
+    """A graph as a short phrase: what links a patient to training patients in it."""
+    if spec.is_block:
+        return f"{spec.name} ({len(spec.columns)} columns): {spec.n_neighbors} most similar"
+    if spec.rule == "knn":
+        return f"{spec.name}: {spec.n_neighbors} nearest"
+    return f"{spec.name}: within {spec.threshold:.3g} (model scale)"
 
 
 def _scores_by_graph(model, X):
@@ -75,15 +210,23 @@ def _part_of_the_decision(total):
     return lambda scores: scores[rows, predicted]
 
 
-def _record(patient, graph, rule, rounds, contribution, neighbors, labels):
+def _record(patient, step, graph, source, rule, rounds, contribution, before, after):
+    """One row of the explanation; a graph's row gets its neighborhood afterwards."""
     return {
-        "patient": int(patient),
+        "patient": patient,
+        "step": step,
         "graph": graph,
+        "source": source,
         "rule": rule,
         "rounds": rounds,
         "contribution": float(contribution),
-        "neighbors": neighbors.tolist(),
-        "neighbor_labels": labels.tolist(),
+        "log_odds": float(contribution),
+        "risk_before": float(before),
+        "risk_after": float(after),
+        "risk_change_pp": 100.0 * (float(after) - float(before)),
+        **_NEIGHBORHOOD,
+        "neighbors": [],
+        "neighbor_labels": [],
     }
 
 

@@ -10,6 +10,7 @@ fits the attributes they read (``init_``, ``estimators_``, ``estimator_weights_`
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._explain import explain
@@ -113,34 +114,71 @@ class BoostedPrediction:
         return self.classes_[np.argmax(logits, axis=1)]
 
     def explain(self, X, n_neighbors=5):
-        """Why each patient got its score: the part of each selected graph, and the similar
-        training patients behind it.
+        """Why each patient got its score: the part of the start and of each selected graph,
+        the risk before and after adding it, and the similar training patients behind it.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Patients to explain.
+            Patients to explain. A DataFrame's index names them (its labels must be unique).
         n_neighbors : int, default=5
             Most similar training patients listed per graph.
 
         Returns
         -------
         explanation : pandas.DataFrame
-            One row per patient and source of the score: ``patient`` (row position in ``X``),
-            ``graph`` (``"init"`` for the starting model, else the selected feature or block),
-            ``rule``, ``rounds`` (rounds that used this graph), ``contribution`` (to the log-odds
-            of ``classes_[1]`` for binary problems, else to the score of the predicted class; the
-            contributions of a patient sum to its decision function), ``neighbors`` (positions
-            of the most similar training patients, nearest first) and ``neighbor_labels``.
-            ``explanation.attrs["feature_groups"]`` holds the blocks (name -> column names).
+            One row per patient and source of the score, in the order the score is built: the
+            start (``step`` 0), then each selected graph (``step`` 1, 2... in the order of the
+            first round that used it). Columns:
+
+            - ``patient``: the patient's label in ``X``'s index (a DataFrame), else its
+              position in ``X``;
+            - ``step``, ``graph`` (``"init"`` for the start, else the selected column or block),
+              ``source`` (the source in a short phrase: ``"linear model (all columns)"`` for
+              the default start, ``"age: 10 nearest"`` for a graph), ``rule`` (the graph's
+              :class:`GraphSpec`, or the init model's kind), ``rounds`` (rounds that used it);
+            - ``log_odds``: what the source adds to the log-odds of ``classes_[1]`` (binary;
+              with more classes, to the score of the predicted class); a patient's values sum
+              to its decision function. ``contribution`` is the same number, under its former
+              name;
+            - ``risk_before``, ``risk_after``: the predicted probability of ``classes_[1]``
+              (with more classes, of the predicted class) before and after adding the source,
+              and ``risk_change_pp``, their difference in percentage points. The start has no
+              ``risk_before``; its ``risk_after`` plus the graphs' ``risk_change_pp`` / 100 is
+              the predicted risk. (The points of a graph depend on the order of the sources,
+              the log-odds do not.);
+            - ``neighborhood_size``: the training patients linked to the patient in the graph
+              (a column graph keeps every patient tied at the edge of its neighborhood: a binary
+              column links a patient to everyone sharing its value; a patient lacking a block
+              has none), ``neighbor_outcome_rate``: the share of them with the outcome
+              (``classes_[1]``; with more classes, the predicted class), ``tie_group_size``:
+              for a column graph whose neighbors all share one value, their number (else 0);
+            - ``value``, ``value_low``, ``value_high``: the patient's value of a column graph's
+              column and the range of its neighbors' values, as the model sees them (after any
+              preprocessing; NaN for the start and blocks);
+            - ``neighbors``: positions in the training data of the most similar training
+              patients, nearest first (none from a tie group larger than ``n_neighbors``:
+              all its members are equally similar), and ``neighbor_labels``, their labels.
+
+            ``explanation.attrs["feature_groups"]`` holds the blocks (name -> column names),
+            ``attrs["outcome"]`` the class whose risk is given (binary; else ``None``).
+
+        Raises
+        ------
+        ValueError
+            When ``X`` is a DataFrame whose index repeats a label, or ``n_neighbors`` is not a
+            positive integer.
 
         See Also
         --------
         graphboost.modality_shares : the share of each patient's score per modality (the init
             model, the clinical columns, an imaging block...).
         graphboost.modality_contributions : the signed part of the score per modality.
+        experiments.clinical.explanation_words : the sources in words, with the column values
+            before preprocessing and the patients' IDs.
         """
-        return explain(self, self._validate_predict(X), n_neighbors)
+        patients = X.index if isinstance(X, pd.DataFrame) else None
+        return explain(self, self._validate_predict(X), n_neighbors, patients)
 
     def save(self, path):
         """Save the fitted model to the folder ``path`` in a safe format (JSON and tensors).
