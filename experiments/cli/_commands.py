@@ -128,6 +128,7 @@ def cmd_predict(args):
     if args.command == "explain":
         kwargs["n_neighbors"] = args.n_neighbors
         run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
+        readable = _readable_path(args)  # checked before any work
     else:
         kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
@@ -136,7 +137,38 @@ def cmd_predict(args):
         shares = frame.attrs.get("mean_modality_shares", {})
         parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())
         print(f"Mean share of the score by modality: {parts}.")
+        _write_readable(frame, readable)
     return 0
+
+
+def _readable_path(args):
+    """``explain``: the text file beside ``--output`` that puts each patient's explanation in
+    words (``<output stem>.readable.txt``); never the input table, replaced only with
+    ``--overwrite``."""
+    out = Path(args.output)
+    path = out.with_name(f"{out.stem}.readable.txt")
+    if path.resolve() == Path(args.data).resolve():
+        raise InputError(
+            f"The readable explanations go to '{path}', the input table given by --data; "
+            "explain never writes over its input. Give another --output name."
+        )
+    if path.exists() and not args.overwrite:
+        raise InputError(f"Output file '{path}' already exists; pass --overwrite to replace it.")
+    return path
+
+
+def _write_readable(frame, path):
+    """Every patient's explanation in words (``experiments.clinical.explanation_text``)."""
+    from ..clinical._explanations import explanation_text
+
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(explanation_text(frame) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:  # a full disk or an interrupt: no half-written file is left
+        tmp.unlink(missing_ok=True)
+        raise
+    print(f"Explanations in words written to {path}.")
 
 
 def cmd_embed(args):

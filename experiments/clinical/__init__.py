@@ -14,6 +14,7 @@ from ._calibration import (
 )
 from ._conformal import ClassConditionalConformal, conformal_coverage
 from ._decision import choose_threshold, decision_curve, mean_decision_curve, net_benefit
+from ._explanations import explanation_text, explanation_words
 from ._metrics import METRICS, bootstrap_metrics, compute_metrics, delong_test, paired_bootstrap
 from ._model_card import model_card
 from ._survival import (
@@ -48,6 +49,8 @@ __all__ = [
     "conformal_coverage",
     "decision_curve",
     "delong_test",
+    "explanation_text",
+    "explanation_words",
     "harrell_c",
     "integrated_brier",
     "mean_decision_curve",

@@ -264,15 +264,17 @@ def plot_selected_graph(spec, X, labels, ax=None, class_names=None, title=None, 
 
 
 def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
-    """Bars of each graph's contribution to one patient's score (from ``explain``).
+    """Bars of each source's part of one patient's score (from ``explain``), with the change
+    of risk in percentage points beside each bar.
 
     Parameters
     ----------
     explanation : pandas.DataFrame
         The output of ``GraphBoostClassifier.explain`` (columns ``patient``, ``graph``,
-        ``contribution``...).
-    patient : int, default=0
-        Row position of the patient in the ``X`` given to ``explain``.
+        ``contribution``...; ``source`` and ``risk_change_pp`` when present label the bars).
+    patient : label, default=0
+        The patient as in the ``patient`` column: its index label in the DataFrame given to
+        ``explain`` (its position when that was an array).
     ax : matplotlib Axes, optional
     top : int, default=12
         Largest contributions shown (by absolute value).
@@ -281,6 +283,11 @@ def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        When the explanation lacks a column, or has no row of ``patient``.
     """
     needed = {"patient", "graph", "contribution"}
     missing = sorted(needed - set(getattr(explanation, "columns", [])))
@@ -291,30 +298,59 @@ def plot_explanation(explanation, patient=0, ax=None, top=12, title=None):
         )
     rows = explanation[explanation["patient"] == patient]
     if rows.empty:
-        present = sorted(set(explanation["patient"].tolist()))
-        raise ValueError(f"No rows for patient {patient!r}; the explanation has {present[:10]}.")
+        n = explanation["patient"].nunique()
+        raise ValueError(
+            f"No rows for that patient ({type(patient).__name__}) among the {n} patients of the "
+            "explanation: give the patient's index label in the DataFrame given to explain (its "
+            "position when that was an array), as in the explanation's 'patient' column."
+        )
     rows = rows.reindex(rows["contribution"].abs().sort_values(ascending=False).index)[:top]
     rows = rows.iloc[::-1]
     ax = _axes(ax, figsize=(7, 0.35 * len(rows) + 1.5))
-    colors = ["#d62728" if v > 0 else "#1f77b4" for v in rows["contribution"]]
-    names = []
-    for _, r in rows.iterrows():
-        name = str(r["graph"])
-        if "rule" in rows.columns and name != "init":
-            # Two graphs on one feature (e.g. k=5 and k=10) need their rule to tell them apart.
-            name = str(r["rule"]).removeprefix("GraphSpec(").removesuffix(")")
-        names.append(name if len(name) <= 50 else name[:47] + "...")
-    ax.barh(np.arange(len(names)), rows["contribution"].to_numpy(), color=colors)
+    values = rows["contribution"].to_numpy(dtype=float)
+    colors = ["#d62728" if v > 0 else "#1f77b4" for v in values]
+    names = [_source_label(r, rows.columns) for _, r in rows.iterrows()]
+    ax.barh(np.arange(len(names)), values, color=colors)
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names)
     ax.axvline(0, c="black", lw=0.8)
     ax.tick_params(axis="y", labelsize=7)
+    if "risk_change_pp" in rows.columns:
+        for y, (v, row) in enumerate(zip(values, rows.itertuples(index=False), strict=True)):
+            label = (
+                f"risk {row.risk_after:.1%}"
+                if not np.isfinite(row.risk_change_pp)
+                else f"{row.risk_change_pp:+.1f} pts"
+            )
+            ax.annotate(
+                label,
+                (v, y),
+                xytext=(3 if v >= 0 else -3, 0),
+                textcoords="offset points",
+                ha="left" if v >= 0 else "right",
+                va="center",
+                fontsize=7,
+            )
+        ax.margins(x=0.25)
     return _finish(
         ax,
-        "Contribution to the score (log-odds; > 0 pushes towards the positive class)",
-        "Source of the score (init model or graph)",
+        "Contribution to the score (log-odds; > 0 pushes towards the positive class); "
+        "beside: change of risk (percentage points)",
+        "Source of the score (linear start or graph)",
         title or f"Why patient {patient} got its score",
     )
+
+
+def _source_label(row, columns):
+    """A bar's name: the explanation's ``source``, else the graph and its rule."""
+    if "source" in columns and isinstance(row["source"], str):
+        name = row["source"]
+    else:
+        name = str(row["graph"])
+        if "rule" in columns and name != "init":
+            # Two graphs on one feature (e.g. k=5 and k=10) need their rule to tell them apart.
+            name = str(row["rule"]).removeprefix("GraphSpec(").removesuffix(")")
+    return name if len(name) <= 50 else name[:47] + "..."
 
 
 # ------------------------------------------------------------------------- selections

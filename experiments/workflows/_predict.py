@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._base import InputError
+from ..clinical._explanations import explanation_words
 from ..evaluation._dataset import (
     block_indicators,
 )
@@ -173,13 +174,19 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
     model, data, scans, on_error, invalid_values
         As for :func:`predict`.
     n_neighbors : int, default=5
-        Similar training patients listed per graph (by their row in the training table).
+        Similar training patients listed per graph.
 
     Returns
     -------
     pandas.DataFrame
-        ``GraphBoostClassifier.explain``'s rows, with the patient's ID first when the model has
-        an ID column, and the ``modality`` of each source after ``graph`` (``"init"``,
+        ``GraphBoostClassifier.explain``'s rows (``patient``: the row in ``data``), with the
+        patient's ID first when the model has an ID column, the source in words (``text``, with
+        the values in the table's units, see ``experiments.clinical.explanation_words``) and the
+        similar training patients (``similar_patients``: their IDs when the model folder holds
+        them, fitted with ``keep_ids``, else ``row <n>``, their row in the training table,
+        counted from 0 at the first row below the header); ``attrs["id_column"]`` names the ID
+        column (``experiments.clinical.explanation_text`` lays a patient out as text), and the
+        ``modality`` of each source after ``graph`` (``"init"``,
         ``"clinical"`` for the table's columns, the block's name for a block such as the scans;
         the default rule of :func:`graphboost.modality_shares`).
         ``frame.attrs["modality_shares"]``: modality -> {patient -> share of the score}
@@ -195,7 +202,11 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
     cohort, X = _new_patients(folder, data, scans, on_error)
     with _invalid_values(folder, invalid_values) as pre:
         Xt = pre.transform(X)
+    Xt = Xt.reset_index(drop=True) if isinstance(Xt, pd.DataFrame) else Xt  # patient: the row
     expl = folder.model.named_steps["model"].explain(Xt, n_neighbors=n_neighbors)
+    binary = len(folder.classes) == 2
+    outcome = f"{folder.spec['label']} = {folder.classes[-1]}" if binary else None
+    expl = explanation_words(expl, pre, training_ids=_training_ids(folder), outcome=outcome)
     shares = modality_shares(expl)
     expl.insert(
         expl.columns.get_loc("graph") + 1,
@@ -208,11 +219,30 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
         expl.insert(0, idc, ids[expl["patient"].to_numpy(dtype=int)])
         shares.index = pd.Index(ids[shares.index.to_numpy(dtype=int)], name=idc)
     expl.attrs.update(
+        id_column=idc,
         skipped_scans=list(cohort.skipped_scans),
         modality_shares=shares.to_dict(),
         mean_modality_shares=_mean_shares(shares),
     )
     return expl
+
+
+def _training_ids(folder):
+    """The training patients' IDs in the order of the training rows, where the model folder
+    holds them (``cv_predictions.csv`` of a fit with ``keep_ids``: its ID column), else None.
+
+    The one place that reads them: a folder that keeps the IDs elsewhere adds its file here.
+    """
+    idc = folder.spec["id_column"]
+    path = folder.path / "cv_predictions.csv"
+    if idc is None or not path.is_file():
+        return None
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=lambda c: c == idc)
+    learners = getattr(folder.model.named_steps["model"], "estimators_", [])
+    n_train = len(learners[0].y_codes_) if learners else len(table)
+    if idc not in table.columns or len(table) != n_train:
+        return None
+    return table[idc].to_numpy(dtype=object)
 
 
 def _mean_shares(shares):
