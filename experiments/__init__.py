@@ -28,6 +28,12 @@ from .benchmark._ablation import AblationResult, run_ablation
 from .benchmark._config import load_config
 from .benchmark._runner import BenchmarkResult, run_benchmark
 from .benchmark._suite import SUITES, SuiteResult, critical_difference, friedman_test, run_suite
+from .benchmark._survival_suite import (
+    SURVIVAL_TASKS,
+    SurvivalSuiteResult,
+    merge_survival_runs,
+    run_survival_suite,
+)
 from .clinical._calibration import (
     CALIBRATION_METHODS,
     Recalibration,
@@ -54,6 +60,7 @@ from .evaluation._summary import format_table
 from .methods._gcn import PopulationGCNClassifier
 from .methods._modality_selection import ModalitySelectionClassifier
 from .methods._registry import METHODS, make_pipeline
+from .methods._survival_methods import SURVIVAL_METHODS, make_survival_pipeline
 from .tuning._search import NestedCVObjective, create_study, open_storage, run_search, search_space
 from .tuning._tuned import TunedGraphBoostClassifier
 
@@ -63,6 +70,8 @@ __all__ = [
     "METHODS",
     "METRICS",
     "SUITES",
+    "SURVIVAL_METHODS",
+    "SURVIVAL_TASKS",
     "AblationResult",
     "BenchmarkResult",
     "ClassConditionalConformal",
@@ -74,6 +83,7 @@ __all__ = [
     "PopulationGCNClassifier",
     "Recalibration",
     "SuiteResult",
+    "SurvivalSuiteResult",
     "TunedGraphBoostClassifier",
     "bootstrap_metrics",
     "brier_decomposition",
@@ -93,7 +103,9 @@ __all__ = [
     "load_config",
     "load_dataset",
     "make_pipeline",
+    "make_survival_pipeline",
     "mean_decision_curve",
+    "merge_survival_runs",
     "neighbor_typicality",
     "net_benefit",
     "open_storage",
@@ -103,6 +115,7 @@ __all__ = [
     "run_benchmark",
     "run_search",
     "run_suite",
+    "run_survival_suite",
     "search_space",
     "workflows",
 ]

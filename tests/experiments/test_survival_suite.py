@@ -139,3 +139,123 @@ def test_method_names_are_checked_and_graphboost_joins_when_it_exists(monkeypatc
         graphboost, "GraphBoostSurvivalAnalysis", type("Fake", (), {}), raising=False
     )
     assert sm.available_survival_methods() == (*SURVIVAL_BASELINES, "graphboost")
+
+
+# --------------------------------------------------------------------------- the suite
+def test_the_exact_bootstrap_is_paired_survival_bootstrap_for_one_repeat(data):
+    from experiments.benchmark._survival_suite import paired_c_bootstrap, pooled_harrell_c
+    from experiments.clinical import paired_survival_bootstrap
+
+    rng = np.random.RandomState(0)
+    a = data.X.x0.to_numpy() + rng.normal(size=160)
+    b = rng.normal(size=160).round(1)  # ties in the risk count 1/2
+    ours = paired_c_bootstrap(data.y, {"a": [a], "b": [b]}, "b", n_bootstrap=200, seed=3)["a"]
+    ref = paired_survival_bootstrap(data.y, a, b, n_bootstrap=200, seed=3)
+    assert ours["delta"] == pytest.approx(ref["difference"], abs=1e-12)
+    assert (ours["low"], ours["high"]) == pytest.approx((ref["low"], ref["high"]), abs=1e-12)
+    assert ours["p_better"] == pytest.approx(ref["p_better"])
+    # two repeats: the point estimate is the mean over repeats of the pooled C
+    two = paired_c_bootstrap(data.y, {"a": [a, b], "b": [b, b]}, "b", n_bootstrap=20)
+    assert two["a"]["delta"] == pytest.approx(
+        pooled_harrell_c(data.y, [a, b]) - harrell_c(data.y, b)
+    )
+
+
+def test_folds_are_stratified_on_the_event_and_the_same_for_every_method(data):
+    from experiments.benchmark._survival_suite import survival_splits
+
+    splits = survival_splits(data.y, n_splits=4, n_repeats=2, random_state=0)
+    assert len(splits) == 2 and all(len(r) == 4 for r in splits)
+    events = [int(data.y["event"][test].sum()) for _, test in splits[0]]
+    assert max(events) - min(events) <= 1
+    again = survival_splits(data.y, n_splits=4, n_repeats=2, random_state=0)
+    for first, second in zip(splits, again, strict=True):
+        for (_, t1), (_, t2) in zip(first, second, strict=True):
+            assert np.array_equal(t1, t2)
+
+
+def test_a_fold_sees_only_its_training_rows(data):
+    from experiments.benchmark._survival_suite import fit_survival_fold
+
+    pipe = make_survival_pipeline("ridge_cox")
+    train, test = np.arange(100), np.arange(100, 160)
+    first = fit_survival_fold(pipe, data.X, data.y, train, test).risk
+    X = data.X.copy()
+    X.iloc[101:, :3] = 1e3  # other test patients changed: nothing fitted moves
+    second = fit_survival_fold(pipe, X, data.y, train, test).risk
+    assert first[0] == pytest.approx(second[0])
+
+
+def test_run_on_two_synthetic_tasks_writes_the_results_folder(tmp_path):
+    from experiments import run_survival_suite
+
+    sets = {"s1": synthetic(120, 1, "s1"), "s2": synthetic(120, 2, "s2")}
+    res = run_survival_suite(
+        ["s1", "s2"],
+        list(FAST),
+        n_splits=2,
+        n_repeats=2,
+        n_bootstrap=50,
+        datasets=sets,
+        output=tmp_path / "run",
+    )
+    assert list(res.table.index) == ["s1", "s2"]
+    assert set(FAST) <= set(res.table.columns) and "knn_km:delta" in res.table
+    assert (res.table[list(FAST)] > 0.6).all().all()
+    assert res.friedman is not None and res.critical_difference > 0
+    assert len(res.fold_scores) == 2 * 3 * 4
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert names == {
+        "survival_suite.md",
+        "survival_suite.csv",
+        "fold_scores.csv",
+        "critical_difference.png",
+        "run.json",
+    }
+    text = (tmp_path / "run" / "survival_suite.md").read_text()
+    assert "| s1 | 120 (" in text and "mean rank (of 3)" in text and "Friedman" in text
+    # one task at a time, merged: the same table, ranks and test as one call
+    from experiments.benchmark._survival_suite import merge_survival_runs
+
+    for task in sets:
+        run_survival_suite(
+            [task],
+            list(FAST),
+            n_splits=2,
+            n_repeats=2,
+            n_bootstrap=50,
+            datasets=sets,
+            output=tmp_path / task,
+        )
+    merged = merge_survival_runs([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+    pd.testing.assert_frame_equal(merged.table, res.table, check_dtype=False, check_names=False)
+    assert merged.friedman["statistic"] == pytest.approx(res.friedman["statistic"])
+    assert (tmp_path / "merged" / "critical_difference.png").is_file()
+
+
+def test_unknown_task_and_subsampling(data):
+    from experiments import run_survival_suite
+    from experiments.benchmark._survival_suite import _subsample
+
+    with pytest.raises(InputError, match="Unknown survival task"):
+        run_survival_suite(["nope"], ["ridge_cox"])
+    small = _subsample(data, 80, 0)
+    assert small.y.size == 80 and small.X.index.equals(small.patient_ids.index)
+    assert abs(small.y["event"].mean() - data.y["event"].mean()) < 0.02
+    assert _subsample(data, None, 0) is data
+
+
+def test_a_real_cohort_veterans_lung_cancer():
+    from experiments import run_survival_suite
+
+    res = run_survival_suite(
+        ["veterans_lung_cancer"],
+        ["ridge_cox", "xgboost_cox", "knn_km"],
+        n_splits=2,
+        n_repeats=2,
+        n_bootstrap=100,
+    )
+    row = res.table.loc["veterans_lung_cancer"]
+    assert (row.n_patients, row.n_events) == (137, 128)
+    assert 0.6 < row["ridge_cox"] < 0.8  # Karnofsky score and cell type carry the signal
+    assert row["xgboost_cox:low"] <= row["xgboost_cox:delta"] <= row["xgboost_cox:high"]
