@@ -161,3 +161,8 @@ def test_the_command_line_writes_the_explanations_in_words(tmp_path, capsys):
     assert main([*argv, "--output", str(tmp_path / "e.csv")]) == 2
     assert "e.readable.txt' already exists; pass --overwrite" in capsys.readouterr().err
     assert not (tmp_path / "e.csv").exists()
+    # a name whose readable file the file system cannot hold: refused before any work
+    long = tmp_path / f"{'e' * 235}.csv"
+    assert main([*argv, "--output", str(long)]) == 2
+    assert "Choose a shorter name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.readable.txt", "m", "t.csv"]
