@@ -1,14 +1,20 @@
-"""The weight of the boosted score against the init score (``boost_scale="auto"``).
+"""The weight of the boosted score against the init score (``boost_scale="auto"`` or
+``"guarded"``).
 
 With ``early_stopping=True`` the scale is chosen with the number of rounds on the validation
 split, by the monitor :class:`ValidationLosses`. Without it, :func:`training_scale_scores`
-scores each scale of ``AUTO_SCALES`` on the training patients.
+scores each scale of ``AUTO_SCALES`` on the training patients; with ``boost_scale="guarded"``,
+:func:`guard_scale` then keeps the chosen scale only when cross-fitted whole fits show, out of
+fold, that the boosted score earns its place (else the scale is 0).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_random_state
 
 from ._samme import log_loss, samme_codes, softmax
 from ._validation import check_class_counts
@@ -21,6 +27,13 @@ BOOST_SCALES = (0.0, 0.25, 0.5, 1.0)
 #: leave-self-out boosted score of the training patients is optimistic where many candidate
 #: graphs compete, so that rule never weighs the boosted score above one half.
 AUTO_SCALES = (0.0, 0.25, 0.5)
+#: Inner folds of the out-of-fold guard (:func:`guard_scale`).
+GUARD_SPLITS = 5
+#: Margins of the guard, in standard errors of the mean over the inner folds: the boosted model
+#: must beat the start (scale 0) by ``GUARD_GAIN_SE`` and chance (AUROC 0.5) by
+#: ``GUARD_CHANCE_SE`` standard errors.
+GUARD_GAIN_SE = 1.0
+GUARD_CHANCE_SE = 3.0
 
 
 class ValidationLosses:
@@ -99,3 +112,95 @@ def stratified_split(y_codes, classes, fraction, rng, owner):
         owner,
     )
     return _stratified_mask(y_codes, fraction, rng)
+
+
+def guard_scale(model, X, y_codes, sample_weight, scale, seed):
+    """Keep the training-side ``scale`` of the fitted ``model``, or drop the graphs (0).
+
+    The whole fit (init model and boosting, with the model's parameters and resolved blocks) is
+    refitted on the training part of each of ``GUARD_SPLITS`` stratified inner folds, and its
+    held-out patients are scored by the init alone (scale 0) and by the init plus ``scale``
+    times the boosted score. ``scale`` is kept when the paired AUROC gain over the init is above
+    ``GUARD_GAIN_SE`` standard errors of its inner-fold mean, and the AUROC itself above 0.5 by
+    ``GUARD_CHANCE_SE`` standard errors: the gain over the start alone is not enough, because the
+    out-of-fold AUROC of a tuned linear model on noise labels is biased below 0.5, and adding
+    any noise score then "gains". Only the choice between 0 and ``scale`` is made out of fold.
+
+    Parameters
+    ----------
+    model : GraphBoostClassifier
+        The fitted model; its attributes are not changed.
+    X, y_codes, sample_weight : ndarray
+        The training patients, as ``fit`` validated them.
+    scale : float
+        The training-side choice (positive).
+    seed : int
+        Seed of the inner folds and of the inner fits.
+
+    Returns
+    -------
+    scale : float
+        ``scale`` or 0.0.
+    figures : dict
+        ``training_scale``, ``fold_auroc_start`` and ``fold_auroc_boosted`` (one per inner fold),
+        ``gain`` and ``gain_se`` (mean paired difference and its standard error), ``auroc_se``,
+        ``kept``, and ``reason`` when the inner folds were too small to fit (scale 0).
+    """
+    figures = {"training_scale": float(scale), "kept": False}
+    counts = np.bincount(y_codes, minlength=model.n_classes_)
+    if counts.min() < GUARD_SPLITS:
+        figures["reason"] = f"a class has fewer than {GUARD_SPLITS} patients"
+        return 0.0, figures
+    try:
+        start, boosted = _inner_aurocs(model, X, y_codes, sample_weight, scale, seed)
+    except ValueError as err:  # an inner training part too small for the model's settings
+        figures["reason"] = f"an inner fit failed: {err}"
+        return 0.0, figures
+    gain = boosted - start
+    kept = _above(gain, GUARD_GAIN_SE) and _above(boosted - 0.5, GUARD_CHANCE_SE)
+    figures.update(
+        fold_auroc_start=start.tolist(),
+        fold_auroc_boosted=boosted.tolist(),
+        gain=float(gain.mean()),
+        gain_se=_standard_error(gain),
+        auroc_se=_standard_error(boosted),
+        kept=bool(kept),
+    )
+    return (float(scale) if kept else 0.0), figures
+
+
+def _inner_aurocs(model, X, y_codes, sample_weight, scale, seed):
+    """Held-out AUROC of the init, and of the init plus ``scale`` times the boosted score, of
+    the whole fit refitted on each inner training part."""
+    rng = check_random_state(seed)
+    folds = StratifiedKFold(GUARD_SPLITS, shuffle=True, random_state=rng.randint(2**31 - 1))
+    start, boosted = [], []
+    for train, test in folds.split(X, y_codes):
+        inner = _inner_copy(model)
+        inner._fit_boosting(X[train], y_codes[train], sample_weight[train], model.n_estimators, rng)
+        init = inner.init_.log_proba(X[test])
+        boost = inner._logits(X[test]) - init
+        start.append(auroc(y_codes[test], init, sample_weight[test]))
+        boosted.append(auroc(y_codes[test], init + scale * boost, sample_weight[test]))
+    return np.asarray(start), np.asarray(boosted)
+
+
+def _inner_copy(model):
+    """An unfitted copy of ``model`` that knows what ``fit`` resolved (classes, blocks, names),
+    with the boosted score at scale 1, ready for ``_fit_boosting``."""
+    inner = clone(model).set_params(verbose=0)
+    for name in ("classes_", "n_classes_", "n_features_in_", "feature_groups_", "device_"):
+        setattr(inner, name, getattr(model, name))
+    if hasattr(model, "feature_names_in_"):
+        inner.feature_names_in_ = model.feature_names_in_
+    inner.boost_scale_ = 1.0
+    return inner
+
+
+def _standard_error(values):
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+def _above(values, n_se):
+    """Whether the mean of ``values`` exceeds ``n_se`` standard errors of that mean."""
+    return float(np.mean(values)) > n_se * _standard_error(values)

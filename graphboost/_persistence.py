@@ -111,6 +111,7 @@ def _fitted_attributes(model):
         "validation_scores": None if scores is None else scores.tolist(),
         "device": model.device_,
         "boost_scale": model.boost_scale_,
+        "boost_scale_guard": getattr(model, "boost_scale_guard_", None),
         "estimator_weights": model.estimator_weights_.tolist(),
         "estimator_errors": model.estimator_errors_.tolist(),
     }
@@ -287,6 +288,7 @@ def _restore_attributes(model, meta):
     model.validation_scores_ = None if scores is None else np.asarray(scores)
     model.device_ = meta["device"]
     model.boost_scale_ = float(meta["boost_scale"])
+    model.boost_scale_guard_ = meta.get("boost_scale_guard")  # absent before issue 19
     model.estimator_weights_ = np.asarray(meta["estimator_weights"], dtype=np.float64)
     model.estimator_errors_ = np.asarray(meta["estimator_errors"], dtype=np.float64)
 
