@@ -173,7 +173,9 @@ def fold_modality_shares(model, X_test, column_modality):
     est = final_estimator(model)
     if not isinstance(model, Pipeline) or not hasattr(est, "selected_graphs_"):
         return None
-    explanation = est.explain(model[:-1].transform(X_test), n_neighbors=1)
+    # explain names patients by their index label: positions, so a repeated label is no error
+    Xt = model[:-1].transform(X_test).reset_index(drop=True)
+    explanation = est.explain(Xt, n_neighbors=1)
     modality_of = _graph_modalities(model, column_modality)
     shares = graphboost.modality_shares(explanation, modality_of=modality_of)
     names = [*dict.fromkeys(column_modality.values()), "init"]
