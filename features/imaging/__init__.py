@@ -6,12 +6,12 @@ nothing from the other wings.
 
 Functions
 ---------
-read_volume, write_nifti
-    Read a NIfTI, DICOM or NumPy volume; write a reproducible NIfTI file.
+read_volume, volume_shape, write_nifti
+    Read a NIfTI, DICOM or NumPy volume (or only its shape); write a reproducible NIfTI file.
 shape_features
     Size, shape and surface measures of a lesion mask.
-build_encoder, load_encoder, load_encoder_weights, save_encoder
-    3D encoders and their weights.
+build_encoder, load_encoder, load_encoder_weights, save_encoder, min_input_side
+    3D encoders, their weights and the smallest volume side they can embed.
 pretrain_encoder, fine_tune
     Self-supervised pretraining (masked reconstruction, SimCLR) and supervised fine-tuning.
 
@@ -34,12 +34,13 @@ from ._encoders import (
     build_encoder,
     load_encoder,
     load_encoder_weights,
+    min_input_side,
     save_encoder,
 )
 from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
 from ._supervised import SupervisedVolumeEmbedder
 from ._transforms import VolumePreprocessor
-from ._volumes import Volume, read_volume, shape_features, write_nifti
+from ._volumes import Volume, read_volume, shape_features, volume_shape, write_nifti
 
 __all__ = [
     "ENCODERS",
@@ -53,9 +54,11 @@ __all__ = [
     "fine_tune",
     "load_encoder",
     "load_encoder_weights",
+    "min_input_side",
     "pretrain_encoder",
     "read_volume",
     "save_encoder",
     "shape_features",
+    "volume_shape",
     "write_nifti",
 ]

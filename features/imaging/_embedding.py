@@ -74,6 +74,10 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
     amp : bool, default True
         Mixed precision (``torch.autocast`` float16) on CUDA; CPU always runs float32.
     batch_size : int, default 8
+        Volumes read, preprocessed and copied to the device together; each then goes through
+        the encoder alone, so an embedding is the same bit for bit whatever the other volumes
+        of its batch (a batched convolution rounds differently, by about 1e-5). Measured on
+        2 loaded CPU cores at 64^3: about 3x the encoder time of a batch of 8.
     num_workers : int, default 0
         DataLoader workers reading and preprocessing volumes in parallel.
     cache_dir : path-like, optional
@@ -336,16 +340,15 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
 
     def _embed_batch(self, batch, keys, out, items) -> None:
         if isinstance(batch.volumes, list):
-            shapes = sorted({tuple(t.shape) for t in batch.volumes})
-            raise ValueError(
-                f"preprocessed volumes have different shapes {shapes}; set "
-                f"VolumePreprocessor(shape=...) to a fixed shape"
-            )
+            raise ValueError(_shape_mismatch([tuple(t.shape) for t in batch.volumes]))
         dev = self.device_
         xb = batch.volumes.to(dev, non_blocking=True)  # pinned by the loader on CUDA
         use_amp = bool(self.amp and dev.type == "cuda")
         with torch.no_grad(), torch.autocast(dev.type, enabled=use_amp):
-            emb = self.encoder_(xb)
+            # One volume at a time: a convolution over a batch may take another kernel (and
+            # another rounding) than over one volume, so an embedding would depend on the other
+            # volumes of its batch (4e-6 apart). Batches still feed the reading and the copy.
+            emb = torch.cat([self.encoder_(xb[i : i + 1]) for i in range(len(xb))])
         emb = emb.float().cpu().numpy()
         for pos, vec in zip(batch.positions, emb, strict=True):
             if not np.isfinite(vec).all():  # never written, never cached: an error or a skip
@@ -385,6 +388,23 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         if not hasattr(self, "encoder_"):
             raise NotFittedError("This VolumeEmbedder is not fitted yet; call fit() first")
         return save_encoder(self.encoder_, path)
+
+
+def _shape_mismatch(shapes: list[tuple[int, ...]]) -> str:
+    """Why the preprocessed volumes of a batch cannot be stacked, and the remedy (no file named:
+    file names carry patient IDs)."""
+    channels = sorted({s[0] for s in shapes})
+    if len(channels) > 1:
+        counts = ", ".join(f"{sum(s[0] == c for s in shapes)} with {c}" for c in channels)
+        return (
+            f"the volumes have different numbers of channels ({counts}); a 4D file (e.g. the "
+            "frames of a series) gives one channel per frame: keep one 3D volume per file"
+        )
+    sizes = sorted({s[1:] for s in shapes})
+    return (
+        f"the preprocessed volumes have different sizes {sizes}; set "
+        "VolumePreprocessor(shape=...) to a fixed shape"
+    )
 
 
 def _hash_item_or_none(masks, i: int) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "encoder_kwargs_for",
     "load_encoder",
     "load_encoder_weights",
+    "min_input_side",
     "save_encoder",
     "seeded",
     "weights_hash",
@@ -188,6 +189,39 @@ def encoder_feature_map(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
     for layer in (encoder.layer1, encoder.layer2, encoder.layer3, encoder.layer4):
         x = layer(x)
     return x
+
+
+def min_input_side(encoder: str = "small", encoder_kwargs: dict | None = None) -> int:
+    """The smallest side (voxels) a volume needs for ``encoder``: its total downsampling.
+
+    Computed, not tabled: the encoder is built on torch's ``meta`` device (shapes only, no
+    weights, no arithmetic) and a volume of 64 voxels a side (more if needed) is run to its
+    feature map; the ratio of the sides is how many input voxels make one feature voxel. A
+    smaller volume would be embedded from padding alone (a 1-voxel volume gives an embedding
+    without an error). 16 for ``"small"`` (four stride-2 stages).
+
+    Examples
+    --------
+    >>> min_input_side("small", {"channels": (4, 4, 8, 8)})
+    16
+    """
+    kwargs = dict(encoder_kwargs or {})
+    key = (encoder, repr(sorted(kwargs.items())))
+    if key not in _MIN_SIDE:
+        c = int(kwargs.get("in_channels", 1))
+        side = 64
+        while True:
+            with torch.device("meta"), torch.no_grad():
+                enc = build_encoder(encoder, **kwargs).eval()
+                out = encoder_feature_map(enc, torch.zeros(1, c, side, side, side))
+            if min(out.shape[2:]) > 1 or side >= 512:
+                break
+            side *= 2
+        _MIN_SIDE[key] = max(1, side // min(int(s) for s in out.shape[2:]))
+    return _MIN_SIDE[key]
+
+
+_MIN_SIDE: dict = {}
 
 
 def _checkpoint_state(path) -> dict:

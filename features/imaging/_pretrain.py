@@ -48,6 +48,11 @@ class PretrainResult:
         Encoder name and keyword arguments, objective and hyper-parameters.
     skipped : list of dict
         With ``on_error="skip"``: the volumes left out, ``{"position", "source", "error"}``.
+    epochs_planned : int
+        The ``epochs`` asked for; ``len(history)`` epochs ran.
+    stopped_by_time : bool
+        True when ``max_seconds`` ran out before ``epochs_planned`` epochs: fewer epochs ran
+        than asked, so the weights depend on the machine's speed (the caller should say so).
     """
 
     encoder: nn.Module
@@ -56,13 +61,15 @@ class PretrainResult:
     n_volumes: int = 0
     config: dict = field(default_factory=dict)
     skipped: list[dict] = field(default_factory=list)
+    epochs_planned: int = 0
+    stopped_by_time: bool = False
 
     def save(self, path) -> Path:
         """Write the encoder weights (a state dict; load with ``VolumeEmbedder(pretrained=)``)."""
         return save_encoder(self.encoder, path)
 
 
-def _as_tensor(X, preprocessor=None, skipped=None) -> torch.Tensor:
+def _as_tensor(X, preprocessor=None, skipped=None, progress=False) -> torch.Tensor:
     """(n, C, D, H, W) float32 tensor from an array or a list of paths / arrays / Volumes;
     volumes that cannot be read go to ``skipped`` (a list) instead of raising."""
     if isinstance(X, np.ndarray) and X.dtype != object:
@@ -72,7 +79,7 @@ def _as_tensor(X, preprocessor=None, skipped=None) -> torch.Tensor:
         if arr.ndim != 5:
             raise ValueError(f"X must be (n, D, H, W) or (n, C, D, H, W), got shape {X.shape}")
     else:
-        arr = preprocess_volumes(X, preprocessor, skipped)
+        arr = preprocess_volumes(X, preprocessor, skipped, progress=progress)
     if arr.shape[0] < 2:
         raise ValueError(f"X must hold at least 2 volumes, got {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
@@ -80,11 +87,11 @@ def _as_tensor(X, preprocessor=None, skipped=None) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def _training_data(X, preprocessor, on_error) -> tuple[torch.Tensor, list[dict]]:
+def _training_data(X, preprocessor, on_error, progress=False) -> tuple[torch.Tensor, list[dict]]:
     """The volumes as a tensor, and those left out (``on_error="skip"``)."""
     check_on_error(on_error)
     skipped = [] if on_error == "skip" else None
-    return _as_tensor(X, preprocessor, skipped), skipped or []
+    return _as_tensor(X, preprocessor, skipped, progress), skipped or []
 
 
 class _MAEDecoder(nn.Module):
@@ -160,6 +167,7 @@ def pretrain_encoder(
     random_state: int = 0,
     verbose: bool = False,
     on_error: str = "raise",
+    progress: bool = False,
 ) -> PretrainResult:
     """Self-supervised pretraining of a 3D encoder on unlabeled volumes.
 
@@ -188,12 +196,16 @@ def pretrain_encoder(
     device : str or torch.device, default "auto"
         See :func:`graphboost.resolve_device`.
     max_seconds : float, optional
-        Stop after the epoch during which this wall-clock budget runs out.
+        An upper limit: stop after the epoch during which this wall-clock budget runs out
+        (``PretrainResult.stopped_by_time`` then says so). The weights depend only on
+        ``epochs`` and the seed when the limit is not hit; set none for reproducible weights.
     random_state, verbose : int and bool, default 0 and False
         Seed of the initial weights, masks and views; print one line per epoch.
     on_error : {"raise", "skip"}, default "raise"
         A file that cannot be read or preprocessed: a ValueError naming it, or (``"skip"``)
         left out of the training and listed in ``PretrainResult.skipped``.
+    progress : bool, default False
+        tqdm progress bars (on stderr) over the reading of the volumes and over the epochs.
 
     Returns
     -------
@@ -208,7 +220,7 @@ def pretrain_encoder(
     >>> len(res.history)
     1
     """
-    data, skipped = _training_data(X, preprocessor, on_error)
+    data, skipped = _training_data(X, preprocessor, on_error, progress)
     _check_pretrain_params(objective, mask_ratio, epochs, batch_size, patch_size, data.shape)
     dev, gen = resolve_device(device), torch.Generator().manual_seed(int(random_state))
     build = (encoder, encoder_kwargs, objective, data.shape, patch_size)
@@ -216,11 +228,14 @@ def pretrain_encoder(
     options = (patch_size, mask_ratio, mask_value) if objective == "mae" else (temperature,)
     loss = _LOSSES[objective](enc, head, *options, dev, gen)
     history, seconds = _train(
-        (enc, head), data, loss, epochs, batch_size, lr, max_seconds, gen, verbose
+        (enc, head), data, loss, epochs, batch_size, lr, max_seconds, gen, (verbose, progress)
     )
     config = _config(encoder, encoder_kwargs, objective, len(history), batch_size, lr)
     config.update(mask_ratio=mask_ratio, patch_size=patch_size)
-    return PretrainResult(enc.eval().cpu(), history, seconds, len(data), config, skipped)
+    result = PretrainResult(enc.eval().cpu(), history, seconds, len(data), config, skipped)
+    result.epochs_planned = int(epochs)
+    result.stopped_by_time = len(history) < int(epochs)
+    return result
 
 
 def _seeded_modules(build, random_state, dev) -> tuple[nn.Module, nn.Module]:
@@ -317,8 +332,13 @@ def _warmup_cosine(opt, steps_per_epoch: int, total: int):
     )
 
 
-def _train(modules, data, loss_of, epochs, batch_size, lr, max_seconds, gen, verbose):
-    """AdamW with warm-up and cosine decay over shuffled batches; (epoch losses, seconds)."""
+def _train(modules, data, loss_of, epochs, batch_size, lr, max_seconds, gen, show):
+    """AdamW with warm-up and cosine decay over shuffled batches; (epoch losses, seconds).
+
+    ``show`` is ``(verbose, progress)``: a line per epoch, a tqdm bar over the epochs."""
+    from tqdm.auto import tqdm
+
+    verbose, progress = show
     n, batch_size = data.shape[0], int(batch_size)
     params = [p for module in modules for p in module.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
@@ -328,7 +348,8 @@ def _train(modules, data, loss_of, epochs, batch_size, lr, max_seconds, gen, ver
     start = time.perf_counter()
     for module in modules:
         module.train()
-    for epoch in range(int(epochs)):
+    bar = tqdm(range(int(epochs)), desc="pretraining", unit="epoch", disable=not progress)
+    for epoch in bar:
         perm = torch.randperm(n, generator=gen)
         losses = []
         for b0 in range(0, n, batch_size):
@@ -343,10 +364,12 @@ def _train(modules, data, loss_of, epochs, batch_size, lr, max_seconds, gen, ver
             losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)))
         elapsed = time.perf_counter() - start
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
         if verbose:
             print(f"pretrain epoch {epoch + 1}/{epochs}: loss {history[-1]:.5f} ({elapsed:.0f} s)")
         if max_seconds is not None and elapsed > max_seconds:
             break
+    bar.close()
     return history, time.perf_counter() - start
 
 

@@ -216,18 +216,25 @@ def normalize_inputs(X, ids=None, masks=None, bboxes=None):
 
 
 def preprocess_volumes(
-    X, preprocessor: VolumePreprocessor | None = None, skipped: list | None = None
+    X,
+    preprocessor: VolumePreprocessor | None = None,
+    skipped: list | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Preprocess every volume of ``X`` and stack them: an array of shape (n, C, D, H, W).
 
     A volume that cannot be read or preprocessed raises a ``ValueError`` naming it; with a list
     ``skipped``, it is left out and ``{"position", "source", "error"}`` is appended there.
+    ``progress``: a tqdm bar (stderr) over the volumes.
     """
+    from tqdm.auto import tqdm
+
     items, _, masks, bboxes = normalize_inputs(X)
     preprocessor = preprocessor if preprocessor is not None else VolumePreprocessor()
     dataset = VolumeDataset(items, list(range(len(items))), preprocessor, masks, bboxes)
     out = []
-    for pos in range(len(dataset)):
+    bar = tqdm(range(len(dataset)), desc="reading scans", unit="vol", disable=not progress)
+    for pos in bar:
         _, arr, err = dataset[pos]
         if err is None:
             out.append(arr)

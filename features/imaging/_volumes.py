@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SUPPORTED_FORMATS", "Volume", "read_volume", "shape_features", "write_nifti"]
+__all__ = [
+    "SUPPORTED_FORMATS",
+    "Volume",
+    "read_volume",
+    "shape_features",
+    "volume_shape",
+    "write_nifti",
+]
 
 SUPPORTED_FORMATS = (".nii", ".nii.gz", ".npy", ".npz", "a DICOM series folder")
 
@@ -172,6 +179,37 @@ def read_volume(
             )
     _check_voxels(vol.array, path)
     return vol
+
+
+def volume_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
+    """The array shape of a volume file from its header alone (no voxel is read), or None.
+
+    NIfTI files give their header's shape (``(X, Y, Z)`` or ``(X, Y, Z, T)``: a 4D file has
+    ``T`` frames), ``.npy`` files their array's shape; an ``.npz``, a DICOM folder, a file that
+    cannot be opened or any other path give None (:func:`read_volume` then says what is wrong).
+    Cheap enough to check every file of a folder before any work.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "v.npy")
+    >>> np.save(f, np.ones((8, 8, 8, 3)))
+    >>> volume_shape(f)
+    (8, 8, 8, 3)
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    suffix = _suffix(path)
+    try:
+        if suffix in (".nii", ".nii.gz"):
+            nib = _require("nibabel")
+            return tuple(int(s) for s in nib.load(str(path)).shape)
+        if suffix == ".npy":
+            return tuple(int(s) for s in np.load(path, mmap_mode="r", allow_pickle=False).shape)
+    except Exception:  # a damaged file: read_volume names the problem when it is read
+        return None
+    return None
 
 
 def write_nifti(path: str | Path, array: np.ndarray, affine: np.ndarray | None = None) -> Path:
