@@ -30,7 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from .._base import InputError
-from ._pipelines import _to_array, group_selector, unknown_params
+from ._pipelines import _to_array, block_selector, group_selector, unknown_params
 
 SURVIVAL_BASELINES = (
     "ridge_cox",
@@ -427,7 +427,24 @@ def _knn_km(params, random_state):
     return KNeighborsSurvival(random_state=random_state, **params)
 
 
-def _graphboost(params, random_state, feature_groups=None):
+def _group_selectors(feature_groups, preprocessor):
+    """Each group as a selector of the preprocessed columns; a group whose columns all belong to
+    a block the preprocessor reduces (``block_components``, ``"<block>:..."``) selects the
+    block's components, as :func:`experiments.methods._pipelines.make_pipeline` does."""
+    reduced = getattr(preprocessor, "block_components", None) or {}
+    out = {}
+    for name, cols in feature_groups.items():
+        if callable(cols):
+            out[name] = cols
+            continue
+        block = next(
+            (b for b in reduced if cols and all(str(c).startswith(f"{b}:") for c in cols)), None
+        )
+        out[name] = block_selector(block, cols) if block else group_selector(cols)
+    return out
+
+
+def _graphboost(params, random_state, feature_groups=None, preprocessor=None):
     import graphboost
 
     cls = getattr(graphboost, "GraphBoostSurvivalAnalysis", None)
@@ -436,9 +453,7 @@ def _graphboost(params, random_state, feature_groups=None):
     params = dict(params)
     valid = cls().get_params()
     if feature_groups and "feature_groups" not in params and "feature_groups" in valid:
-        params["feature_groups"] = {
-            k: v if callable(v) else group_selector(v) for k, v in feature_groups.items()
-        }
+        params["feature_groups"] = _group_selectors(feature_groups, preprocessor)
     bad, names = unknown_params(cls(), params)
     if bad:
         raise InputError(f"Unknown GraphBoostSurvivalAnalysis parameter(s) {bad}; valid: {names}.")
@@ -495,9 +510,9 @@ def make_survival_pipeline(
 
     check_survival_methods([name])
     params = dict(params or {})
+    pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
     if name == "graphboost":
-        est = _graphboost(params, random_state, feature_groups)
+        est = _graphboost(params, random_state, feature_groups, pre)
     else:
         est = SURVIVAL_BUILDERS[name](params, random_state)
-    pre = ClinicalPreprocessor() if preprocessor is None else clone(preprocessor)
     return Pipeline([("preprocess", pre.set_output(transform="pandas")), ("model", est)])

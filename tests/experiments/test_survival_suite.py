@@ -259,3 +259,13 @@ def test_a_real_cohort_veterans_lung_cancer():
     assert (row.n_patients, row.n_events) == (137, 128)
     assert 0.6 < row["ridge_cox"] < 0.8  # Karnofsky score and cell type carry the signal
     assert row["xgboost_cox:low"] <= row["xgboost_cox:delta"] <= row["xgboost_cox:high"]
+
+
+def test_a_reduced_block_is_passed_to_graphboost_as_its_components():
+    from features import ClinicalPreprocessor
+
+    pre = ClinicalPreprocessor(block_components={"img": 2})
+    groups = sm._group_selectors({"clinical": ["age", "site"], "imaging": ["img:a", "img:b"]}, pre)
+    frame = pd.DataFrame(columns=["age", "site=a", "img:pc0", "img:pc1", "img:a"])
+    assert groups["clinical"](frame) == ["age", "site=a"]
+    assert groups["imaging"](frame) == ["img:pc0", "img:pc1"]
