@@ -47,6 +47,7 @@ def _load_cohort(args):
         scan_shape=args.scan_shape,
         on_error=args.on_error,
         scan_pretrain_seconds=args.scan_pretrain_seconds,
+        decimal=args.decimal,
     )
 
 

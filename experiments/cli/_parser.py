@@ -88,6 +88,12 @@ def _add_cohort_args(p):
         help="column(s) not to use as features (repeat or comma-separate): dates, leakage",
     )
     p.add_argument(
+        "--decimal",
+        default=".",
+        choices=[".", ","],
+        help="the decimal mark of the table's numbers (default .; --decimal , reads 56,8 as 56.8)",
+    )
+    p.add_argument(
         "--id-column",
         help="patient ID column (read as text; named in the predict and explain outputs, and "
         "in a model folder only with --keep-ids)",

@@ -77,6 +77,7 @@ def load_cohort(
     on_error="raise",
     scan_pretrain_seconds=PRETRAIN_SECONDS,
     scan_encoder=None,
+    decimal=".",
 ):
     """Read a cohort table, embed its scans (if any) and join them by patient ID.
 
@@ -105,6 +106,8 @@ def load_cohort(
     scan_encoder : path, optional
         Encoder weights to embed with (no pretraining), e.g. a model folder's
         :data:`SCAN_ENCODER` for its new patients.
+    decimal : str, default="."
+        The table's decimal mark (``","`` reads ``56,8`` as 56.8), see ``features.read_table``.
 
     Returns
     -------
@@ -115,6 +118,10 @@ def load_cohort(
         ``None`` without pretraining), which :func:`fit_model_folder` saves.
     """
     blocks, skipped, pretrained = None, [], None
+    if decimal != "." and isinstance(data, str | Path):
+        from features import read_table
+
+        data = read_table(data, id_column=id_column, decimal=decimal)
     if scans is not None:
         if id_column is None:
             raise InputError("Scans need an ID column (id_column) to match files to patients.")

@@ -29,11 +29,13 @@ from ._block_reduction import (
     reduced_names,
 )
 from ._column_types import (
+    DECIMAL_COMMA,
     as_frame,
     as_numbers,
     category_label,
     forced_kinds,
     sort_columns,
+    unusable_message,
     value_problems,
 )
 from ._preprocessor_state import FORMAT, FORMAT_VERSION, restore, state_of
@@ -347,21 +349,16 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         """Sort the columns by type; report (raise, or drop with a warning) the unusable ones."""
         forced = forced_kinds(frame.columns, self.numeric, self.binary, self.categorical)
         kinds, problems = sort_columns(frame, forced, lenient=self.invalid_values == "missing")
+        # numbers with a decimal comma are refused even with on_invalid="drop": not unusable
+        commas = {c: p for c, p in problems.items() if p.startswith(DECIMAL_COMMA)}
+        if problems and (self.on_invalid == "raise" or commas):
+            lenient = any(p.startswith(("numeric column", "infinite")) for p in problems.values())
+            listed = problems if self.on_invalid == "raise" else commas
+            raise ValueError(unusable_message(listed, lenient) + ".")
         if problems:
             listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:MAX_NAMED])
             more = len(problems) - MAX_NAMED
             listed += f"; and {more} more" if more > 0 else ""
-            if self.on_invalid == "raise":
-                lenient = any(
-                    p.startswith(("numeric column", "infinite")) for p in problems.values()
-                )
-                hint = (
-                    " (or invalid_values='missing': such values become missing)" if lenient else ""
-                )
-                raise ValueError(
-                    f"{len(problems)} column(s) cannot be used: {listed}. Remove them, give their "
-                    f"type in numeric/binary/categorical, or pass on_invalid='drop'{hint}."
-                )
             warnings.warn(
                 f"Dropping {len(problems)} column(s): {listed}.", UserWarning, stacklevel=4
             )

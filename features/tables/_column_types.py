@@ -8,6 +8,8 @@ that are not finite numbers).
 from __future__ import annotations
 
 import numbers
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,25 @@ _MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-n
 # Beyond this magnitude a value is no measurement, and squaring it (variance) overflows: such
 # values are treated as infinite.
 _MAX_MAGNITUDE = 1e100
+_MIN_SHARE_LIKE = 0.8  # a text column is dates / decimal-comma numbers when this share looks so
+_SAMPLE = 500  # distinct values looked at to call a text column dates
+
+# A number written with a decimal comma ('56,8', '-0,5', ',5'); and a plain number.
+_COMMA_NUMBER = re.compile(r"\s*[+-]?[0-9]*,[0-9]+\s*")
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
+# Date-like text: 2019-03-05, 05/03/2019, 5.3.19, 5 Mar 2019, 05-Mar-2019, March 5, 2019; an
+# optional time after it. pandas parses far more ('T2', '56,8', '2019'), so text must look so.
+_TIME = r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+_DATE = re.compile(
+    r"\s*([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"
+    r"|[0-9]{1,2}[-/.][0-9]{1,2}[-/.]([0-9]{4}|[0-9]{2})"
+    r"|[0-9]{1,2}[ -]?[A-Za-z]{3,9}\.?[ -]?,?[ ]?[0-9]{2,4}"
+    r"|[A-Za-z]{3,9}\.? [0-9]{1,2},? [0-9]{4})" + _TIME + r"\s*"
+)
+
+#: Problems of :func:`infer_kind` that name what a column holds, each with its own remedy.
+DECIMAL_COMMA = "numbers written with a decimal comma"
+DATES = "dates"
 
 
 def as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -51,6 +72,36 @@ def value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite
             f"Column {col!r} holds infinite values (or beyond 1e100) ({int(infinite.sum())} of {n})"
         )
     return problems
+
+
+def _decimal_comma(values: pd.Series) -> str | None:
+    """For text that reads as numbers once ``,`` is the decimal mark: what it is, else None.
+
+    ``56,8`` is no category: read as text, such a column would become one category per value.
+    The message gives counts and the form, never a value.
+    """
+    text = [str(v) for v in values]
+    comma = sum(bool(_COMMA_NUMBER.fullmatch(t)) for t in text)
+    plain = sum(bool(_PLAIN_NUMBER.fullmatch(t)) for t in text)
+    if comma == 0 or comma + plain < _MIN_SHARE_LIKE * len(text):
+        return None
+    return f"{DECIMAL_COMMA} ({comma} of {len(text)} values, written like '99,9')"
+
+
+def _dates(values: pd.Series) -> str | None:
+    """For text that is mostly dates (``2019-03-05``, ``05/03/2019``, ``5 Mar 2019``): what it
+    is, else None. Numbers are never dates here; a date must look like one and parse as one."""
+    sample = pd.Series(pd.unique(values.astype(str))[:_SAMPLE], dtype=object)
+    looks = sample.map(lambda t: bool(_DATE.fullmatch(t))).to_numpy(dtype=bool)
+    if looks.mean() < _MIN_SHARE_LIKE:
+        return None
+    with warnings.catch_warnings():  # dateutil's notes on ambiguous formats: the check is a guess
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample[looks], errors="coerce", format="mixed")
+    if parsed.notna().sum() < _MIN_SHARE_LIKE * len(sample):
+        return None
+    n_dates = int(values.astype(str).map(lambda t: bool(_DATE.fullmatch(t))).sum())
+    return f"{DATES} ({n_dates} of {len(values)} values look like dates)"
 
 
 def _numbers_with_text(values: pd.Series) -> str | None:
@@ -116,6 +167,40 @@ def as_frame(X) -> pd.DataFrame:
     return frame
 
 
+def unusable_message(problems: dict[str, str], lenient_hint: bool) -> str:
+    """The error for columns that cannot be used: each with its reason, then the remedies.
+
+    Dates and numbers with a decimal comma get their own remedies (the command line's
+    ``--exclude`` and ``--decimal``), the others the general one.
+    """
+    listed = "; ".join(f"{c!r}: {p}" for c, p in list(problems.items())[:5])
+    more = len(problems) - 5
+    listed += f"; and {more} more" if more > 0 else ""
+    remedies = []
+    commas = [c for c, p in problems.items() if p.startswith(DECIMAL_COMMA)]
+    dates = [c for c, p in problems.items() if p.startswith(DATES) or p.endswith(f": {DATES}")]
+    others = [c for c in problems if c not in commas and c not in dates]
+    if commas:
+        remedies.append(
+            f"{named(commas)}: read the table with ',' as the decimal mark "
+            "(read_table(path, decimal=','); graphboost: --decimal ,), or write the numbers "
+            "with '.'"
+        )
+    if dates:
+        remedies.append(
+            f"{named(dates)}: a date is no feature as it is; leave the column out "
+            f"(graphboost: --exclude {dates[0]}) or turn it into a number first, such as the "
+            "days since a reference date (see the docs' Cohorts page)"
+        )
+    if others:
+        hint = " (or invalid_values='missing': such values become missing)" if lenient_hint else ""
+        remedies.append(
+            "remove them (graphboost: --exclude COL), give their type in "
+            f"numeric/binary/categorical, or pass on_invalid='drop'{hint}"
+        )
+    return f"{len(problems)} column(s) cannot be used: {listed}. Remedy: " + "; ".join(remedies)
+
+
 def forced_kinds(columns, numeric, binary, categorical) -> dict[str, str]:
     """Column -> type for the columns given in ``numeric``, ``binary`` or ``categorical``.
 
@@ -178,7 +263,9 @@ def infer_kind(
     if values.empty:
         return "invalid", "all values missing"
     dtype = series.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "invalid", f"unsupported dtype {dtype}: {DATES}"
+    if pd.api.types.is_timedelta64_dtype(dtype):
         return "invalid", f"unsupported dtype {dtype}"
     if forced is not None:
         return forced, None
@@ -206,6 +293,10 @@ def _kind_of_objects(series: pd.Series, values: pd.Series, lenient: bool):
         else type(v).__name__
         for v in values
     }
+    if "text" in kinds and kinds <= {"number", "text"}:
+        written = _decimal_comma(values) or (_dates(values) if kinds == {"text"} else None)
+        if written is not None:
+            return ("invalid", written), None
     not_numbers = _numbers_with_text(values) if kinds <= {"number", "text"} else None
     if not_numbers is not None and not lenient:
         return ("invalid", not_numbers), None

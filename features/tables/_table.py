@@ -33,7 +33,9 @@ def _supported() -> str:
 
 
 # Over 60 lines only through its numpydoc docstring (31 lines of code).
-def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) -> pd.DataFrame:
+def read_table(
+    path: str | Path, id_column: str | None = None, *, decimal: str = ".", **read_kwargs
+) -> pd.DataFrame:
     """Read a patient table from CSV, TSV, Parquet or Excel, chosen by the file extension.
 
     Parameters
@@ -44,6 +46,12 @@ def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) ->
         Column of patient IDs. It is read as text and kept verbatim: ``"001"`` stays
         ``"001"`` (it is not turned into the number 1). From Parquet, numeric IDs become their
         text (``7`` -> ``"7"``).
+    decimal : str, default="."
+        The decimal mark of numbers written as text, passed to the CSV, TSV or Excel reader:
+        ``decimal=","`` reads ``56,8`` as 56.8 (the command line's ``--decimal ,``). A column of
+        such numbers read with ``"."`` is refused later, by
+        :class:`~features.tables.ClinicalPreprocessor`, rather than taken as categories.
+        Parquet stores numbers as numbers: there it must stay ``"."``.
     **read_kwargs
         Passed to :func:`pandas.read_csv`, :func:`pandas.read_parquet` or
         :func:`pandas.read_excel` (e.g. ``sheet_name=`` for Excel).
@@ -59,7 +67,8 @@ def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) ->
         No file at ``path``.
     ValueError
         An unsupported extension (the message lists the supported formats), a file the reader
-        cannot parse, a table without rows, or an ``id_column`` that is not in the table. The
+        cannot parse, a table without rows, a name given to two columns (pandas would rename
+        the second ``age`` to ``age.1``), or an ``id_column`` that is not in the table. The
         message names the path.
     ImportError
         Parquet or Excel without its reader installed; the message names the package.
@@ -86,11 +95,21 @@ def read_table(path: str | Path, id_column: str | None = None, **read_kwargs) ->
     if not path.is_file():
         raise FileNotFoundError(f"Table file not found: '{path}'.")
     _check_engine(path, kind)
+    if decimal != ".":
+        if kind == "parquet":
+            raise ValueError(
+                f"decimal={decimal!r} does not apply to '{path}': Parquet stores numbers as "
+                "numbers; leave the decimal mark at '.'."
+            )
+        read_kwargs["decimal"] = decimal
     if id_column is not None and kind != "parquet":
         dtype = read_kwargs.get("dtype")
         if dtype is None or isinstance(dtype, dict):
             read_kwargs["dtype"] = {**(dtype or {}), id_column: str}
     table = _read(path, kind, read_kwargs)
+    _check_unique_names(path, kind, table, read_kwargs)
+    if decimal != ".":
+        _check_one_decimal_mark(path, table, decimal, id_column)
     if table.shape[0] == 0:
         raise ValueError(
             f"'{path}' has no rows (only a header with {table.shape[1]} column(s)); a patient "
@@ -117,6 +136,67 @@ def _raw_ids(path: Path, kind: str, id_column: str, ids: pd.Series, read_kwargs:
     raw = _read(path, "excel" if kind == "excel" else "csv", options)[id_column]
     raw = raw.set_axis(ids.index).str.strip()
     return ids.where(ids.notna() | (raw == ""), raw)
+
+
+_DOTTED_NUMBER = re.compile(r"\s*[+-]?[0-9]*\.[0-9]+([eE][+-]?[0-9]+)?\s*")
+
+
+def _check_one_decimal_mark(path: Path, table: pd.DataFrame, decimal: str, id_column) -> None:
+    """Refuse columns of numbers written with '.' in a table read with another decimal mark.
+
+    Read with ``decimal=","``, ``1.5`` stays text: it may be 1.5 or (with '.' separating
+    thousands) 15; the table must use one decimal mark.
+    """
+    dotted = []
+    for col in table.columns:
+        values = table[col].dropna()
+        if col == id_column or values.empty or pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        text = values.astype(str)
+        if text.map(lambda t: bool(_DOTTED_NUMBER.fullmatch(t))).all():
+            dotted.append(str(col))
+    if dotted:
+        raise ValueError(
+            f"'{path}' was read with {decimal!r} as the decimal mark, but {len(dotted)} "
+            f"column(s) hold numbers written with '.': {named(dotted)}. A '.' could be a decimal "
+            "mark or separate thousands; write every number of the table with one decimal mark."
+        )
+
+
+_HEADER_OPTIONS = ("sep", "delimiter", "sheet_name", "encoding", "skiprows", "comment", "quotechar")
+
+
+def _check_unique_names(path: Path, kind: str, table: pd.DataFrame, read_kwargs: dict) -> None:
+    """Refuse a header that gives one name to two columns.
+
+    pandas renames the second ``age`` to ``age.1`` when it reads a CSV or Excel file: the table
+    would silently have a column the user never named. When a name ``X.<n>`` sits beside ``X``,
+    the header row is read again as written, to tell such a copy from a real ``X.1`` column.
+    """
+    names = [str(c) for c in table.columns]
+    written = names
+    copies = [n for n in names if re.fullmatch(r".+\.[0-9]+", n) and n.rsplit(".", 1)[0] in names]
+    if copies and kind != "parquet" and "names" not in read_kwargs:
+        header = read_kwargs.get("header", 0)
+        if not isinstance(header, int) or isinstance(header, bool):
+            return  # no header row, or a header of several rows: pandas' names stand
+        options = {k: v for k, v in read_kwargs.items() if k in _HEADER_OPTIONS}
+        options.update(header=None, nrows=header + 1, dtype=str, keep_default_na=False)
+        if kind == "tsv":
+            options.setdefault("sep", "\t")
+        raw = _read(path, "excel" if kind == "excel" else "csv", options)
+        if len(raw):
+            written = [str(v) for v in raw.iloc[-1].tolist() if str(v) != ""]
+    repeated = {n: k for n, k in Counter(written).items() if k > 1}
+    if repeated:
+        listed = ", ".join(f"{n!r} ({k} columns)" for n, k in list(repeated.items())[:5])
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        first = next(iter(repeated))
+        raise ValueError(
+            f"'{path}' gives one name to more than one column: {listed}{more}. A column could "
+            f"not be told from its copy (pandas would silently rename the copy {first!r} to "
+            f"'{first}.1'); rename or remove the copies so that each column has its own name."
+        )
 
 
 def _check_engine(path: Path, kind: str) -> None:
