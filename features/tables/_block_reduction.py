@@ -191,14 +191,18 @@ def reduce_output(fitted, numeric, prepared, out) -> np.ndarray:
 
 
 def reduced_names(fitted, names, sources_of):
-    """Output names, source of each, with each block's columns replaced by its components."""
+    """Output names, source of each, with each block's columns replaced by its components.
+
+    A block column's own missing-value indicator (``"mri:0:missing"``, when the preprocessor
+    gave it one: no ``skip_indicator``) stays, and belongs to the block.
+    """
     by_column = {c: b for b, r in fitted.items() for c in r["columns"]}
     out_names, out_sources, done = [], [], set()
     for name, source in zip(names, sources_of, strict=True):
         block = by_column.get(name)
         if block is None:
             out_names.append(name)
-            out_sources.append(source)
+            out_sources.append(by_column.get(source, source))
         elif block not in done:
             done.add(block)
             k = fitted[block]["components"].shape[0]

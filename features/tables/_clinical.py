@@ -119,6 +119,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         the training patients' components: the output has no NaN, and the indicator carries the
         absence). A 256-column embedding is mostly distance noise for a few hundred patients.
         :class:`BlockPCA` computes the components with the same code, as a step of its own.
+        Block columns not in ``skip_indicator`` keep their ``"<col>:missing"`` (in the block).
 
     Attributes
     ----------

@@ -1,4 +1,6 @@
-"""Tables whose meaning is ambiguous are refused with the remedy (issue 20: 4, 12, 13)."""
+"""Tables whose meaning is ambiguous are refused with the remedy (issue 20: 4, 12, 13), and
+block_components without skip_indicator.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import ClinicalPreprocessor, read_table
+from features import ClinicalPreprocessor, load_preprocessor, read_table
 
 
 def _table(n=150, seed=0):
@@ -149,3 +151,20 @@ def test_a_real_dot_one_column_is_kept(tmp_path):
     path = tmp_path / "clinical.csv"
     _table(n=12).assign(**{"age.1": 1.0}).to_csv(path, index=False)
     assert "age.1" in read_table(path, id_column="patient_id").columns
+
+
+# ----------------------------------------------------------------- block_components, indicators
+
+
+def test_block_components_without_skip_indicator_keeps_the_block_indicators(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(30, 4)), columns=["mri:0", "mri:1", "mri:2", "age"])
+    X.iloc[:3, :3] = np.nan
+    pre = ClinicalPreprocessor(block_components={"mri": 2}).set_output(transform="pandas")
+    out = pre.fit_transform(X)  # was KeyError: 'mri:0'
+    indicators = ["mri:0:missing", "mri:1:missing", "mri:2:missing"]
+    assert list(out.columns) == ["mri:pc0", "mri:pc1", "age", *indicators]
+    assert pre.feature_groups_ == {"age": ["age"], "mri": ["mri:pc0", "mri:pc1", *indicators]}
+    assert out[indicators].to_numpy()[:3].all() and not out[indicators].to_numpy()[3:].any()
+    loaded = load_preprocessor(pre.save(tmp_path / "p.json"))
+    pd.testing.assert_frame_equal(loaded.transform(X), out)
