@@ -78,7 +78,9 @@ def write_checked_json(path: str | Path, *, kind: str, version: int, payload: di
     return path
 
 
-def read_checked_json(path: str | Path, *, kind: str, version: int, what: str) -> dict:
+def read_checked_json(
+    path: str | Path, *, kind: str, version: int | tuple[int, ...], what: str
+) -> dict:
     """Read a file written by :func:`write_checked_json` and return its verified payload.
 
     Parameters
@@ -86,8 +88,8 @@ def read_checked_json(path: str | Path, *, kind: str, version: int, what: str) -
     path : str or Path
     kind : str
         The format name the file must have.
-    version : int
-        The format version this code reads.
+    version : int or tuple of int
+        The format version (or versions) this code reads.
     what : str
         What the file holds, for messages (e.g. ``"ClinicalPreprocessor"``).
 
@@ -115,11 +117,12 @@ def read_checked_json(path: str | Path, *, kind: str, version: int, what: str) -
         raise ValueError(
             f"'{path}' is not a saved {what}: its format is {found!r}, expected {kind!r}."
         )
-    if document.get("format_version") != version:
+    versions = (version,) if isinstance(version, int) else tuple(version)
+    if document.get("format_version") not in versions:
         raise ValueError(
             f"'{path}' holds a {what} in format version {document.get('format_version')!r}; "
-            f"this version of the features package reads format version {version}. Fit it "
-            "again and save it with this version."
+            "this version of the features package reads format version "
+            f"{' or '.join(map(str, versions))}. Fit it again and save it with this version."
         )
     payload = document.get("payload")
     if not isinstance(payload, dict) or hashlib.sha256(

@@ -20,6 +20,7 @@ selected:
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -95,6 +96,8 @@ def _distance_ranks(model, X):
 
 def _pooled_neighbors(model, X, n_patients):
     """Distinct training neighbors over the selected graphs, their majority label and share."""
+    if isinstance(X, pd.DataFrame):  # explain names patients by the index: use positions
+        X = X.reset_index(drop=True)
     expl = model.explain(X, n_neighbors=model.max_degree)
     expl = expl[expl.graph != "init"]
     labels = [dict() for _ in range(n_patients)]
@@ -174,3 +177,95 @@ def neighbor_typicality(model, X, *, quantile=0.99):
         ";".join(name for name, hit in zip(query.columns, row, strict=True) if hit) for row in above
     ]
     return out
+
+
+MISSING_COLUMNS = "missing_columns"
+"""Column of ``predict``'s output when some table column is empty for every patient: how many of
+the model's table columns have no value for the patient (each imputed)."""
+
+OUTSIDE_RANGE = "outside_training_range"
+"""Column of ``predict``'s output when some value is outside the training range: in how many of
+the model's numeric table columns the patient's value is outside it."""
+
+
+def _counted(columns, counts):
+    """``'age' (10 patients), 'bmi' (1 patient)``: column names and counts, never values."""
+    pairs = zip(columns, counts, strict=True)
+    return ", ".join(f"{c!r} ({n} patient{'s' if n != 1 else ''})" for c, n in pairs)
+
+
+def input_flags(pre, X, columns):
+    """Flags and notes for the values of new patients that the model has not seen the like of.
+
+    Two checks on the model's table columns (``columns``; the scans' embeddings are judged by
+    :func:`neighbor_typicality`'s graphs):
+
+    - a column empty for every patient (it is imputed from the training patients: the
+      prediction does not use it): :data:`MISSING_COLUMNS` counts, per patient, the model's
+      table columns without a value;
+    - a numeric value outside the training range (beyond the lowest or highest training value
+      by more than 10% of the range: the model extrapolates, e.g. an age in days for a model
+      fitted on years): :data:`OUTSIDE_RANGE` counts, per patient, the columns where it is.
+
+    Parameters
+    ----------
+    pre : features.ClinicalPreprocessor
+        The model's fitted preprocessor.
+    X : pandas.DataFrame
+        The new patients, with the model's columns (before preprocessing).
+    columns : list of str
+        The model's table columns.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str)
+        The flag columns that apply (none when nothing was found; index as ``X``), and one note
+        per finding, naming columns and counts, never a patient's ID or value.
+    """
+    used = set(pre.numeric_ + pre.binary_ + pre.categorical_)
+    table = [c for c in columns if c in used and c in X.columns]
+    flags, notes = pd.DataFrame(index=X.index), []
+    missing = X[table].isna()
+    empty = [c for c in table if missing[c].all()]
+    if empty:
+        flags[MISSING_COLUMNS] = missing.sum(axis=1).astype(int)
+        notes.append(
+            f"{len(empty)} column(s) have no value for any of the {len(X)} patient(s): "
+            f"{', '.join(map(repr, empty))}; the model filled them in from the training "
+            f"patients (median or most frequent value). See column {MISSING_COLUMNS!r}."
+        )
+    if getattr(pre, "training_ranges_", None) is None:
+        notes.append(
+            "This model's preprocessor was saved before training ranges were recorded (format "
+            "version 1): the values are not checked against the training range. Fit the model "
+            "again to check them."
+        )
+        return flags, notes
+    numeric = [c for c in table if c in pre.training_ranges_]
+    beyond = pre.find_outside_training_range(X)[numeric]
+    if beyond.to_numpy().any():
+        flags[OUTSIDE_RANGE] = beyond.sum(axis=1).astype(int)
+        hit = [c for c in numeric if beyond[c].any()]
+        notes.append(
+            f"{int(beyond.any(axis=1).sum())} patient(s) have values outside the training range "
+            "(beyond the lowest or highest training value by more than 10% of the range) in "
+            f"{len(hit)} column(s): {_counted(hit, [int(beyond[c].sum()) for c in hit])}. "
+            "Their predictions extrapolate: check the units (e.g. age in days, not years). See "
+            f"column {OUTSIDE_RANGE!r}."
+        )
+    return flags, notes
+
+
+def add_input_flags(out, pre, X, columns):
+    """Add :func:`input_flags`' columns to ``predict``'s output ``out`` (same row order as
+    ``X``) and warn its notes; a patient outside the training range is also ``unlike_training``
+    when ``out`` has that column (``--typicality``)."""
+    flags, notes = input_flags(pre, X, columns)
+    for column in flags.columns:
+        out[column] = flags[column].to_numpy()
+    if OUTSIDE_RANGE in flags.columns and "unlike_training" in out.columns:
+        out["unlike_training"] = out["unlike_training"].to_numpy(dtype=bool) | (
+            flags[OUTSIDE_RANGE].to_numpy() > 0
+        )
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._base import InputError
 from ..clinical._explanations import explanation_words
+from ..clinical._typicality import add_input_flags
 from ..evaluation._dataset import (
     block_indicators,
 )
@@ -141,6 +142,10 @@ def predict(
         missing, ``;``-separated). The probabilities are the recalibrated ones when the model
         was fitted with a calibration; ``predicted_at_threshold``: the class at the threshold
         the fit recorded (``threshold_target``), when it did.
+        ``missing_columns`` (how many of the model's table columns have no value for the
+        patient) when a column is empty for every patient, and ``outside_training_range`` (in
+        how many numeric columns the value is beyond the training range by more than 10% of
+        it; such a patient is also ``unlike_training``), each with a note naming the columns.
         One row per patient in the table's order. ``frame.attrs["skipped_scans"]`` lists the
         file names of the scans skipped with ``on_error="skip"``.
     """
@@ -162,6 +167,7 @@ def predict(
     if typicality:
         add_typicality(out, folder.classes, folder.model.named_steps["model"], Xt)
     _observed_flags(folder, X, pre, out)
+    add_input_flags(out, pre, X, folder.spec["feature_columns"])
     out.attrs["skipped_scans"] = list(cohort.skipped_scans)
     return out
 

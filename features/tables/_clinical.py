@@ -38,7 +38,8 @@ from ._column_types import (
     unusable_message,
     value_problems,
 )
-from ._preprocessor_state import FORMAT, FORMAT_VERSION, restore, state_of
+from ._preprocessor_state import FORMAT, FORMAT_VERSION, READ_VERSIONS, restore, state_of
+from ._training_range import fit_ranges, outside
 
 __all__ = ["ClinicalPreprocessor", "UnseenCategoryWarning", "load_preprocessor"]
 
@@ -138,6 +139,9 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
     block_pca_ : dict of str to dict
         Per reduced block: its source ``columns``, and the ``mean``, ``components`` and
         ``explained_variance_ratio`` of its principal components.
+    training_ranges_ : dict of str to list of float, or None
+        Numeric column -> its ``[lowest, highest]`` value in ``fit``; None when loaded from a
+        file saved before they were recorded (format version 1).
     column_transformer_ : sklearn.compose.ColumnTransformer
         The fitted scikit-learn transformer doing the work.
     feature_names_in_ : ndarray of str
@@ -318,6 +322,7 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         sources = check_block_components(self.block_components, self.numeric_, frame.columns)
         self.binary_levels_: dict[str, list[float]] = {}
         prepared = self._prepare(frame, fitting=True)
+        self.training_ranges_ = fit_ranges(prepared, self.numeric_)
         skip = set(self.skip_indicator or ())
         with_missing = [c for c in self._used if c not in skip and prepared[c].isna().any()]
         self._n_samples_fit = len(prepared)
@@ -450,6 +455,32 @@ class ClinicalPreprocessor(TransformerMixin, BaseEstimator):
         frame = self._checked_frame(X)
         prepared = self._prepare(frame, fitting=False)
         return self._output(prepared)
+
+    def find_outside_training_range(self, X) -> pd.DataFrame:
+        """Which cells of ``X`` hold a numeric value outside the column's training range.
+
+        Outside: beyond the lowest or highest value seen in ``fit`` by more than 10% of the
+        range (``features.tables._training_range``), such as an age in days for a model fitted
+        on years. Missing values and values that are not numbers are never outside.
+
+        Returns
+        -------
+        pandas.DataFrame of bool
+            Same index as ``X``, one column per numeric column.
+
+        Raises
+        ------
+        ValueError
+            Loaded from a file saved before the ranges were recorded (``training_ranges_`` None).
+        """
+        frame = self._checked_frame(X)
+        if self.training_ranges_ is None:
+            raise ValueError(
+                "This preprocessor was saved before training ranges were recorded (format "
+                "version 1); fit it again to check new values against them."
+            )
+        numbers = {c: as_numbers(frame[c])[0] for c in self.training_ranges_}
+        return outside(self.training_ranges_, pd.DataFrame(numbers, index=frame.index))
 
     def find_invalid_values(self, X) -> pd.DataFrame:
         """Which cells of ``X`` hold a value that is not a finite number in a numeric column.
@@ -653,9 +684,7 @@ def load_preprocessor(path: str | Path) -> ClinicalPreprocessor:
     >>> list(load_preprocessor(path).transform(df).columns)
     ['bmi', 'sex=f', 'sex=m']
     """
-    state = read_checked_json(
-        path, kind=FORMAT, version=FORMAT_VERSION, what="ClinicalPreprocessor"
-    )
+    state = read_checked_json(path, kind=FORMAT, version=READ_VERSIONS, what="ClinicalPreprocessor")
     try:
         return restore(ClinicalPreprocessor(**state["params"]), state)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:

@@ -15,9 +15,13 @@ import pandas as pd
 
 from ._block_reduction import from_state as blocks_from_state
 from ._block_reduction import state_of as blocks_state_of
+from ._training_range import ranges_from_state, ranges_state
 
 FORMAT = "features.ClinicalPreprocessor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`features.tables.load_preprocessor` reads. Version 1 files have no training
+#: ranges (``training_ranges_`` is None: new values are not checked against them).
+READ_VERSIONS = (1, 2)
 
 
 def _json_param(value: object) -> object:
@@ -54,6 +58,7 @@ def state_of(pre) -> dict:
         ),
         "feature_names_out": [str(c) for c in pre._feature_names_out],
         "block_pca": blocks_state_of(pre.block_pca_),
+        "training_ranges": ranges_state(pre.training_ranges_),
     }
     if pre.numeric_:
         imputer, scaler = fitted["numeric"][0], (fitted["numeric"][1] if pre.scale else None)
@@ -164,6 +169,9 @@ def restore(pre, state: dict):
     pre.binary_levels_ = {r["column"]: [float(v) for v in r["levels"]] for r in state["binary"]}
     with_missing = [str(c) for c in state["missing_indicator"]]
     pre.block_pca_ = blocks_from_state(state.get("block_pca"))
+    pre.training_ranges_ = ranges_from_state(state.get("training_ranges"))
+    if pre.training_ranges_ is not None and set(pre.training_ranges_) != set(pre.numeric_):
+        raise ValueError("the training ranges do not name the numeric columns")
     pre.column_transformer_ = pre._column_transformer(with_missing).fit(_design_frame(pre, state))
     _set_learned(pre, state)
     pre._set_fitted_names(with_missing)

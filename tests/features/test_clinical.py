@@ -330,7 +330,7 @@ def test_saved_file_is_checksummed_json(table, tmp_path):
     path = ClinicalPreprocessor().fit(table).save(tmp_path / "p.json")
     document = json.loads(path.read_text())
     assert document["format"] == "features.ClinicalPreprocessor"
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert len(document["sha256"]) == 64
     age = next(r for r in document["payload"]["numeric"] if r["column"] == "age")
     assert age["median"] == pytest.approx(np.nanmedian(table["age"]))
@@ -348,11 +348,11 @@ def test_load_refuses_altered_and_foreign_files(table, tmp_path):
         load_preprocessor(altered)
 
     newer = tmp_path / "newer.json"
-    newer.write_text(json.dumps({**document, "format_version": 2}))
+    newer.write_text(json.dumps({**document, "format_version": 3}))
     with pytest.raises(
         ValueError,
         match=r"newer\.json' holds a ClinicalPreprocessor in format "
-        r"version 2; .* reads format version 1",
+        r"version 3; .* reads format version 1 or 2",
     ):
         load_preprocessor(newer)
 

@@ -1,8 +1,10 @@
-"""Tables whose meaning is ambiguous are refused with the remedy (issue 20: 4, 12, 13), and
-block_components without skip_indicator.
+"""Tables whose meaning is ambiguous are refused with the remedy (issue 20: 4, 12, 13), the
+training range of each numeric column (issue 20: 5), and block_components without skip_indicator.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -151,6 +153,43 @@ def test_a_real_dot_one_column_is_kept(tmp_path):
     path = tmp_path / "clinical.csv"
     _table(n=12).assign(**{"age.1": 1.0}).to_csv(path, index=False)
     assert "age.1" in read_table(path, id_column="patient_id").columns
+
+
+# ----------------------------------------------------------------- 5: training ranges
+
+
+def test_training_ranges_are_recorded_saved_and_checked(tmp_path):
+    X = _table().drop(columns="patient_id")
+    pre = ClinicalPreprocessor().fit(X)
+    assert pre.training_ranges_["age"] == [float(X.age.min()), float(X.age.max())]
+    new = X.head(4).copy()
+    new["age"] = [X.age.max() + 1.0, X.age.max() * 365.25, np.nan, X.age.min()]
+    outside = pre.find_outside_training_range(new)
+    assert list(outside.columns) == ["age", "bmi"]
+    assert outside["age"].tolist() == [False, True, False, False] and not outside["bmi"].any()
+    loaded = load_preprocessor(pre.save(tmp_path / "p.json"))
+    assert json.loads((tmp_path / "p.json").read_text())["format_version"] == 2
+    assert loaded.training_ranges_ == pre.training_ranges_
+    pd.testing.assert_frame_equal(loaded.find_outside_training_range(new), outside)
+
+
+def test_a_version_1_file_still_loads_without_ranges(tmp_path):
+    from features._jsonfile import read_checked_json, write_checked_json
+    from features.tables._preprocessor_state import FORMAT
+
+    X = _table().drop(columns="patient_id")
+    pre = ClinicalPreprocessor().fit(X)
+    state = read_checked_json(pre.save(tmp_path / "p.json"), kind=FORMAT, version=2, what="t")
+    del state["training_ranges"]
+    old = write_checked_json(tmp_path / "old.json", kind=FORMAT, version=1, payload=state)
+    loaded = load_preprocessor(old)
+    assert loaded.training_ranges_ is None
+    np.testing.assert_array_equal(loaded.transform(X), pre.transform(X))
+    with pytest.raises(ValueError, match=r"saved before training ranges were recorded"):
+        loaded.find_outside_training_range(X)
+    newer = write_checked_json(tmp_path / "newer.json", kind=FORMAT, version=3, payload=state)
+    with pytest.raises(ValueError, match=r"format version 3; .* reads format version 1 or 2"):
+        load_preprocessor(newer)
 
 
 # ----------------------------------------------------------------- block_components, indicators
