@@ -190,7 +190,7 @@ def unusable_message(problems: dict[str, str], lenient_hint: bool) -> str:
         remedies.append(
             f"{named(dates)}: a date is no feature as it is; leave the column out "
             f"(graphboost: --exclude {dates[0]}) or turn it into a number first, such as the "
-            "days since a reference date (see the docs' Cohorts page)"
+            "days since a reference date (docs: Cohorts and scans, Dates)"
         )
     if others:
         hint = " (or invalid_values='missing': such values become missing)" if lenient_hint else ""
