@@ -47,6 +47,8 @@ def _load_cohort(args):
         scan_shape=args.scan_shape,
         on_error=args.on_error,
         scan_pretrain_seconds=args.scan_pretrain_seconds,
+        scan_pretrain_epochs=args.scan_pretrain_epochs,
+        progress=not args.quiet,
         decimal=args.decimal,
     )
 
@@ -75,7 +77,7 @@ def _folder_options(args):
         "overwrite": args.overwrite,
         "keep_ids": args.keep_ids,
         "source": Path(args.data).name,
-        "progress": sys.stderr.isatty(),
+        "progress": sys.stderr.isatty() and not args.quiet,
     }
 
 
@@ -94,6 +96,8 @@ def cmd_fit(args):
     print(f"Model written to {fitted.path} ({rounds} rounds); model card: MODEL_CARD.md.")
     if (fitted.path / workflows.SKIPPED_SCANS).is_file():
         _note(f"Skipped scans are listed in {fitted.path / workflows.SKIPPED_SCANS}.")
+    if (fitted.path / workflows.UNMATCHED_SCANS).is_file():
+        _note(f"Unmatched patient IDs are listed in {fitted.path / workflows.UNMATCHED_SCANS}.")
     if fitted.cv is not None:
         _print_cv(fitted.cv, args.cv)
     if args.threshold_target:
@@ -124,7 +128,7 @@ def _write_table(args, compute, message):
 
 def cmd_predict(args):
     """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
-    kwargs = {"scans": args.scans, "on_error": args.on_error}
+    kwargs = {"scans": args.scans, "on_error": args.on_error, "progress": not args.quiet}
     kwargs["invalid_values"] = args.invalid_values
     if args.command == "explain":
         kwargs["n_neighbors"] = args.n_neighbors
@@ -174,7 +178,7 @@ def _write_readable(frame, path):
 
 def cmd_embed(args):
     kwargs = {"encoder": args.encoder, "device": args.device, "cache_dir": args.cache_dir}
-    kwargs.update(shape=args.shape, on_error=args.on_error)
+    kwargs.update(shape=args.shape, on_error=args.on_error, progress=not args.quiet)
 
     def compute():
         emb = workflows.embed_scans(args.scans, **kwargs).reset_index()
@@ -401,7 +405,10 @@ def _run(argv):
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *rest, **kw: _note(message)
-        return COMMANDS[args.command](args)
+        try:
+            return COMMANDS[args.command](args)
+        except workflows.ScanListError as exc:  # the file names go to a list, named once written
+            raise exc.listed(getattr(args, "output", None)) from None
 
 
 def main(argv=None):

@@ -77,6 +77,12 @@ def _add_on_error(p):
     )
 
 
+def _add_quiet(p):
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars (pretraining, embedding, folds)"
+    )
+
+
 def _add_cohort_args(p):
     p.add_argument("--data", required=True, help="cohort table: .csv, .tsv, .parquet or .xlsx")
     p.add_argument("--label", required=True, help="label column")
@@ -115,13 +121,23 @@ def _add_cohort_args(p):
         help="scans are resampled to SCAN_SHAPE^3 before embedding (default 64)",
     )
     p.add_argument(
+        "--scan-pretrain-epochs",
+        type=int,
+        default=workflows.PRETRAIN_EPOCHS,
+        metavar="N",
+        help="before embedding, the scan encoder is pretrained self-supervised on the scans "
+        "(masked reconstruction, no label) for N epochs and saved with the model (default "
+        f"{workflows.PRETRAIN_EPOCHS}; 0: a seeded random encoder). A fixed number: the same "
+        "command and seed give the same model on any machine",
+    )
+    p.add_argument(
         "--scan-pretrain-seconds",
         type=float,
         default=workflows.PRETRAIN_SECONDS,
         metavar="S",
-        help="before embedding, the scan encoder is pretrained self-supervised on the scans "
-        "(masked reconstruction, no label) for about S seconds and saved with the model "
-        f"(default {workflows.PRETRAIN_SECONDS:g}; 0: a seeded random encoder, as before)",
+        help="an upper time limit of the pretraining (default none); if it stops the "
+        "pretraining early, a note and the model card say so (the model then depends on the "
+        "machine's speed)",
     )
     p.add_argument(
         "--block-components",
@@ -133,6 +149,7 @@ def _add_cohort_args(p):
         "0 keeps it whole)",
     )
     _add_on_error(p)
+    _add_quiet(p)
     p.add_argument(
         "--param",
         action="append",
@@ -192,6 +209,7 @@ def _add_predict(sub):
         p.add_argument("--data", required=True, help="cohort table of the patients")
         p.add_argument("--scans", help="folder of scans (when the model used them)")
         _add_on_error(p)
+        _add_quiet(p)
         p.add_argument(
             "--invalid-values",
             choices=["raise", "missing"],
@@ -229,6 +247,7 @@ def _add_embed(sub):
     )
     p.add_argument("--shape", type=int, default=64, help="volumes are resampled to SHAPE^3")
     _add_on_error(p)
+    _add_quiet(p)
     p.add_argument("--overwrite", action="store_true")
 
 

@@ -115,6 +115,24 @@ def _search_line(tuning):
     )
 
 
+def _scan_encoder_lines(scans):
+    """The scan encoder's self-supervised pretraining: the epochs run (issue 20, item 28)."""
+    record = (scans or {}).get("pretraining")
+    if not record:
+        return []
+    run, planned = record["epochs"], record.get("epochs_planned", record["epochs"])
+    line = (
+        f"- Scans: embedded at {scans['shape']}^3 by a small 3D CNN pretrained self-supervised "
+        f"(masked reconstruction, no label) on {record['n_scans']} scans for {run} epochs"
+    )
+    if record.get("stopped_by_time"):
+        line += (
+            f" of the {planned} asked: its time limit ({record['seconds_limit']:g} s) stopped it, "
+            "so the encoder and this model depend on the speed of the machine that fitted it"
+        )
+    return [line + "."]
+
+
 def _methods(spec, recalibration, tuning=None):
     params = spec["params"] or {}
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "the defaults"
@@ -128,6 +146,7 @@ def _methods(spec, recalibration, tuning=None):
     ]
     if tuning is not None:
         lines.insert(3, _search_line(tuning))
+    lines += _scan_encoder_lines(spec.get("scans"))
     if recalibration is not None:
         k, method = recalibration["inner_splits"], recalibration["method"]
         lines.append(

@@ -24,17 +24,20 @@ from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS, embed_scans, load
 from ._cv import CrossValidation, cross_validate
 from ._fit import FittedModel, fit_model_folder
 from ._predict import NO_OBSERVED, explain, predict
-from ._scans import PRETRAIN_SECONDS
+from ._scans import PRETRAIN_EPOCHS, PRETRAIN_SECONDS, UNMATCHED_SCANS, ScanListError
 
 __all__ = [
     "NO_OBSERVED",
+    "PRETRAIN_EPOCHS",
     "PRETRAIN_SECONDS",
     "SCANS_BLOCK",
     "SCAN_ENCODER",
     "SKIPPED_SCANS",
+    "UNMATCHED_SCANS",
     "CrossValidation",
     "FittedModel",
     "ModelFolder",
+    "ScanListError",
     "cross_validate",
     "embed_scans",
     "explain",

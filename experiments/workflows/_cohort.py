@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+
+import pandas as pd
 
 from .._base import InputError
 from ..evaluation._dataset import (
     read_cohort,
 )
-from ._scans import PRETRAIN_SECONDS, embed_folder, pretrain_scan_encoder
+from ._scans import (
+    PRETRAIN_EPOCHS,
+    PRETRAIN_SECONDS,
+    check_pretraining,
+    check_scan_shape,
+    embed_folder,
+    pretrain_scan_encoder,
+    table_patients,
+    unmatched_scans,
+)
 
 SCANS_BLOCK = "scans"
 """Name of the block (and feature group) of the scan embeddings joined by :func:`load_cohort`."""
@@ -30,8 +42,10 @@ def embed_scans(
     shape=64,
     on_error="raise",
     pretrained=None,
+    patients=None,
+    progress=True,
 ):
-    """Embed every scan of a folder (files named ``<patient id>.<ext>``).
+    """Embed the scans of a folder (files named ``<patient id>.<ext>``).
 
     Parameters
     ----------
@@ -49,6 +63,10 @@ def embed_scans(
     pretrained : dict or path, optional
         Encoder weights (e.g. a model folder's :data:`SCAN_ENCODER`); default: the random
         initialisation seeded by 0.
+    patients : iterable of str, optional
+        Embed only these patients' scans (default: every scan of the folder).
+    progress : bool, default=True
+        A tqdm progress bar (stderr).
 
     Returns
     -------
@@ -63,6 +81,8 @@ def embed_scans(
         shape=shape,
         on_error=on_error,
         pretrained=pretrained,
+        patients=patients,
+        progress=progress,
     )
 
 
@@ -77,6 +97,8 @@ def load_cohort(
     on_error="raise",
     scan_pretrain_seconds=PRETRAIN_SECONDS,
     scan_encoder=None,
+    scan_pretrain_epochs=PRETRAIN_EPOCHS,
+    progress=True,
     decimal=".",
 ):
     """Read a cohort table, embed its scans (if any) and join them by patient ID.
@@ -99,13 +121,20 @@ def load_cohort(
     scan_shape : int, default=64
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable scan does (``"skip"``: that patient lacks the block).
-    scan_pretrain_seconds : float, default=PRETRAIN_SECONDS
-        Without ``scan_encoder``: the encoder is first pretrained self-supervised on these scans
-        (masked reconstruction, no label; about that many seconds), then embeds them; 0 keeps
-        its random initialisation.
+    scan_pretrain_seconds : float, optional
+        An upper time limit of the pretraining (default none): when hit, fewer epochs run, with
+        a warning, and the model card says so. 0 skips the pretraining (as
+        ``scan_pretrain_epochs=0``).
     scan_encoder : path, optional
         Encoder weights to embed with (no pretraining), e.g. a model folder's
         :data:`SCAN_ENCODER` for its new patients.
+    scan_pretrain_epochs : int, default=PRETRAIN_EPOCHS
+        Without ``scan_encoder``: the encoder is first pretrained self-supervised on every scan
+        of the folder (masked reconstruction, no label) for this many epochs, then embeds the
+        table's patients' scans (only theirs); 0 keeps its random initialisation. A fixed
+        number, so the same call and seed give the same model on any machine.
+    progress : bool, default=True
+        tqdm progress bars (stderr) over the pretraining and the embedding.
     decimal : str, default="."
         The table's decimal mark (``","`` reads ``56,8`` as 56.8), see ``features.read_table``.
 
@@ -114,8 +143,11 @@ def load_cohort(
     features.Cohort
         With attributes ``skipped_scans``, the file names of the scans skipped with
         ``on_error="skip"`` (empty without scans), which :func:`fit_model_folder` lists in the
-        model folder, and ``scan_encoder``: the pretrained encoder and its record (a dict;
-        ``None`` without pretraining), which :func:`fit_model_folder` saves.
+        model folder, ``scan_encoder``: the pretrained encoder and its record (a dict;
+        ``None`` without pretraining), which :func:`fit_model_folder` saves, and
+        ``unmatched_scans``: the patients whose scan and table row do not match (columns
+        ``patient_id``, ``reason``), which :func:`fit_model_folder` lists in
+        :data:`UNMATCHED_SCANS`.
     """
     blocks, skipped, pretrained = None, [], None
     if decimal != "." and isinstance(data, str | Path):
@@ -125,16 +157,43 @@ def load_cohort(
     if scans is not None:
         if id_column is None:
             raise InputError("Scans need an ID column (id_column) to match files to patients.")
-        if scan_encoder is None and scan_pretrain_seconds:
+        scan_shape = check_scan_shape(scan_shape)  # before any work
+        pretrain = scan_encoder is None and scan_pretrain_epochs and scan_pretrain_seconds != 0
+        if pretrain:
+            check_pretraining(scan_pretrain_epochs, scan_pretrain_seconds)
+        if not isinstance(data, pd.DataFrame):  # first: its IDs say which scans to embed
+            from features import read_table
+
+            data = read_table(data, id_column=id_column)
+        if pretrain:
             encoder, record = pretrain_scan_encoder(
-                scans, shape=scan_shape, seconds=scan_pretrain_seconds, on_error=on_error
+                scans,
+                shape=scan_shape,
+                epochs=scan_pretrain_epochs,
+                seconds=scan_pretrain_seconds,
+                on_error=on_error,
+                progress=progress,
             )
             pretrained = {"encoder": encoder, "record": record}
         weights = scan_encoder if pretrained is None else pretrained["encoder"].state_dict()
-        emb = embed_scans(scans, shape=scan_shape, on_error=on_error, pretrained=weights)
+        emb = embed_scans(
+            scans,
+            shape=scan_shape,
+            on_error=on_error,
+            pretrained=weights,
+            patients=table_patients(data, id_column),
+            progress=progress,
+        )
+        # the scans of patients not in the table: not embedded, counted as not in the table
+        emb = emb.reindex([*emb.index, *emb.attrs.get("not_embedded", [])])
         blocks = {SCANS_BLOCK: emb}
         skipped = [Path(s).name for s in emb.attrs.get("skipped", [])]
-    cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
+    with warnings.catch_warnings():  # replaced below: it points to a Python attribute
+        warnings.filterwarnings("ignore", message="Patient IDs do not match across sources")
+        cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
     cohort.skipped_scans = skipped
     cohort.scan_encoder = pretrained
+    cohort.unmatched_scans, message = unmatched_scans(cohort, SCANS_BLOCK)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=2)
     return cohort

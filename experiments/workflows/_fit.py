@@ -32,6 +32,7 @@ from ..modelfolder._folder import (
 )
 from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS
 from ._cv import CrossValidation, _cv_lines, _cv_name, cross_validate
+from ._scans import UNMATCHED_SCANS
 
 
 @dataclass
@@ -203,12 +204,16 @@ def fit_model_folder(
     files = folder_extras(cv_result, options, recal)
     skipped = getattr(cohort, "skipped_scans", None)
     held = _identifiers(cohort, cv_result, keep_ids, skipped)
+    if len(getattr(cohort, "unmatched_scans", ())):  # issue 20: listed, not in a message
+        held[UNMATCHED_SCANS] = "the IDs of the patients whose scan and table row do not match"
     card = _model_card(source, spec, counts, pipe[-1], cv_result, options, files, tuning, held)
     extra = {}
     if cv_result is not None:
         extra["cv_predictions.csv"] = _cv_frame(cohort, cv_result, keep_ids)
     if skipped:
         extra[SKIPPED_SCANS] = pd.DataFrame({"file": skipped})
+    if UNMATCHED_SCANS in held:
+        extra[UNMATCHED_SCANS] = cohort.unmatched_scans
     with folder:
         save_model_folder(folder.staging, pipe, spec, report, extra)
         if spec["scans"] and spec["scans"]["encoder"]:

@@ -35,7 +35,7 @@ def _as_folder(model):
     return model if isinstance(model, ModelFolder) else load_model_folder(model)
 
 
-def _new_patients(folder, data, scans, on_error):
+def _new_patients(folder, data, scans, on_error, progress=True):
     """The cohort of new patients and the model's feature columns of it."""
     scan_spec = folder.spec.get("scans")
     if scan_spec and scans is None:
@@ -52,6 +52,7 @@ def _new_patients(folder, data, scans, on_error):
         on_error=on_error,
         scan_pretrain_seconds=0,  # new patients: the fitted encoder, or the seeded random one
         scan_encoder=folder.path / encoder if encoder else None,
+        progress=progress,
     )
     return cohort, folder.features(block_indicators(cohort))
 
@@ -102,6 +103,7 @@ def predict(
     invalid_values="raise",
     alpha=None,
     typicality=False,
+    progress=True,
 ):
     """Class probabilities and the predicted class of new patients.
 
@@ -130,6 +132,8 @@ def predict(
         ``neighbor_majority``, ``neighbor_agreement``, ``distance_rank``, ``unlike_training``
         (farther from its neighbors in some selected graph than all but 1% of the training
         patients) and ``unlike_graphs``.
+    progress : bool, default=True
+        A progress bar (stderr) while the scans are embedded (only the table's patients').
 
     Returns
     -------
@@ -152,7 +156,7 @@ def predict(
     folder = _as_folder(model)
     extras = read_extras(folder.path)
     alpha = check_predict_options(extras, alpha)
-    cohort, X = _new_patients(folder, data, scans, on_error)
+    cohort, X = _new_patients(folder, data, scans, on_error, progress)
     with _invalid_values(folder, invalid_values) as pre:
         proba = probabilities(folder.model, extras, X)
         Xt = pre.transform(X) if typicality else None
@@ -172,12 +176,21 @@ def predict(
     return out
 
 
-def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid_values="raise"):
+def explain(
+    model,
+    data,
+    *,
+    scans=None,
+    n_neighbors=5,
+    on_error="raise",
+    invalid_values="raise",
+    progress=True,
+):
     """Per-patient contributions of each selected graph, and the most similar training patients.
 
     Parameters
     ----------
-    model, data, scans, on_error, invalid_values
+    model, data, scans, on_error, invalid_values, progress
         As for :func:`predict`.
     n_neighbors : int, default=5
         Similar training patients listed per graph.
@@ -205,7 +218,7 @@ def explain(model, data, *, scans=None, n_neighbors=5, on_error="raise", invalid
     from graphboost import modality_shares
 
     folder = _as_folder(model)
-    cohort, X = _new_patients(folder, data, scans, on_error)
+    cohort, X = _new_patients(folder, data, scans, on_error, progress)
     with _invalid_values(folder, invalid_values) as pre:
         Xt = pre.transform(X)
     Xt = Xt.reset_index(drop=True) if isinstance(Xt, pd.DataFrame) else Xt  # patient: the row
