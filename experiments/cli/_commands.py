@@ -126,6 +126,17 @@ def _write_table(args, compute, message):
     return frame
 
 
+def _model_and_data(args):
+    """The model and the new patients' table; with ``--decimal ,`` the table is read here (the
+    model folder names its ID column, read as text)."""
+    if args.decimal == ".":
+        return args.model, args.data
+    from features import read_table
+
+    folder = workflows.load_model_folder(args.model)
+    return folder, read_table(args.data, id_column=folder.spec["id_column"], decimal=args.decimal)
+
+
 def cmd_predict(args):
     """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
     kwargs = {"scans": args.scans, "on_error": args.on_error, "progress": not args.quiet}
@@ -137,7 +148,7 @@ def cmd_predict(args):
     else:
         kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
-    frame = _write_table(args, lambda: run(args.model, args.data, **kwargs), message)
+    frame = _write_table(args, lambda: run(*_model_and_data(args), **kwargs), message)
     if args.command == "explain":
         shares = frame.attrs.get("mean_modality_shares", {})
         parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())

@@ -217,6 +217,12 @@ def _add_predict(sub):
             help="a value that is not a number in a numeric column ('fifty' in age) stops the "
             "run (raise) or is treated as missing, noted and flagged in the output (missing)",
         )
+        p.add_argument(
+            "--decimal",
+            default=".",
+            choices=[".", ","],
+            help="the decimal mark of the table's numbers (default .; , reads 56,8 as 56.8)",
+        )
         p.add_argument("--output", required=True, help=f"{out} to write")
         p.add_argument("--overwrite", action="store_true")
         if name == "explain":

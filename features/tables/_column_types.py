@@ -62,7 +62,14 @@ def value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite
     """What is wrong with the values of one numeric or binary column (empty: nothing)."""
     problems = []
     n = len(series)
-    if not_numbers.any():
+    commas = series[not_numbers].astype(str).map(lambda t: bool(_COMMA_NUMBER.fullmatch(t)))
+    if not_numbers.any() and commas.all():  # the form, not the values
+        problems.append(
+            f"Column {col!r} is {kind} but holds {DECIMAL_COMMA} ({int(not_numbers.sum())} of "
+            f"{n}, written like '99,9'): read the table with ',' as the decimal mark "
+            "(read_table(path, decimal=','); graphboost predict: --decimal ,)"
+        )
+    elif not_numbers.any():
         problems.append(
             f"Column {col!r} is {kind} but holds non-numeric values ({int(not_numbers.sum())} "
             f"of {n}): {named(pd.unique(series[not_numbers]))}"

@@ -92,6 +92,22 @@ def test_decimal_commas_are_refused_then_read_with_decimal(cohort_df, tmp_path, 
     assert "age" in (out / "preprocessor.json").read_text()
 
 
+def test_predict_reads_decimal_commas_with_decimal(model_dir, cohort_df, tmp_path, capsys):
+    new = cohort_df.head(6).drop(columns="y")
+    dotted, comma, out = tmp_path / "dot.csv", tmp_path / "comma.csv", tmp_path / "p.csv"
+    new.to_csv(dotted, index=False)
+    new.to_csv(comma, index=False, decimal=",")
+    args = ["predict", "--model", str(model_dir), "--output", str(out), "--overwrite"]
+    assert main([*args, "--data", str(comma)]) == 2
+    err = capsys.readouterr().err
+    assert "Column 'age' is numeric but holds numbers written with a decimal comma (6 of 6" in err
+    assert "--decimal ," in err and not any(f"{v:.1f}".replace(".", ",") in err for v in new.age)
+    assert main([*args, "--data", str(comma), "--decimal", ","]) == 0
+    from_comma = pd.read_csv(out, dtype={"pid": str})
+    assert main([*args, "--data", str(dotted)]) == 0
+    pd.testing.assert_frame_equal(from_comma, pd.read_csv(out, dtype={"pid": str}))
+
+
 def test_dates_are_refused_with_exclude(cohort_df, tmp_path, capsys):
     table = cohort_df
     table["visit"] = pd.date_range("2019-01-01", periods=len(table)).strftime("%Y-%m-%d")
