@@ -26,6 +26,7 @@ Run::
 
     python benchmarks/noise_guard.py                                   # full: 20 seeds, 5 x 2
     python benchmarks/noise_guard.py --seeds 5 --repeats 1 --real-cohorts pima,gbsg   # a quick look
+    python benchmarks/noise_guard.py --from-records noise.jsonl,rep0.jsonl,rep1.jsonl  # summarize
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples of CIs")
     parser.add_argument("--records", default="", help="JSON-lines file of every fit (optional)")
+    parser.add_argument(
+        "--from-records",
+        default="",
+        help="comma-separated --records files of earlier runs: summarize them, fit nothing "
+        "(the CPU times are not in the records)",
+    )
     return parser.parse_args(argv)
 
 
@@ -184,6 +191,24 @@ def run_real(cohorts, n_folds, repeats, records):
     return folds_by_cohort, timing
 
 
+def from_records(paths):
+    """Noise counts and real-label folds of earlier runs, from their ``--records`` files."""
+    noise, folds = {}, {}
+    for path in paths:
+        with open(path) as lines:
+            for record in map(json.loads, lines):
+                name = record["cohort"]
+                if record["part"] == "noise":
+                    c = noise.setdefault(name, {"n": 0, "new_zero": 0, "old_zero": 0})
+                    c["n"] += 1
+                    c["new_zero"] += record["new"] == 0
+                    c["old_zero"] += record["old"] == 0
+                else:
+                    keys = ("rep", "fold", "old", "new", "start", "scale_old", "scale_new")
+                    folds.setdefault(name, []).append({k: record[k] for k in keys})
+    return noise, folds
+
+
 def bootstrap_ci(diffs, n_boot, rng):
     """95% percentile CI of the mean of ``diffs`` (folds resampled)."""
     diffs = np.asarray(diffs)
@@ -262,12 +287,16 @@ def main(argv=None):
     noise_cohorts = [c for c in args.noise_cohorts.split(",") if c]
     real_cohorts = [c for c in args.real_cohorts.split(",") if c]
     start = time.time()
-    noise = run_noise(noise_cohorts, args.seeds, records) if noise_cohorts else {}
-    per_cohort, overall = {}, {}
-    if real_cohorts:
-        repeats = list(range(args.first_repeat, args.first_repeat + args.repeats))
-        folds, timing = run_real(real_cohorts, args.folds, repeats, records)
-        per_cohort, overall = summarize_real(folds, timing, args.bootstrap)
+    if args.from_records:
+        noise, folds = from_records(args.from_records.split(","))
+        per_cohort, overall = summarize_real(folds, {}, args.bootstrap) if folds else ({}, {})
+    else:
+        noise = run_noise(noise_cohorts, args.seeds, records) if noise_cohorts else {}
+        per_cohort, overall = {}, {}
+        if real_cohorts:
+            repeats = list(range(args.first_repeat, args.first_repeat + args.repeats))
+            folds, timing = run_real(real_cohorts, args.folds, repeats, records)
+            per_cohort, overall = summarize_real(folds, timing, args.bootstrap)
     print_tables(noise, per_cohort, overall)
     summary = {
         "noise": noise,
