@@ -442,6 +442,7 @@ def unmatched_scans(cohort, block):
     message = (
         "Patient IDs do not match across sources: "
         + "; ".join(parts)
-        + f". Their IDs are listed in {UNMATCHED_SCANS} when the output is written."
+        + f". `graphboost fit` lists their IDs in {UNMATCHED_SCANS} of the model folder "
+        "(in Python: cohort.unmatched_scans)."
     )
     return frame, message
