@@ -1,10 +1,11 @@
 """graphboost: boosted graph learners over automatically chosen patient-similarity graphs.
 
-The estimator takes a numeric matrix and named column blocks; clinical preprocessing and imaging
-embeddings live in the separate ``features`` package.
+The estimators (a classifier, and a survival model in scikit-survival's conventions) take a
+numeric matrix and named column blocks; clinical preprocessing and imaging embeddings live in the
+separate ``features`` package.
 """
 
-from ._boosting import GraphBoostClassifier, load
+from ._boosting import GraphBoostClassifier
 from ._device import resolve_device, seeded_torch, torch_threads
 from ._explain import (
     MODALITY_ALIASES,
@@ -21,6 +22,8 @@ from ._graphs import (
     threshold_from_differences,
 )
 from ._neighborhoods import build_graph
+from ._survival import GraphBoostSurvivalAnalysis, load
+from ._survival_metrics import StepFunction, concordance_index
 from ._version import __version__
 from ._weak import GraphWeakLearner
 
@@ -28,13 +31,16 @@ __all__ = [
     "MODALITY_ALIASES",
     "PLAIN_MODALITY",
     "GraphBoostClassifier",
+    "GraphBoostSurvivalAnalysis",
     "GraphSpec",
     "GraphWeakLearner",
+    "StepFunction",
     "__version__",
     "block_knn_graph",
     "build_graph",
     "column_knn_graph",
     "column_threshold_graph",
+    "concordance_index",
     "load",
     "modality_contributions",
     "modality_shares",

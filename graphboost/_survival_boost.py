@@ -1,0 +1,277 @@
+"""Newton boosting of the Cox partial likelihood with neighbor-mean weak learners.
+
+Each round computes the gradient ``g`` and the diagonal Hessian ``h`` of the negative log
+partial likelihood in the patients' current scores. Every candidate graph proposes the Newton
+step of each patient's neighborhood, ``-sum(g) / (sum(h) + l2_regularization)`` over the
+neighbors, the patient itself left out; on one column every neighborhood is a contiguous range
+of the sorted values (whole tie groups), so one pass of prefix sums scores a column at all its
+neighborhood sizes, O(N) per candidate and round. The candidate whose shrunken leave-self-out
+step lowers the second-order approximation of the loss the most is kept. Every round is run:
+a rule stopping when no leave-self-out step lowers the loss stopped after 17-24 rounds on
+rotterdam, where the held-out partial likelihood of the inner folds kept improving over 100.
+
+:func:`choose_boost_scale` is the guard: the boosted score keeps a weight above zero only when
+it beats the start out of fold, on held-out partial likelihood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._cox import RiskSets
+from ._graphs import sorted_ranges
+from ._neighborhoods import BlockGraph, _padded_vote, _prefix, _unpack_ranges
+from ._screen import CandidateScreen
+
+#: Weights of the boosted score tried by ``boost_scale="auto"``.
+SURVIVAL_SCALES = (0.0, 0.25, 0.5, 1.0)
+
+
+class NeighborStep:
+    """The weak learner of one round: the neighbor mean Newton step on one graph.
+
+    A new patient's step is ``-learning_rate * sum(g) / (sum(h) + l2)`` over its training
+    neighbors in ``graph`` (new patients link only to training patients), computed from prefix
+    sums in O(k + log N) per patient, whatever the other rows passed with it.
+
+    Parameters
+    ----------
+    graph : ColumnGraph or BlockGraph
+        The fitted graph of the selected candidate.
+    gh : ndarray of shape (n_train, 2)
+        Gradient and Hessian of the training patients in this round.
+    learning_rate, l2 : float
+        Shrinkage and the ridge added to the Hessian sums.
+    """
+
+    def __init__(self, graph, gh, learning_rate, l2):
+        self.graph = graph
+        self.gh = np.ascontiguousarray(gh, dtype=np.float64)
+        self.learning_rate = float(learning_rate)
+        self.l2 = float(l2)
+        self._prefix = None
+
+    @property
+    def spec(self):
+        return self.graph.spec
+
+    def predict(self, X):
+        """The step of each new patient, shape (n_queries,)."""
+        return self.predict_from(query_neighbors(self.graph, X))
+
+    def predict_from(self, neighbors):
+        """The step of new patients from their neighbors in ``graph`` (:func:`query_neighbors`),
+        which the rounds on one graph share."""
+        if isinstance(self.graph, BlockGraph):
+            sums = _padded_vote(self.gh, neighbors)
+        else:
+            if self._prefix is None:
+                self._prefix = _prefix(self.gh[self.graph.order])  # in sorted order
+            lo, hi = neighbors
+            sums = self._prefix[hi] - self._prefix[lo]
+        return -self.learning_rate * sums[:, 0] / (sums[:, 1] + self.l2)
+
+
+def query_neighbors(graph, X):
+    """The training neighbors of new patients in ``graph``: a column graph's ranges ``(lo, hi)``
+    of sorted positions, a block graph's neighbor array (-1 padded)."""
+    if isinstance(graph, BlockGraph):
+        return graph.neighbors_query(X)
+    spec = graph.spec
+    return sorted_ranges(
+        graph.sorted_x,
+        spec.rule,
+        spec.n_neighbors,
+        spec.threshold,
+        query=graph.query_values(X),
+    )
+
+
+class SurvivalBoosting:
+    """The boosting rounds of one fit, on one training set.
+
+    Parameters
+    ----------
+    candidates : list of Candidate
+        The candidate graphs (:func:`graphboost._candidates.candidate_graphs`).
+    n_estimators, learning_rate, l2, reuse_features
+        The estimator's parameters.
+    """
+
+    def __init__(self, candidates, n_estimators, learning_rate, l2, reuse_features, verbose=0):
+        self.candidates = candidates
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.reuse_features = reuse_features
+        self.verbose = verbose
+
+    def fit(self, X, risk_sets, start):
+        """Boost from the start scores ``start``; sets ``learners_``, ``gains_``, ``train_boost_``.
+
+        ``train_boost_`` is the boosted score of each training patient summed over the rounds,
+        each round's step computed without the patient itself.
+        """
+        self.learners_, gains = [], []
+        self.train_boost_ = np.zeros(X.shape[0])
+        if not self.candidates:
+            self.gains_ = np.empty(0)
+            return self
+        screen = CandidateScreen(X, self.candidates)
+        score = np.array(start, dtype=np.float64, copy=True)
+        for r in range(self.n_estimators):
+            g, h = risk_sets.gradient_hessian(score)
+            all_gains = self._screen_gains(screen, g, h)
+            best = int(np.argmin(all_gains))
+            if not np.isfinite(all_gains[best]):
+                break  # no candidate left
+            gh = np.column_stack([g, h])
+            step = self.learning_rate * self._leave_self_out_step(screen, best, gh)
+            score += step
+            self.train_boost_ += step
+            self.learners_.append(
+                NeighborStep(screen.graph(best, X), gh, self.learning_rate, self.l2)
+            )
+            gains.append(float(all_gains[best]))
+            if self.verbose:
+                print(f"round {r + 1}: {screen.specs[best]!r}, gain {all_gains[best]:.5g}")
+            if not self.reuse_features:
+                screen.retire(best)
+        self.gains_ = np.asarray(gains)
+        return self
+
+    def _step(self, G, H):
+        return -G / (H + self.l2)
+
+    def _gain(self, g, h, step):
+        """Second-order change of the loss for the shrunken step ``learning_rate * step``."""
+        s = self.learning_rate * step
+        return float(g @ s + 0.5 * (h @ (s * s)))
+
+    def _screen_gains(self, screen, g, h):
+        """Leave-self-out gain of every active candidate; ``inf`` where inactive."""
+        gains = np.full(len(screen.specs), np.inf)
+        by_column = {}
+        for i, (kind, pos, sub) in enumerate(screen.sources):
+            if not screen.active[i]:
+                continue
+            if kind == "column":
+                by_column.setdefault(pos, []).append((sub, i))
+            else:
+                sums = _padded_vote(np.column_stack([g, h]), screen.blocks[pos][:, :sub])
+                gains[i] = self._gain(g, h, self._step(sums[:, 0], sums[:, 1]))
+        for pos, members in by_column.items():
+            order = screen.orders[pos]
+            gs, hs = g[order], h[order]
+            cg, ch = _prefix(gs), _prefix(hs)
+            for sub, i in members:
+                lo, hi = _unpack_ranges(*screen.column_ranges[pos][sub])
+                G = cg[hi] - cg[lo] - gs
+                H = ch[hi] - ch[lo] - hs
+                gains[i] = self._gain(gs, hs, self._step(G, H))
+        return gains
+
+    def _leave_self_out_step(self, screen, i, gh):
+        """Neighbor-mean step of each training patient on candidate ``i``, itself left out."""
+        kind, pos, sub = screen.sources[i]
+        if kind == "block":
+            sums = _padded_vote(gh, screen.blocks[pos][:, :sub])
+            return self._step(sums[:, 0], sums[:, 1])
+        order = screen.orders[pos]
+        lo, hi = _unpack_ranges(*screen.column_ranges[pos][sub])
+        sorted_gh = gh[order]
+        cs = _prefix(sorted_gh)
+        sums = cs[hi] - cs[lo] - sorted_gh
+        out = np.empty(gh.shape[0])
+        out[order] = self._step(sums[:, 0], sums[:, 1])
+        return out
+
+
+class StackedSteps:
+    """The rounds grouped by graph, for prediction: the gradients and Hessians of the rounds on
+    one graph side by side, so that a new patient's neighbors are found once per graph and all
+    its rounds read in one gather (a new patient in about a millisecond).
+
+    Each row's score is computed on its own, so it does not depend on the other rows.
+    """
+
+    def __init__(self, learners):
+        groups = {}
+        for learner in learners:
+            groups.setdefault(id(learner.graph), (learner.graph, []))[1].append(learner)
+        self.groups = []
+        for graph, members in groups.values():
+            gh = np.stack([m.gh for m in members], axis=1)  # (n_train, n_rounds, 2)
+            block = isinstance(graph, BlockGraph)
+            self.groups.append(
+                (
+                    graph,
+                    gh.reshape(gh.shape[0], -1) if block else _prefix(gh[graph.order]),
+                    np.array([m.learning_rate for m in members]),
+                    np.array([m.l2 for m in members]),
+                )
+            )
+
+    def predict(self, X):
+        total = np.zeros(X.shape[0])
+        for graph, values, rate, l2 in self.groups:
+            neighbors = query_neighbors(graph, X)
+            if isinstance(graph, BlockGraph):
+                sums = _padded_vote(values, neighbors).reshape(X.shape[0], -1, 2)
+            else:
+                lo, hi = neighbors
+                sums = values[hi] - values[lo]
+            steps = -rate * sums[..., 0] / (sums[..., 1] + l2)
+            for j in range(steps.shape[1]):  # elementwise: the same sum whatever the rows
+                total += steps[:, j]
+        return total
+
+
+def boosted_score(learners, X):
+    """Sum of the rounds' steps for the patients ``X`` (see :class:`StackedSteps`)."""
+    return StackedSteps(learners).predict(X)
+
+
+def choose_boost_scale(X, time, event, start, folds, make_boosting, ties, scales=SURVIVAL_SCALES):
+    """The weight of the boosted score: the best of ``scales`` out of fold, or 0.
+
+    In each inner fold the start is refitted on the training part (at the chosen penalty), the
+    boosting rerun from it, and the held-out patients scored by their own log partial
+    likelihood per event, at every scale, of the start plus the scaled boosted score and of the
+    scaled boosted score alone. The best scale ``s`` of the sum is kept only when both paired
+    gains exceed one standard error of their fold differences: the sum over the start alone
+    (the graphs add to the start), and the boosted score alone over no score at all (the
+    graphs carry signal of their own, not only a correction of an overfitted start: on pure
+    noise a small scale can beat the start by cancelling part of its fitted noise).
+
+    Returns
+    -------
+    scale : float
+    scores : ndarray of shape (n_folds, 2, n_scales)
+        Held-out log partial likelihood per event of each fold and scale: ``[:, 0]`` of the
+        start plus the scaled boosted score, ``[:, 1]`` of the scaled boosted score alone.
+    """
+    rows = []
+    for train, test in folds:
+        start_k = start.refit(X[train], time[train], event[train], ties)
+        boosting = make_boosting(X[train], train.shape[0])
+        risk_train = RiskSets(time[train], event[train], ties)
+        boosting.fit(X[train], risk_train, start_k.decision_function(X[train]))
+        base = start_k.decision_function(X[test])
+        boost = boosted_score(boosting.learners_, X[test])
+        held_out = RiskSets(time[test], event[test], ties)
+        per_event = max(held_out.n_events, 1)
+        rows.append(
+            [
+                [held_out.loglik(base + s * boost) / per_event for s in scales],
+                [held_out.loglik(s * boost) / per_event for s in scales],
+            ]
+        )
+    scores = np.asarray(rows)
+    gains = scores - scores[:, :, :1]
+    mean = gains.mean(axis=0)
+    se = gains.std(axis=0, ddof=1) / np.sqrt(gains.shape[0]) if gains.shape[0] > 1 else 0 * mean
+    best = int(np.argmax(mean[0]))
+    if best == 0 or not (mean[:, best] > se[:, best]).all():
+        return 0.0, scores
+    return float(scales[best]), scores

@@ -1,0 +1,208 @@
+"""Saving and loading a fitted :class:`~graphboost.GraphBoostSurvivalAnalysis`.
+
+The folder is the classifier's (see :mod:`graphboost._persistence`): ``model.json`` (parameters,
+fitted attributes, the graphs and the rounds), ``arrays.pt`` (a flat dict of tensors, read with
+``torch.load(..., weights_only=True)``) and ``manifest.json`` (the SHA-256 of both, checked
+before anything is used). Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._cox import RidgeCox, ZeroStart
+from ._neighborhoods import BlockGraph
+from ._persistence import (
+    _arrays,
+    _as_tensor,
+    _corrupt,
+    _read_json,
+    _restore_graph,
+    _sha256,
+    _verify_checksums,
+)
+from ._survival_boost import NeighborStep
+from ._version import __version__
+
+FORMAT = "graphboost.GraphBoostSurvivalAnalysis"
+FORMAT_VERSION = 1
+_META, _ARRAYS, _MANIFEST = "model.json", "arrays.pt", "manifest.json"
+_STARTS = {"ridge": RidgeCox, "zero": ZeroStart}
+
+
+def write_survival_model(model, path):
+    """Write ``model`` to the new folder ``path``; see :meth:`GraphBoostSurvivalAnalysis.save`."""
+    check_is_fitted(model)
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(
+            f"Cannot save the model to {str(path)!r}: it exists and is not an empty folder. "
+            "Choose a new path; nothing was overwritten."
+        )
+    init_meta, init_arrays = model.init_.state()
+    init_meta["kind"] = "ridge" if isinstance(model.init_, RidgeCox) else "zero"
+    arrays = {f"init/{name}": value for name, value in init_arrays.items()}
+    arrays["unique_times"] = model.unique_times_
+    arrays["cum_baseline_hazard"] = model.cum_baseline_hazard_.y
+    graph_ids, graphs, learners = {}, [], []
+    for r, learner in enumerate(model.estimators_):
+        graph = learner.graph
+        if id(graph) not in graph_ids:
+            graph_ids[id(graph)] = g = len(graphs)
+            meta, graph_arrays = graph.state()
+            kind = "block" if isinstance(graph, BlockGraph) else "column"
+            graphs.append({"kind": kind, "spec": dataclasses.asdict(graph.spec), "meta": meta})
+            arrays.update({f"graph/{g}/{name}": value for name, value in graph_arrays.items()})
+        arrays[f"learner/{r}/gh"] = learner.gh
+        learners.append(
+            {
+                "graph": graph_ids[id(graph)],
+                "learning_rate": learner.learning_rate,
+                "l2": learner.l2,
+            }
+        )
+    names = getattr(model, "feature_names_in_", None)
+    scores = model.scale_scores_
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "graphboost_version": __version__,
+        "params": _params(model),
+        "n_features_in": int(model.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "feature_groups": model.feature_groups_,
+        "skipped_features": list(model.skipped_features_),
+        "n_candidates": int(model.n_candidates_),
+        "boost_scale": float(model.boost_scale_),
+        "train_gains": model.train_gains_.tolist(),
+        "scale_scores": None if scores is None else scores.tolist(),
+        "init": init_meta,
+        "graphs": graphs,
+        "learners": learners,
+    }
+    _write_folder(path, meta, {key: _as_tensor(value) for key, value in arrays.items()})
+
+
+def _params(model):
+    """``get_params`` in JSON types; ``feature_groups`` as the resolved column names."""
+    params = model.get_params(deep=False)
+    names = model._column_names()
+    params["feature_groups"] = {
+        group: [names[i] for i in indices] for group, indices in model.feature_groups_.items()
+    } or None
+    for key, value in params.items():
+        if isinstance(value, tuple | list | np.ndarray):
+            params[key] = np.asarray(value).tolist()
+        elif isinstance(value, np.generic):
+            params[key] = value.item()
+    if not isinstance(params["random_state"], int | type(None)):
+        params["random_state"] = None
+    return params
+
+
+def _write_folder(path, meta, tensors):
+    """Write the three files into a temporary folder, then move it to ``path`` at once."""
+    parent = path.parent if str(path.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".graphboost-", dir=parent))
+    try:
+        torch.save(tensors, tmp / _ARRAYS)
+        (tmp / _META).write_text(json.dumps(meta, indent=1))
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "sha256": {name: _sha256(tmp / name) for name in (_META, _ARRAYS)},
+        }
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_survival_model(path, estimator_class):
+    """Read the folder ``path`` (checksums first) as an ``estimator_class``."""
+    path = Path(path)
+    meta = _read_json(path, _META)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"The model at {str(path)!r} was written in survival model format version "
+            f"{meta.get('format_version')!r} by graphboost {meta.get('graphboost_version')}; "
+            f"this is graphboost {__version__}, which reads format version {FORMAT_VERSION}. "
+            "Refit the model, or load it with the graphboost version that wrote it."
+        )
+    _verify_checksums(path)
+    try:
+        tensors = torch.load(path / _ARRAYS, weights_only=True, map_location="cpu")
+        return _restore(estimator_class, meta, tensors)
+    except pickle.UnpicklingError:
+        raise _corrupt(
+            path,
+            f"{_ARRAYS} holds Python objects, not tensors: it is not a model this library "
+            "saved, and it was refused without running any of it",
+        ) from None
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise _corrupt(path, f"its content is inconsistent ({type(exc).__name__}: {exc})") from exc
+
+
+def _restore(estimator_class, meta, tensors):
+    params = dict(meta["params"])
+    for key in ("n_neighbors", "threshold_quantiles"):
+        if isinstance(params[key], list):
+            params[key] = tuple(params[key])
+    model = estimator_class(**params)
+    model.n_features_in_ = meta["n_features_in"]
+    if meta["feature_names_in"] is not None:
+        model.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
+    model.feature_groups_ = {k: list(v) for k, v in meta["feature_groups"].items()}
+    model.skipped_features_ = list(meta["skipped_features"])
+    model.n_candidates_ = meta["n_candidates"]
+    model.boost_scale_ = float(meta["boost_scale"])
+    model.train_gains_ = np.asarray(meta["train_gains"], dtype=np.float64)
+    scores = meta["scale_scores"]
+    model.scale_scores_ = None if scores is None else np.asarray(scores, dtype=np.float64)
+    init_meta = meta["init"]
+    model.init_ = _STARTS[init_meta["kind"]].from_state(init_meta, _arrays(tensors, "init/"))
+    model.alpha_ = model.init_.alpha_
+    graphs = [_restore_graph(g, entry, tensors) for g, entry in enumerate(meta["graphs"])]
+    model.estimators_ = [
+        NeighborStep(
+            graphs[entry["graph"]],
+            tensors[f"learner/{r}/gh"].numpy(),
+            entry["learning_rate"],
+            entry["l2"],
+        )
+        for r, entry in enumerate(meta["learners"])
+    ]
+    model.selected_graphs_ = [learner.spec for learner in model.estimators_]
+    model.unique_times_ = tensors["unique_times"].numpy().astype(np.float64)
+    model._set_baseline(tensors["cum_baseline_hazard"].numpy().astype(np.float64))
+    model.feature_importances_ = model._importances()
+    return model
+
+
+def is_survival_folder(path):
+    """Whether ``path`` holds a ``model.json`` written by :func:`write_survival_model`."""
+    meta_file = Path(path) / _META
+    return meta_file.is_file() and _format_of(meta_file) == FORMAT
+
+
+def _format_of(meta_file):
+    """The ``format`` written in a ``model.json``, or None when it cannot be read."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
