@@ -50,7 +50,7 @@ __all__ = [
     "load_encoder_weights",
 ]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: each volume through the encoder alone (1: batched, ~1e-5 apart)
 
 
 class VolumeEmbedder(TransformerMixin, BaseEstimator):
