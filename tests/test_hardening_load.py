@@ -1,7 +1,7 @@
 """Load: one large batch, many single patients and chunks of any size give the same probabilities.
 
 Prediction is inductive (a new patient links only to training patients), so a patient's score
-must not depend on who else is in the call. ``experiments/benchmark_load.py`` runs the same check
+must not depend on who else is in the call. ``benchmarks/benchmark_load.py`` runs the same check
 at 100,000 patients and prints both throughputs and the peak memory.
 """
 
