@@ -191,10 +191,11 @@ def fit_ridge_cox(Z, risk_sets, alpha, start=None):
         return np.zeros(p)
 
     def objective(beta):
-        eta = Z @ beta
+        # Elementwise products, not BLAS: its threads wait on busy cores of a shared machine.
+        eta = (Z * beta).sum(axis=1)
         grad_eta, _ = risk_sets.gradient_hessian(eta)
-        value = -risk_sets.loglik(eta) / n + 0.5 * alpha * beta @ beta
-        return value, Z.T @ grad_eta / n + alpha * beta
+        value = -risk_sets.loglik(eta) / n + 0.5 * alpha * float(np.sum(beta * beta))
+        return value, (Z * grad_eta[:, None]).sum(axis=0) / n + alpha * beta
 
     x0 = np.zeros(p) if start is None else start
     found = minimize(
@@ -216,5 +217,6 @@ def _cv_partial_likelihood(Z, time, event, alphas, folds, ties):
         beta = None
         for a in np.argsort(alphas)[::-1]:  # strongest penalty first, warm-started
             beta = fit_ridge_cox(Z[train], inner, alphas[a], beta)
-            scores[a] += everyone.loglik(Z @ beta) - inner.loglik(Z[train] @ beta)
+            eta = (Z * beta).sum(axis=1)
+            scores[a] += everyone.loglik(eta) - inner.loglik(eta[train])
     return scores
