@@ -55,7 +55,7 @@ from .clinical._metrics import (
 from .clinical._typicality import neighbor_typicality
 from .evaluation._clinical_report import ClinicalResults
 from .evaluation._cv import cross_validate
-from .evaluation._dataset import DATASETS, Dataset, load_dataset
+from .evaluation._dataset import DATASETS, load_dataset
 from .evaluation._summary import format_table
 from .methods._gcn import PopulationGCNClassifier
 from .methods._modality_selection import ModalitySelectionClassifier
@@ -119,3 +119,11 @@ __all__ = [
     "search_space",
     "workflows",
 ]
+
+
+def __getattr__(name):
+    """``experiments.Dataset`` is ``features.Task``, the one container of a task, resolved on first
+    use so that ``import experiments`` (and ``graphboost --help``) does not import torch."""
+    from .evaluation import _dataset
+
+    return _dataset.__getattr__(name)

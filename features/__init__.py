@@ -19,7 +19,6 @@ from .datasets import (
     PUBLIC_COHORTS,
     SURVIVAL_COHORTS,
     AdrenalMNIST3D,
-    DukeDataset,
     SurvivalDataset,
     SyntheticCohort,
     load_adrenalmnist3d,
@@ -50,6 +49,7 @@ from .tables import (
     BlockPCA,
     ClinicalPreprocessor,
     Cohort,
+    Task,
     UnseenCategoryWarning,
     load_preprocessor,
     read_table,
@@ -63,12 +63,12 @@ __all__ = [
     "BlockPCA",
     "ClinicalPreprocessor",
     "Cohort",
-    "DukeDataset",
     "PretrainResult",
     "SmallCNN3D",
     "SupervisedVolumeEmbedder",
     "SurvivalDataset",
     "SyntheticCohort",
+    "Task",
     "UnseenCategoryWarning",
     "Volume",
     "VolumeEmbedder",
@@ -91,3 +91,12 @@ __all__ = [
     "shared_data_dir",
     "survival_target",
 ]
+
+
+def __getattr__(name):
+    """Deprecated names: ``DukeDataset`` is :class:`Task` now."""
+    if name == "DukeDataset":
+        from . import datasets
+
+        return datasets.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ from ..evaluation._clinical_report import (
     write_clinical,
 )
 from ..evaluation._cv import cross_validate, make_splits
-from ..evaluation._dataset import Dataset, check_labels, load_dataset
+from ..evaluation._dataset import check_labels, load_dataset
 from ..evaluation._summary import (
     _compare,
     _compare_variants,
@@ -129,9 +129,11 @@ def _arm_meta(meta, results, variants):
 
 def _dataset(cfg, dataset=None):
     """The config's dataset (or ``dataset``), its labels checked against the folds."""
+    from features import Task
+
     ds = dataset if dataset is not None else load_dataset(cfg["dataset"], cfg["cv"]["n_splits"])
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"dataset must be an experiments Dataset; got {type(ds).__name__}.")
+    if not isinstance(ds, Task):
+        raise TypeError(f"dataset must be a features.Task; got {type(ds).__name__}.")
     if ds.groups is None:
         check_labels(ds.y, cfg["cv"]["n_splits"], what=f"the label of {ds.name}")
     return ds

@@ -4,7 +4,7 @@ folds for every method, summary tables with paired comparisons, and clinical res
 
 from ._clinical_report import ClinicalResults
 from ._cv import MethodResult, cross_validate, make_splits
-from ._dataset import DATASETS, Dataset, load_dataset
+from ._dataset import DATASETS, load_dataset
 from ._summary import format_table, summary_table
 
 __all__ = [
@@ -18,3 +18,10 @@ __all__ = [
     "make_splits",
     "summary_table",
 ]
+
+
+def __getattr__(name):
+    """``Dataset`` is ``features.Task`` (resolved on first use: features imports torch)."""
+    from . import _dataset
+
+    return _dataset.__getattr__(name)

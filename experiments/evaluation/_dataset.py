@@ -7,7 +7,6 @@ them: ``import experiments`` (and ``graphboost --help``) stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,35 +30,21 @@ PUBLIC_TASKS = ("ad_data", "gbsg", "indo_rct", "nwtco", "pima", "rotterdam")
 """Public cohorts of ``features.load_public_cohort`` (cards in ``docs/datasets/<name>.md``)."""
 
 
-@dataclass
-class Dataset:
-    """A cohort ready for cross-validation.
+def _task(*args, **kwargs):
+    """A ``features.Task``, the one container of a task (imported here: features imports torch)."""
+    from features import Task
 
-    Attributes
-    ----------
-    name : str
-    X : pandas.DataFrame
-        Features (raw; preprocessing happens inside the folds).
-    y : ndarray
-        Labels as given (encoded by the runner).
-    feature_groups : dict of str to list of str
-        Named blocks of source columns (for example an imaging embedding), one candidate graph
-        each for GraphBoostClassifier.
-    groups : ndarray or None
-        Site / scanner / source-cohort of each patient, for leave-one-group-out evaluation.
-    group_column : str or None
-    preprocessor : features.ClinicalPreprocessor or None
-        The (unfitted) preprocessor suited to the columns, e.g. from
-        ``features.Cohort.make_preprocessor``; ``None`` means ``ClinicalPreprocessor()``.
-    """
+    return Task(*args, **kwargs)
 
-    name: str
-    X: pd.DataFrame
-    y: np.ndarray
-    feature_groups: dict = field(default_factory=dict)
-    groups: np.ndarray | None = None
-    group_column: str | None = None
-    preprocessor: object = None
+
+def __getattr__(name):
+    """``Dataset`` is ``features.Task``, resolved on first use so ``import experiments`` stays
+    light."""
+    if name == "Dataset":
+        from features import Task
+
+        return Task
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 MAX_LABEL_VALUES = 20
@@ -321,7 +306,7 @@ def reduced_blocks(blocks, block_components):
 def dataset_from_cohort(
     cohort, name, groups=None, group_column=None, block_components=BLOCK_COMPONENTS
 ):
-    """A :class:`Dataset` of a labelled ``features.Cohort``.
+    """A ``features.Task`` of a labelled ``features.Cohort``.
 
     Every embedding block of the cohort is a feature group (with its ``"<block>:missing"``
     column, see :func:`block_indicators`); ``groups`` adds named blocks of other columns. A block
@@ -349,7 +334,7 @@ def dataset_from_cohort(
         )
     feature_groups = {**blocks, **resolve_groups(groups, list(X.columns))}
     preprocessor = cohort_preprocessor(cohort, reduced_blocks(blocks, block_components))
-    return Dataset(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)
+    return _task(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)
 
 
 def load_dataset(spec, n_splits=5):
@@ -427,7 +412,7 @@ def _load_duke(spec):
         groups = X[group_col].astype(str).to_numpy()
         X = X.drop(columns=[group_col])
         fg = {k: [c for c in v if c != group_col] for k, v in fg.items()}
-    return Dataset(f"duke:{task}", X, np.asarray(duke.y), fg, groups, group_col)
+    return _task(f"duke:{task}", X, np.asarray(duke.y), fg, groups, group_col)
 
 
 def _load_public(spec):
@@ -439,7 +424,7 @@ def _load_public(spec):
         raise InputError(f"Unknown public cohort {name!r}; choose one of {list(PUBLIC_TASKS)}.")
     data = load_public_cohort(name)
     groups = {k: list(v) for k, v in data.feature_groups.items()}
-    return Dataset(f"public:{name}", data.X, np.asarray(data.y), groups)
+    return _task(f"public:{name}", data.X, np.asarray(data.y), groups)
 
 
 def _load_adrenal(spec):
@@ -469,4 +454,4 @@ def _load_adrenal(spec):
         emb = np.asarray(embedder.fit().transform(list(volumes.astype(np.float32) / 255.0)))
         X = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
         groups = {"ct": list(X.columns)}
-    return Dataset(f"adrenalmnist3d-{size}:{spec.get('split', 'train')}", X, y, groups)
+    return _task(f"adrenalmnist3d-{size}:{spec.get('split', 'train')}", X, y, groups)

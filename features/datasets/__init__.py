@@ -18,8 +18,9 @@ make_synthetic_cohort
 
 Classes
 -------
-DukeDataset, AdrenalMNIST3D, SyntheticCohort, SurvivalDataset
-    What the loaders and the generator return.
+AdrenalMNIST3D, SyntheticCohort, SurvivalDataset
+    What the AdrenalMNIST3D loader, the generator and the survival loader return; the Duke and
+    public cohort loaders return a :class:`features.Task`.
 
 Attributes
 ----------
@@ -30,7 +31,7 @@ SURVIVAL_COHORTS : dict of str to str
 """
 
 from ._adrenal import AdrenalMNIST3D, load_adrenalmnist3d
-from ._duke import DukeDataset, load_duke
+from ._duke import load_duke
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
 from ._survival_cohorts import (
     SURVIVAL_COHORTS,
@@ -44,7 +45,6 @@ __all__ = [
     "PUBLIC_COHORTS",
     "SURVIVAL_COHORTS",
     "AdrenalMNIST3D",
-    "DukeDataset",
     "SurvivalDataset",
     "SyntheticCohort",
     "load_adrenalmnist3d",
@@ -54,3 +54,20 @@ __all__ = [
     "make_synthetic_cohort",
     "survival_target",
 ]
+
+
+def __getattr__(name):
+    """``DukeDataset``, the former container of the loaders, is :class:`features.Task` now."""
+    if name == "DukeDataset":
+        import warnings
+
+        from ..tables import Task
+
+        warnings.warn(
+            "features.DukeDataset is now features.Task, the one container of a task (its "
+            "'task' attribute is 'name'); DukeDataset will be removed in a later release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Task
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

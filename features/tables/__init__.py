@@ -18,6 +18,8 @@ BlockPCA
     Replace one block of columns by its principal components, fitted in ``fit``.
 Cohort
     Patients, their label and their feature blocks, aligned by patient ID.
+Task
+    A prediction task: features, outcome, feature groups and patient IDs (what loaders return).
 UnseenCategoryWarning
     A category not seen in ``fit`` met at transform time.
 """
@@ -26,11 +28,13 @@ from ._block_pca import BlockPCA
 from ._clinical import ClinicalPreprocessor, UnseenCategoryWarning, load_preprocessor
 from ._cohort import Cohort
 from ._table import read_table
+from ._task import Task
 
 __all__ = [
     "BlockPCA",
     "ClinicalPreprocessor",
     "Cohort",
+    "Task",
     "UnseenCategoryWarning",
     "load_preprocessor",
     "read_table",
