@@ -158,3 +158,61 @@ def _count_smaller_after(values):
         width *= 2
         blocks = np.sort(values + (positions // width) * m) - (positions // width) * m
     return counts
+
+
+def kaplan_meier(time, event):
+    """Kaplan-Meier estimate of the survival function of the patients ``(time, event)``.
+
+    As ``sksurv.nonparametric.kaplan_meier_estimator(event, time)``: the survival just after
+    each distinct time (censoring times included, where it does not change), the product of
+    ``1 - d / n`` over the event times up to it (``d`` events among ``n`` patients at risk).
+
+    Parameters
+    ----------
+    time : array-like of shape (n_samples,)
+        Follow-up times.
+    event : array-like of shape (n_samples,)
+        Whether each follow-up ended with the event.
+
+    Returns
+    -------
+    times : ndarray of shape (n_times,)
+        The distinct times, ascending.
+    survival : ndarray of shape (n_times,)
+        The estimate from each time on.
+
+    Examples
+    --------
+    >>> from graphboost._survival_metrics import kaplan_meier
+    >>> times, survival = kaplan_meier([1.0, 2.0, 2.0, 3.0], [True, False, True, False])
+    >>> times.tolist(), survival.round(3).tolist()
+    ([1.0, 2.0, 3.0], [0.75, 0.5, 0.5])
+    """
+    time = np.asarray(time, dtype=np.float64).ravel()
+    event = np.asarray(event, dtype=bool).ravel()
+    if time.shape != event.shape or time.size == 0:
+        raise ValueError(
+            "time and event of a Kaplan-Meier estimate must be non-empty and of one length; got "
+            f"{time.shape[0]} and {event.shape[0]}."
+        )
+    order = np.argsort(time, kind="stable")
+    t, e = time[order], event[order]
+    first = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    deaths = np.add.reduceat(e.astype(np.float64), first)
+    at_risk = t.shape[0] - first
+    return t[first], np.cumprod(1.0 - deaths / at_risk)
+
+
+def kaplan_meier_function(time, event):
+    """The Kaplan-Meier estimate as a :class:`StepFunction` (1 before the first time, defined
+    up to the last follow-up time)."""
+    times, survival = kaplan_meier(time, event)
+    return StepFunction(times, survival, left=1.0)
+
+
+def survival_at(function, horizon):
+    """A Kaplan-Meier :class:`StepFunction` at ``horizon``; NaN beyond its last follow-up time
+    unless the estimate reached 0 (the patients' follow-up ended before the horizon)."""
+    if horizon <= function.domain[1]:
+        return function(horizon)
+    return 0.0 if function.y[-1] == 0 else float("nan")
