@@ -25,6 +25,7 @@ from ._survival_boost import (
     SurvivalBoosting,
     choose_boost_scale,
 )
+from ._survival_explain import SurvivalExplanations
 from ._survival_metrics import StepFunction, concordance_index
 from ._survival_persistence import is_survival_folder, read_survival_model, write_survival_model
 from ._validation import check_finite
@@ -32,7 +33,7 @@ from ._validation import check_finite
 _OWNER = "GraphBoostSurvivalAnalysis"
 
 
-class GraphBoostSurvivalAnalysis(BaseEstimator):
+class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
     """Boosted neighbor learners over patient-similarity graphs for censored survival times.
 
     The risk score is a ridge Cox model's linear predictor plus a boosted score. Every input
@@ -131,6 +132,9 @@ class GraphBoostSurvivalAnalysis(BaseEstimator):
         Breslow's cumulative baseline hazard on the final training scores.
     baseline_survival_ : StepFunction
         ``exp(-cum_baseline_hazard_)``.
+    train_time_, train_event_ : ndarray of shape (n_samples,)
+        Follow-up times and event indicators of the training patients, for the Kaplan-Meier
+        curves of :meth:`neighbor_survival` (None in a model saved without them).
 
     See Also
     --------
@@ -250,6 +254,7 @@ class GraphBoostSurvivalAnalysis(BaseEstimator):
                 f"cross-validation; got {n}."
             )
         folds = self._folds(X, event)
+        self.train_time_, self.train_event_ = time.copy(), event.copy()
         self.init_ = (RidgeCox() if self.init == "ridge" else ZeroStart()).fit(
             X, time, event, RIDGE_ALPHAS if self.alphas is None else self.alphas, folds, self.ties
         )

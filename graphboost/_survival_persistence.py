@@ -54,6 +54,9 @@ def write_survival_model(model, path):
     arrays = {f"init/{name}": value for name, value in init_arrays.items()}
     arrays["unique_times"] = model.unique_times_
     arrays["cum_baseline_hazard"] = model.cum_baseline_hazard_.y
+    if model.train_time_ is not None:
+        arrays["train_time"] = model.train_time_
+        arrays["train_event"] = model.train_event_
     graph_ids, graphs, learners = {}, [], []
     for r, learner in enumerate(model.estimators_):
         graph = learner.graph
@@ -189,6 +192,12 @@ def _restore(estimator_class, meta, tensors):
     model.selected_graphs_ = [learner.spec for learner in model.estimators_]
     model.unique_times_ = tensors["unique_times"].numpy().astype(np.float64)
     model._set_baseline(tensors["cum_baseline_hazard"].numpy().astype(np.float64))
+    # Kept since explanations (same format version): absent from a folder saved before them.
+    if "train_time" in tensors:
+        model.train_time_ = tensors["train_time"].numpy().astype(np.float64)
+        model.train_event_ = tensors["train_event"].numpy().astype(bool)
+    else:
+        model.train_time_ = model.train_event_ = None
     model.feature_importances_ = model._importances()
     return model
 
