@@ -307,3 +307,13 @@ def test_folder_saved_without_training_times_still_loads(model, data, tmp_path):
     assert table["cohort_survival_at_horizon"].isna().all()
     curves = loaded.neighbor_survival(X, "P200", 1, horizon=0.5)
     assert curves.neighbors is None and curves.cohort is None
+
+
+def test_modality_functions_read_the_survival_explanation(model, table, data):
+    from graphboost import modality_contributions, modality_shares
+
+    parts = modality_contributions(table)
+    assert parts.columns.tolist() == ["init", "clinical"]
+    X = data[0].iloc[200:]
+    np.testing.assert_allclose(parts.loc[X.index].sum(axis=1), model.predict(X), atol=1e-12)
+    np.testing.assert_allclose(modality_shares(table).sum(axis=1), 1.0)
