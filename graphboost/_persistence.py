@@ -158,7 +158,7 @@ def _as_tensor(value):
     return value
 
 
-def _write_folder(path, meta, tensors):
+def _write_folder(path, meta, tensors, fmt=FORMAT, version=FORMAT_VERSION):
     """Write the three files into a temporary folder, then move it to ``path`` at once."""
     parent = path.parent if str(path.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
@@ -167,8 +167,8 @@ def _write_folder(path, meta, tensors):
         torch.save(tensors, tmp / _ARRAYS)
         (tmp / _META).write_text(json.dumps(meta, indent=1))
         manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format": fmt,
+            "format_version": version,
             "sha256": {name: _sha256(tmp / name) for name in (_META, _ARRAYS)},
         }
         (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -202,9 +202,14 @@ def read_model(path, estimator_class):
         raise _corrupt(path, f"{_META} does not describe a {FORMAT} model")
     _check_version(path, meta)
     _verify_checksums(path)
+    return _load_checked(path, lambda tensors: _restore(estimator_class, meta, tensors))
+
+
+def _load_checked(path, restore):
+    """``restore(tensors)`` of a folder whose checksums were verified; tensors only, no pickle."""
     try:
         tensors = torch.load(path / _ARRAYS, weights_only=True, map_location="cpu")
-        return _restore(estimator_class, meta, tensors)
+        return restore(tensors)
     except pickle.UnpicklingError:  # not torch's advice to retry with weights_only=False
         raise _corrupt(
             path,
@@ -226,12 +231,12 @@ def _read_json(path, name):
         raise _corrupt(path, f"{name} is not valid JSON ({exc})") from None
 
 
-def _check_version(path, meta):
-    if meta.get("format_version") != FORMAT_VERSION:
+def _check_version(path, meta, version=FORMAT_VERSION, what="model"):
+    if meta.get("format_version") != version:
         raise ValueError(
-            f"The model at {str(path)!r} was written in model format version "
+            f"The model at {str(path)!r} was written in {what} format version "
             f"{meta.get('format_version')!r} by graphboost {meta.get('graphboost_version')}; "
-            f"this is graphboost {__version__}, which reads format version {FORMAT_VERSION}. "
+            f"this is graphboost {__version__}, which reads format version {version}. "
             "Refit the model, or load it with the graphboost version that wrote it."
         )
 

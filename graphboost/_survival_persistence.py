@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import pickle
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._cox import RidgeCox, ZeroStart
@@ -25,11 +20,12 @@ from ._neighborhoods import BlockGraph
 from ._persistence import (
     _arrays,
     _as_tensor,
-    _corrupt,
+    _check_version,
+    _load_checked,
     _read_json,
     _restore_graph,
-    _sha256,
     _verify_checksums,
+    _write_folder,
 )
 from ._survival_boost import NeighborStep
 from ._version import __version__
@@ -93,7 +89,8 @@ def write_survival_model(model, path):
         "graphs": graphs,
         "learners": learners,
     }
-    _write_folder(path, meta, {key: _as_tensor(value) for key, value in arrays.items()})
+    tensors = {key: _as_tensor(value) for key, value in arrays.items()}
+    _write_folder(path, meta, tensors, FORMAT, FORMAT_VERSION)
 
 
 def _params(model):
@@ -113,51 +110,13 @@ def _params(model):
     return params
 
 
-def _write_folder(path, meta, tensors):
-    """Write the three files into a temporary folder, then move it to ``path`` at once."""
-    parent = path.parent if str(path.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".graphboost-", dir=parent))
-    try:
-        torch.save(tensors, tmp / _ARRAYS)
-        (tmp / _META).write_text(json.dumps(meta, indent=1))
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "sha256": {name: _sha256(tmp / name) for name in (_META, _ARRAYS)},
-        }
-        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def read_survival_model(path, estimator_class):
     """Read the folder ``path`` (checksums first) as an ``estimator_class``."""
     path = Path(path)
     meta = _read_json(path, _META)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"The model at {str(path)!r} was written in survival model format version "
-            f"{meta.get('format_version')!r} by graphboost {meta.get('graphboost_version')}; "
-            f"this is graphboost {__version__}, which reads format version {FORMAT_VERSION}. "
-            "Refit the model, or load it with the graphboost version that wrote it."
-        )
+    _check_version(path, meta, FORMAT_VERSION, "survival model")
     _verify_checksums(path)
-    try:
-        tensors = torch.load(path / _ARRAYS, weights_only=True, map_location="cpu")
-        return _restore(estimator_class, meta, tensors)
-    except pickle.UnpicklingError:
-        raise _corrupt(
-            path,
-            f"{_ARRAYS} holds Python objects, not tensors: it is not a model this library "
-            "saved, and it was refused without running any of it",
-        ) from None
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise _corrupt(path, f"its content is inconsistent ({type(exc).__name__}: {exc})") from exc
+    return _load_checked(path, lambda tensors: _restore(estimator_class, meta, tensors))
 
 
 def _restore(estimator_class, meta, tensors):
