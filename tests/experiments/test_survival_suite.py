@@ -214,6 +214,9 @@ def test_run_on_two_synthetic_tasks_writes_the_results_folder(tmp_path):
     }
     text = (tmp_path / "run" / "survival_suite.md").read_text()
     assert "| s1 | 120 (" in text and "mean rank (of 3)" in text and "Friedman" in text
+    assert "Fold-mean Harrell's C" in text
+    fold_mean = res.fold_scores.query("task == 's1' and method == 'knn_km'").harrell_c.mean()
+    assert f"{fold_mean:.3f}" in text.split("Fold-mean")[1].split("Difference")[0]
     # one task at a time, merged: the same table, ranks and test as one call
     from experiments.benchmark._survival_suite import merge_survival_runs
 
