@@ -583,37 +583,5 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
 
 
 def load(path):
-    """Load a model saved with :meth:`GraphBoostClassifier.save`.
-
-    Only JSON and tensors are read (``torch.load(..., weights_only=True)``) after their SHA-256
-    checksums are verified; no code from the folder is run. The loaded model predicts exactly
-    what the saved one did.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The folder written by ``save``.
-
-    Returns
-    -------
-    model : GraphBoostClassifier
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``path`` holds no saved model.
-    ValueError
-        When a file was altered or corrupted, or was written in another format version.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from graphboost import GraphBoostClassifier, load
-    >>> X = np.random.default_rng(0).normal(size=(60, 3)); y = (X[:, 0] > 0).astype(int)
-    >>> clf = GraphBoostClassifier(n_estimators=5, random_state=0).fit(X, y)
-    >>> folder = os.path.join(tempfile.mkdtemp(), "model")
-    >>> clf.save(folder)
-    >>> bool(np.array_equal(load(folder).predict_proba(X), clf.predict_proba(X)))
-    True
-    """
+    """Read a :class:`GraphBoostClassifier` folder; :func:`graphboost.load` reads any model."""
     return read_model(path, GraphBoostClassifier)
