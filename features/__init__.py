@@ -19,7 +19,6 @@ from .datasets import (
     PUBLIC_COHORTS,
     SURVIVAL_COHORTS,
     AdrenalMNIST3D,
-    SurvivalDataset,
     SyntheticCohort,
     load_adrenalmnist3d,
     load_duke,
@@ -66,7 +65,6 @@ __all__ = [
     "PretrainResult",
     "SmallCNN3D",
     "SupervisedVolumeEmbedder",
-    "SurvivalDataset",
     "SyntheticCohort",
     "Task",
     "UnseenCategoryWarning",
@@ -94,8 +92,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    """Deprecated names: ``DukeDataset`` is :class:`Task` now."""
-    if name == "DukeDataset":
+    """Deprecated names: ``DukeDataset`` and ``SurvivalDataset`` are :class:`Task` now."""
+    if name in ("DukeDataset", "SurvivalDataset"):
         from . import datasets
 
         return datasets.__getattr__(name)

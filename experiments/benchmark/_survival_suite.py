@@ -369,7 +369,7 @@ def run_survival_suite(
         ``survival_suite.md``, ``survival_suite.csv``, ``fold_scores.csv``,
         ``critical_difference.png``, ``run.json``.
     overwrite : bool, default=False
-    datasets : dict of str to features.SurvivalDataset, optional
+    datasets : dict of str to features.Task, optional
         Tasks given directly (a synthetic set in the tests).
 
     Returns

@@ -18,9 +18,9 @@ make_synthetic_cohort
 
 Classes
 -------
-AdrenalMNIST3D, SyntheticCohort, SurvivalDataset
-    What the AdrenalMNIST3D loader, the generator and the survival loader return; the Duke and
-    public cohort loaders return a :class:`features.Task`.
+AdrenalMNIST3D, SyntheticCohort
+    What the AdrenalMNIST3D loader and the generator return; the Duke, public and survival
+    cohort loaders return a :class:`features.Task`.
 
 Attributes
 ----------
@@ -35,7 +35,6 @@ from ._duke import load_duke
 from ._public_cohorts import PUBLIC_COHORTS, load_public_cohort
 from ._survival_cohorts import (
     SURVIVAL_COHORTS,
-    SurvivalDataset,
     load_survival_cohort,
     survival_target,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "PUBLIC_COHORTS",
     "SURVIVAL_COHORTS",
     "AdrenalMNIST3D",
-    "SurvivalDataset",
     "SyntheticCohort",
     "load_adrenalmnist3d",
     "load_duke",
@@ -57,15 +55,16 @@ __all__ = [
 
 
 def __getattr__(name):
-    """``DukeDataset``, the former container of the loaders, is :class:`features.Task` now."""
-    if name == "DukeDataset":
+    """``DukeDataset`` and ``SurvivalDataset``, former containers of the loaders, are
+    :class:`features.Task` now."""
+    if name in ("DukeDataset", "SurvivalDataset"):
         import warnings
 
         from ..tables import Task
 
         warnings.warn(
-            "features.DukeDataset is now features.Task, the one container of a task (its "
-            "'task' attribute is 'name'); DukeDataset will be removed in a later release.",
+            f"features.{name} is now features.Task, the one container of a task (its "
+            f"'task' attribute is 'name'); {name} will be removed in a later release.",
             DeprecationWarning,
             stacklevel=2,
         )

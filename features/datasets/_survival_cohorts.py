@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..tables import Task
 from ._duke import (
     IMAGING_FILE,
     _categorical_codes,
@@ -38,7 +39,7 @@ from ._duke import (
 )
 from ._public_cohorts import _raw
 
-__all__ = ["SURVIVAL_COHORTS", "SurvivalDataset", "load_survival_cohort", "survival_target"]
+__all__ = ["SURVIVAL_COHORTS", "load_survival_cohort", "survival_target"]
 
 #: Task name -> one-line description (outcome rule and feature set).
 SURVIVAL_COHORTS: dict[str, str] = {
@@ -100,53 +101,6 @@ _SKSURV_COUNTS = {
     "veterans_lung_cancer": (137, 128),
     "aids": (1151, 96),
 }
-
-
-@dataclass
-class SurvivalDataset:
-    """A censored survival task, ready for a scikit-survival estimator.
-
-    Attributes
-    ----------
-    X : pandas.DataFrame
-        Raw feature values (not imputed, not scaled), NaN where missing, nominal columns as
-        ``category``, indexed by patient ID.
-    y : numpy structured ndarray
-        Fields ``event`` (bool) and ``time`` (float, days, > 0), in the rows of ``X``.
-    feature_groups : dict of str to list of str
-        Named blocks of columns.
-    patient_ids : pandas.Series
-        Patient IDs, same index as ``X``; not a feature.
-    task : str
-    description : str
-        The outcome rule, the cohort and its counts.
-    source_columns : dict of str to tuple of str
-        Output column -> where it was read from.
-    preprocessor_params : dict
-        Parameters of ``features.ClinicalPreprocessor`` the task is benchmarked with (empty:
-        the defaults). ``duke-rfs`` reduces its 529 imaging columns to 8 principal components
-        inside each training fold (``block_components={"img": 8}``, 87 events), without
-        per-column missing indicators for them (``skip_indicator``; 0.11% missing).
-    """
-
-    X: pd.DataFrame
-    y: np.ndarray
-    feature_groups: dict[str, list[str]]
-    patient_ids: pd.Series
-    task: str
-    description: str
-    source_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    preprocessor_params: dict = field(default_factory=dict)
-
-    @property
-    def event(self) -> np.ndarray:
-        """The event indicator (bool)."""
-        return np.asarray(self.y["event"], dtype=bool)
-
-    @property
-    def time(self) -> np.ndarray:
-        """The time of the event or of censoring (days)."""
-        return np.asarray(self.y["time"], dtype=float)
 
 
 def survival_target(event, time) -> np.ndarray:
@@ -322,7 +276,7 @@ _LOADERS: dict[str, Callable[[object], _Task]] = {
 assert set(_LOADERS) == set(SURVIVAL_COHORTS)
 
 
-def load_survival_cohort(name: str, data_dir: str | Path | None = None) -> SurvivalDataset:
+def load_survival_cohort(name: str, data_dir: str | Path | None = None) -> Task:
     """Load a censored survival task with its outcome rule and feature allow-list.
 
     Parameters
@@ -334,7 +288,7 @@ def load_survival_cohort(name: str, data_dir: str | Path | None = None) -> Survi
 
     Returns
     -------
-    SurvivalDataset
+    features.Task
         ``X`` (raw values, NaN where missing, nominal columns as ``category``, indexed by
         patient ID), ``y`` (fields ``event`` and ``time``), ``feature_groups``,
         ``patient_ids``, ``task``, ``description``, ``source_columns``. Censored patients are
@@ -372,12 +326,12 @@ def load_survival_cohort(name: str, data_dir: str | Path | None = None) -> Survi
         f"{y.size - n_events} censored; {X.shape[1]} columns; median follow-up time "
         f"{float(np.median(y['time'])):.0f} days."
     )
-    return SurvivalDataset(
+    return Task(
+        name=name,
         X=X,
         y=y,
         feature_groups={k: list(v) for k, v in task.groups.items()},
         patient_ids=pd.Series(index.to_numpy(), index=index, name="patient_id"),
-        task=name,
         description=description,
         source_columns={c: task.sources[c] for c in X.columns if c in task.sources},
         preprocessor_params=dict(task.preprocessor_params),

@@ -19,7 +19,7 @@ from experiments.methods import (
     make_survival_pipeline,
 )
 from experiments.methods import _survival_methods as sm
-from features import SurvivalDataset, survival_target
+from features import Task, survival_target
 
 FAST = ("ridge_cox", "xgboost_cox", "knn_km")
 
@@ -37,12 +37,12 @@ def synthetic(n=160, seed=0, name="synthetic"):
     time = np.maximum(np.minimum(event_time, censor_time), 1e-3)
     X.loc[rng.rand(n) < 0.05, "x1"] = np.nan
     X.index = pd.Index([f"p{i}" for i in range(n)], name="patient_id")
-    return SurvivalDataset(
+    return Task(
+        name=name,
         X=X,
         y=survival_target(event, time),
         feature_groups={"clinical": list(X.columns)},
         patient_ids=pd.Series(X.index, index=X.index),
-        task=name,
         description="synthetic",
     )
 

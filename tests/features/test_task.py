@@ -10,6 +10,8 @@ import features
 def test_former_container_names_resolve_to_task():
     with pytest.warns(DeprecationWarning, match="features.DukeDataset is now features.Task"):
         assert features.DukeDataset is features.Task
+    with pytest.warns(DeprecationWarning, match="features.SurvivalDataset is now features.Task"):
+        assert features.SurvivalDataset is features.Task
     import experiments
 
     assert experiments.Dataset is features.Task
