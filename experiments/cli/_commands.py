@@ -15,6 +15,7 @@ from ..benchmark._config import load_config
 from ..benchmark._report import format_ablation
 from ..benchmark._runner import run_benchmark
 from ..benchmark._suite import run_suite
+from ..benchmark._survival_suite import run_survival_suite
 from ..evaluation._dataset import dataset_from_cohort
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
@@ -202,6 +203,8 @@ def cmd_embed(args):
 
 def _run_suite(args):
     """``benchmark --suite``: every task of the suite, one results folder."""
+    if args.suite == "survival":
+        return _run_survival_suite(args)
     res = run_suite(
         args.suite,
         tasks=_split_list([args.tasks]) if args.tasks else None,
@@ -215,6 +218,23 @@ def _run_suite(args):
         progress=sys.stderr.isatty(),
     )
     print((res.output / "suite.md").read_text())
+    print(f"Results in {res.output}")
+    return 0
+
+
+def _run_survival_suite(args):
+    """``benchmark --suite survival``: the survival tasks, Harrell's C, ranks, one folder."""
+    res = run_survival_suite(
+        _split_list([args.tasks]) if args.tasks else None,
+        _split_list([args.methods]) if args.methods else None,
+        n_splits=args.folds or 5,
+        n_repeats=args.repeats or (1 if args.quick else 5),
+        n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
+        n_jobs=args.n_jobs or 1,
+        output=args.output or "runs/suite-survival-{timestamp}",
+        overwrite=args.overwrite,
+    )
+    print((res.output / "survival_suite.md").read_text())
     print(f"Results in {res.output}")
     return 0
 

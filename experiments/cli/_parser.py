@@ -321,9 +321,10 @@ def _add_benchmark(sub):
     which.add_argument("--config", help="TOML config path or a shipped name (duke-tnbc, ...)")
     which.add_argument(
         "--suite",
-        choices=sorted(SUITES),
-        help="every task of a suite (design: 6 public cohorts and 3 Duke tasks, 5 x 5 CV): one "
-        "table, mean ranks, the Friedman test and a critical-difference figure",
+        choices=sorted([*SUITES, "survival"]),
+        help="every task of a suite (design: 6 public cohorts and 3 Duke tasks, 5 x 5 CV, AUROC; "
+        "survival: 7 censored-outcome tasks, Harrell's C): one table, mean ranks, the Friedman "
+        "test and a critical-difference figure",
     )
     p.add_argument("--tasks", help="with --suite: a subset of its tasks (comma-separated)")
     p.add_argument(

@@ -272,3 +272,17 @@ def test_a_reduced_block_is_passed_to_graphboost_as_its_components():
     frame = pd.DataFrame(columns=["age", "site=a", "img:pc0", "img:pc1", "img:a"])
     assert groups["clinical"](frame) == ["age", "site=a"]
     assert groups["imaging"](frame) == ["img:pc0", "img:pc1"]
+
+
+def test_cli_runs_the_survival_suite(tmp_path, capsys):
+    """``graphboost benchmark --suite survival`` runs the survival suite and prints its table."""
+    from experiments.cli import main
+
+    out = tmp_path / "run"
+    argv = ["benchmark", "--suite", "survival", "--tasks", "veterans_lung_cancer"]
+    argv += ["--methods", "ridge_cox,knn_km", "--folds", "2", "--repeats", "1"]
+    argv += ["--bootstrap", "20", "--output", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "veterans_lung_cancer" in printed and "ridge_cox" in printed
+    assert (out / "survival_suite.md").is_file()
