@@ -24,7 +24,13 @@ from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS, embed_scans, load
 from ._cv import CrossValidation, cross_validate
 from ._fit import FittedModel, fit_model_folder
 from ._predict import NO_OBSERVED, explain, predict
-from ._scans import PRETRAIN_EPOCHS, PRETRAIN_SECONDS, UNMATCHED_SCANS, ScanListError
+from ._scans import (
+    PRETRAIN_EPOCHS,
+    PRETRAIN_SECONDS,
+    UNMATCHED_SCANS,
+    UNREADABLE_SCANS,
+    ScanListError,
+)
 
 __all__ = [
     "NO_OBSERVED",
@@ -34,6 +40,7 @@ __all__ = [
     "SCAN_ENCODER",
     "SKIPPED_SCANS",
     "UNMATCHED_SCANS",
+    "UNREADABLE_SCANS",
     "CrossValidation",
     "FittedModel",
     "ModelFolder",

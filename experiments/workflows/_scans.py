@@ -46,6 +46,9 @@ DUPLICATE_SCANS = "duplicate_scans.csv"
 MULTI_FRAME_SCANS = "multi_frame_scans.csv"
 """The list (columns ``file``, ``shape``) of the scans with several frames (4D)."""
 
+UNREADABLE_SCANS = "unreadable_scans.csv"
+"""List (column ``file``) of the scans that could not be read, beside the command's output."""
+
 
 class ScanListError(InputError):
     """An error about some scans of a folder, whose file names (patient IDs) are not in the
@@ -218,6 +221,35 @@ def _frames_error(found):
     )
 
 
+def _unreadable_error(exc, paths, step):
+    """The error of a scan that cannot be read, its file name (a patient ID) in a list only.
+
+    Examples
+    --------
+    >>> exc = ValueError("Cannot embed /d/P7.nii: bad header")
+    >>> err = _unreadable_error(exc, ["/d/P7.nii"], "embed the scans")
+    >>> str(err).startswith("1 scan cannot be read (Cannot embed <file>: bad header)")
+    True
+    >>> err.files
+    ['P7.nii']
+    """
+    text = str(exc)
+    hit = [str(p) for p in paths if str(p) in text]
+    if not hit:
+        return InputError(f"Cannot {step}: {text}")
+    for path in hit:
+        text = text.replace(path, "<file>")
+    text = text.replace("{", "{{").replace("}", "}}")
+    n = len(hit)
+    return ScanListError(
+        f"{n} scan{'s' if n > 1 else ''} cannot be read ({text}), so graphboost cannot {step}. "
+        "Fix or remove the file, or pass --on-error skip (on_error='skip') to leave that "
+        "patient without a scan. The file is listed in {listing}.",
+        [{"file": Path(path).name} for path in hit],
+        UNREADABLE_SCANS,
+    )
+
+
 def checked_scans(folder, *, shape=64, encoder=None, on_error="raise", patients=None):
     """The scans of ``folder`` to use, checked before any voxel is read: ``(files, skipped)``.
 
@@ -282,7 +314,7 @@ def pretrain_scan_encoder(
             progress=bool(progress),
         )
     except ValueError as exc:
-        raise InputError(f"Cannot pretrain the scan encoder: {exc}") from exc
+        raise _unreadable_error(exc, files.values(), "pretrain the scan encoder") from exc
     record = {
         "objective": "mae",
         "epochs": len(result.history),
@@ -368,7 +400,10 @@ def embed_folder(
     embedder = features.VolumeEmbedder(preprocessor=pre, **params).fit()
     ids = list(files)
     if ids:
-        emb = embedder.transform([str(p) for p in files.values()])
+        try:
+            emb = embedder.transform([str(p) for p in files.values()])
+        except ValueError as exc:
+            raise _unreadable_error(exc, files.values(), "embed the scans") from exc
         skipped = [s["source"] for s in embedder.skipped_]
     else:
         emb, skipped = np.zeros((0, embedder.n_features_out_), dtype=np.float32), []

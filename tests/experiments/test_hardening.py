@@ -97,8 +97,13 @@ def test_scans_named_with_padded_ids_match_and_skipped_scans_are_listed(padded, 
     model = tmp_path / "model"
     argv = ["--scans", str(scans), "--scan-shape", "16"]
     assert _fit(padded / "c.csv", model, *argv) == 2
-    # one bad scan stops the run by default, at the first step that reads the scans
-    assert "Cannot pretrain the scan encoder: Cannot preprocess" in capsys.readouterr().err
+    # one bad scan stops the run by default, at the first step that reads the scans; its file
+    # name (a patient ID) goes to a list beside the output, never to the terminal
+    err = capsys.readouterr().err
+    assert "1 scan cannot be read (Cannot preprocess <file>" in err
+    assert "so graphboost cannot pretrain the scan encoder" in err and "007" not in err
+    listed = pd.read_csv(tmp_path / f"model.{workflows.UNREADABLE_SCANS}", dtype=str)
+    assert listed.file.tolist() == ["007.nii.gz"]
     assert _fit(padded / "c.csv", model, *argv, "--on-error", "skip") == 0
     err = capsys.readouterr().err
     assert "1 patient(s) have an all-NaN row in block 'scans'" in err  # 47 of 48 matched
