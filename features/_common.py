@@ -3,11 +3,12 @@ the ``on_error`` choice of the volume readers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["MAX_NAMED", "check_on_error", "is_missing", "named"]
+__all__ = ["MAX_NAMED", "check_on_error", "is_missing", "named", "value_forms"]
 
 MAX_NAMED = 5  # at most this many column names / values in a message
 
@@ -49,3 +50,19 @@ def is_missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def value_forms(values: Sequence[object]) -> str:
+    """The forms of some values, never the values: digits read 9 and runs of letters 'abc'.
+
+    For messages about a patient's entries (a number written as text): the user learns what
+    kind of text is there (``'>999'``, ``'abc'``, ``'99 abc'``) without the message showing a
+    patient's value.
+
+    Examples
+    --------
+    >>> value_forms(["fifty", ">180", "<5", "12 mg", ">170"])
+    "'abc', '>999', '<9', '99 abc'"
+    """
+    forms = dict.fromkeys(re.sub(r"[^\W\d_]+", "abc", re.sub(r"\d", "9", str(v))) for v in values)
+    return named(list(forms))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._common import named
+from .._common import named, value_forms
 
 _MIN_ROWS_IDENTIFIER = 10  # below this, "unique per row" says too little to call a column an ID
 _MAX_TEXT_SHARE_OF_NUMERIC = 0.2  # text column with at most this share of non-numbers: numeric
@@ -72,7 +72,7 @@ def value_problems(col: str, kind: str, series: pd.Series, not_numbers, infinite
     elif not_numbers.any():
         problems.append(
             f"Column {col!r} is {kind} but holds non-numeric values ({int(not_numbers.sum())} "
-            f"of {n}): {named(pd.unique(series[not_numbers]))}"
+            f"of {n}), written like {value_forms(pd.unique(series[not_numbers]))}"
         )
     if infinite.any():
         problems.append(
@@ -121,8 +121,8 @@ def _numbers_with_text(values: pd.Series) -> str | None:
     if not bad.any() or bad.mean() > _MAX_TEXT_SHARE_OF_NUMERIC:
         return None
     return (
-        f"numeric column with {int(bad.sum())} value(s) that are not numbers: "
-        f"{named(pd.unique(values[bad]))}"
+        f"numeric column with {int(bad.sum())} value(s) that are not numbers, written like "
+        f"{value_forms(pd.unique(values[bad]))}"
     )
 
 

@@ -45,8 +45,9 @@ def test_text_in_numeric_columns_at_prediction_is_reported_per_column_and_refuse
     table, pre = fitted
     with pytest.raises(
         ValueError,
-        match=r"Column 'age' is numeric but holds non-numeric values \(1 of 4\): 'fifty'; "
-        r"Column 'systolic_bp' is numeric but holds non-numeric values \(2 of 4\): '>180'\. "
+        match=r"Column 'age' is numeric but holds non-numeric values \(1 of 4\), written like "
+        r"'abc'; Column 'systolic_bp' is numeric but holds non-numeric values \(2 of 4\), "
+        r"written like '>999'\. "
         r"Correct them, or pass invalid_values='missing'",
     ):
         pre.transform(_new_patients(table))
@@ -56,7 +57,7 @@ def test_text_in_numeric_columns_can_be_treated_as_missing_with_a_warning(fitted
     table, pre = fitted
     new = _new_patients(table)
     pre.set_params(invalid_values="missing")
-    with pytest.warns(UserWarning, match=r"Treated as missing values .*'age'.*'fifty'.*'>180'"):
+    with pytest.warns(UserWarning, match=r"Treated as missing values .*'age'.*'abc'.*'>999'"):
         out = pre.transform(new)
     as_missing = new.assign(
         age=pd.to_numeric(new.age, errors="coerce"),
@@ -77,11 +78,12 @@ def test_a_numeric_column_with_a_few_non_numbers_at_fit(fitted):
     labs = table.assign(crp_mg_l=[*[float(v) for v in range(29)], "<5"])  # objects, as Excel
     with pytest.raises(
         ValueError,
-        match=r"'crp_mg_l': numeric column with 1 value\(s\) that are not numbers: '<5'.*"
+        match=r"'crp_mg_l': numeric column with 1 value\(s\) that are not numbers, written like "
+        r"'<9'.*"
         r"invalid_values='missing'",
     ):
         ClinicalPreprocessor().fit(labs)
-    with pytest.warns(UserWarning, match=r"'crp_mg_l' is numeric but holds non-numeric .*'<5'"):
+    with pytest.warns(UserWarning, match=r"'crp_mg_l' is numeric but holds non-numeric .*'<9'"):
         pre = ClinicalPreprocessor(invalid_values="missing").fit(labs)
     assert "crp_mg_l" in pre.numeric_ and "crp_mg_l:missing" in pre.get_feature_names_out()
 
