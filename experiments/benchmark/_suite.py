@@ -428,7 +428,6 @@ def _card(task, ds):
 
 def _write_suite(out, result, loaded, meta):
     """Write ``suite.md``, ``suite.csv``, ``fold_scores.csv``, the CD figure, ``run.json``."""
-    from .._base import package_versions, write_json
 
     result.table.to_csv(out / "suite.csv")
     result.fold_scores.to_csv(out / "fold_scores.csv", index=False)
@@ -450,9 +449,20 @@ def _write_suite(out, result, loaded, meta):
         *_cost_lines(result),
         "",
     ]
+    write_report(out, "suite.md", lines, result, meta)
+
+
+def write_report(out, name, lines, result, meta):
+    """A suite's Markdown report ``name``, its CD figure (with a Friedman test) and ``run.json``.
+
+    Shared by the design suite and the survival suite (``result`` has ``friedman``,
+    ``mean_ranks``, ``critical_difference`` and ``seconds``).
+    """
+    from .._base import package_versions, write_json
+
     if result.friedman is not None:
         _plot_cd(out / "critical_difference.png", result)
-    (out / "suite.md").write_text("\n".join(lines))
+    (out / name).write_text("\n".join(lines))
     friedman = None
     if result.friedman is not None:
         friedman = {**result.friedman, "mean_ranks": result.mean_ranks.to_dict()}

@@ -41,7 +41,14 @@ from ..methods._survival_methods import (
     check_survival_methods,
     make_survival_pipeline,
 )
-from ._suite import _plot_cd, critical_difference, friedman_test, rank_methods
+from ._suite import (
+    _cost_lines,
+    _test_lines,
+    critical_difference,
+    friedman_test,
+    rank_methods,
+    write_report,
+)
 
 SURVIVAL_TASKS = (
     "rotterdam",
@@ -565,25 +572,10 @@ def format_fold_mean_table(result):
     return markdown_table(pd.DataFrame(rows))
 
 
-def _test_lines(result):
-    if result.friedman is None:
-        return ["Friedman test and critical difference: need 2+ tasks and 3+ methods."]
-    f = result.friedman
-    return [
-        f"Friedman test over {f['n_tasks']} tasks and {f['n_methods']} methods: chi-square = "
-        f"{f['statistic']:.2f}, p = {f['p_value']:.3g}; Iman-Davenport F = "
-        f"{f['iman_davenport_f']:.2f}, p = {f['iman_davenport_p']:.3g}. Nemenyi critical "
-        f"difference of mean ranks (alpha = 0.05): {result.critical_difference:.2f} "
-        "(`critical_difference.png`; methods joined by a bar do not differ significantly)."
-    ]
-
-
 def _write(out, result, meta):
-    from .._base import package_versions, write_json
 
     result.table.to_csv(out / "survival_suite.csv")
     result.fold_scores.to_csv(out / "fold_scores.csv", index=False)
-    fit = result.fold_scores.groupby("method", sort=False).fit_seconds.sum() / 60
     cards = ", ".join(
         f"`{t}`" + (f" (card `{_CARDS / ('survival-' + t)}.md`)" if t in SURVIVAL_TASKS else "")
         for t in meta["tasks"]
@@ -622,26 +614,10 @@ def _write(out, result, meta):
         "",
         *_test_lines(result),
         "",
-        f"Cost: {sum(result.seconds.values()) / 60:.1f} min wall time; fit minutes summed over all "
-        "folds and tasks: " + ", ".join(f"{m} {v:.2f}" for m, v in fit.items()) + ".",
+        *_cost_lines(result),
         "",
     ]
-    if result.friedman is not None:
-        _plot_cd(out / "critical_difference.png", result)
-    (out / "survival_suite.md").write_text("\n".join(lines))
-    friedman = None
-    if result.friedman is not None:
-        friedman = {**result.friedman, "mean_ranks": result.mean_ranks.to_dict()}
-    write_json(
-        out / "run.json",
-        {
-            **meta,
-            "friedman": friedman,
-            "critical_difference": result.critical_difference,
-            "seconds": result.seconds,
-            "versions": package_versions(),
-        },
-    )
+    write_report(out, "survival_suite.md", lines, result, meta)
 
 
 assert set(SURVIVAL_BASELINES) >= {REFERENCE}
