@@ -121,16 +121,21 @@ def _graph_and_learner_entries(model, arrays):
     """JSON entries of the distinct graphs and of every learner; their arrays go to ``arrays``."""
     graph_ids, graphs, learners = {}, [], []
     for r, learner in enumerate(model.estimators_):
-        graph = learner.graph_
-        if id(graph) not in graph_ids:
-            graph_ids[id(graph)] = g = len(graphs)
-            meta, graph_arrays = graph.state()
-            kind = "block" if isinstance(graph, BlockGraph) else "column"
-            graphs.append({"kind": kind, "spec": dataclasses.asdict(graph.spec), "meta": meta})
-            arrays.update({f"graph/{g}/{name}": value for name, value in graph_arrays.items()})
+        g = _graph_entry(learner.graph_, graph_ids, graphs, arrays)
         arrays.setdefault("y_codes", learner.y_codes_)
-        learners.append(_learner_entry(learner, graph_ids[id(graph)], r, arrays))
+        learners.append(_learner_entry(learner, g, r, arrays))
     return graphs, learners
+
+
+def _graph_entry(graph, graph_ids, graphs, arrays):
+    """The index of ``graph`` in ``graphs``, its JSON entry and arrays written the first time."""
+    if id(graph) not in graph_ids:
+        graph_ids[id(graph)] = g = len(graphs)
+        meta, graph_arrays = graph.state()
+        kind = "block" if isinstance(graph, BlockGraph) else "column"
+        graphs.append({"kind": kind, "spec": dataclasses.asdict(graph.spec), "meta": meta})
+        arrays.update({f"graph/{g}/{name}": value for name, value in graph_arrays.items()})
+    return graph_ids[id(graph)]
 
 
 def _learner_entry(learner, graph_id, r, arrays):

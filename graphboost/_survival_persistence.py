@@ -8,7 +8,6 @@ before anything is used). Nothing is pickled.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._cox import RidgeCox, ZeroStart
-from ._neighborhoods import BlockGraph
 from ._persistence import (
     _arrays,
     _as_tensor,
     _check_version,
+    _graph_entry,
     _load_checked,
     _read_json,
     _restore_graph,
@@ -55,17 +54,11 @@ def write_survival_model(model, path):
         arrays["train_event"] = model.train_event_
     graph_ids, graphs, learners = {}, [], []
     for r, learner in enumerate(model.estimators_):
-        graph = learner.graph
-        if id(graph) not in graph_ids:
-            graph_ids[id(graph)] = g = len(graphs)
-            meta, graph_arrays = graph.state()
-            kind = "block" if isinstance(graph, BlockGraph) else "column"
-            graphs.append({"kind": kind, "spec": dataclasses.asdict(graph.spec), "meta": meta})
-            arrays.update({f"graph/{g}/{name}": value for name, value in graph_arrays.items()})
+        g = _graph_entry(learner.graph, graph_ids, graphs, arrays)
         arrays[f"learner/{r}/gh"] = learner.gh
         learners.append(
             {
-                "graph": graph_ids[id(graph)],
+                "graph": g,
                 "learning_rate": learner.learning_rate,
                 "l2": learner.l2,
             }
