@@ -337,7 +337,8 @@ def _frame(patients, names, part, before, survival, extra):
         "neighbor_events": empty,
     }
     for key, value in {**defaults, **extra}.items():
-        columns[key] = np.full(n, value) if np.ndim(value) == 0 else value
+        ragged = isinstance(value, list)  # lists of neighbors, of unequal lengths
+        columns[key] = value if ragged or np.ndim(value) else np.full(n, value)
     return pd.DataFrame(columns, columns=list(COLUMNS))
 
 

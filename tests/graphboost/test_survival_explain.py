@@ -317,3 +317,17 @@ def test_modality_functions_read_the_survival_explanation(model, table, data):
     X = data[0].iloc[200:]
     np.testing.assert_allclose(parts.loc[X.index].sum(axis=1), model.predict(X), atol=1e-12)
     np.testing.assert_allclose(modality_shares(table).sum(axis=1), 1.0)
+
+
+def test_neighbor_lists_of_unequal_lengths(data):
+    """A patient in a tie group larger than ``n_neighbors`` (none listed) beside one with
+    listed neighbors in the same graph: the ragged lists make one frame (was a ValueError)."""
+    X, y = data
+    X = X[["early"]].copy()
+    X.iloc[:120, 0] = 0.0  # a tie group of 120 training patients
+    model = GraphBoostSurvivalAnalysis(
+        n_estimators=3, n_neighbors=10, boost_scale=1.0, init=None, random_state=0
+    ).fit(X.iloc[:200], y[:200])
+    new = pd.DataFrame({"early": [0.0, 2.5]}, index=["tied", "far"])
+    graph = model.explain(new, n_neighbors=5).query("step == 1").set_index("patient")
+    assert graph.loc["tied", "neighbors"] == [] and len(graph.loc["far", "neighbors"]) == 5
