@@ -29,6 +29,8 @@ from ._survival import (
     time_dependent_auc,
     uno_c,
 )
+from ._survival_card import survival_model_card
+from ._survival_explanations import survival_explanation_text, survival_explanation_words
 from ._typicality import neighbor_typicality
 
 __all__ = [
@@ -61,7 +63,10 @@ __all__ = [
     "paired_survival_bootstrap",
     "recalibrated",
     "survival_calibration",
+    "survival_explanation_text",
+    "survival_explanation_words",
     "survival_metrics",
+    "survival_model_card",
     "survival_net_benefit",
     "time_dependent_auc",
     "uno_c",

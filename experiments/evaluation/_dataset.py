@@ -304,7 +304,7 @@ def reduced_blocks(blocks, block_components):
 
 
 def dataset_from_cohort(
-    cohort, name, groups=None, group_column=None, block_components=BLOCK_COMPONENTS
+    cohort, name, groups=None, group_column=None, block_components=BLOCK_COMPONENTS, target=None
 ):
     """A ``features.Task`` of a labelled ``features.Cohort``.
 
@@ -313,9 +313,16 @@ def dataset_from_cohort(
     with more than ``block_components`` columns is reduced to that many principal components
     inside each training fold (by the preprocessor; its group stays the block's columns, and
     :func:`experiments.methods._pipelines.make_pipeline` selects the components); 0 keeps every
-    block whole.
+    block whole. ``target`` is the outcome to use instead of ``cohort.y`` (a censored time: the
+    structured array of ``features.survival_target``, in the cohort's rows).
     """
-    if cohort.y is None:
+    if target is not None:
+        target = np.asarray(target)
+        if target.shape[0] != cohort.X.shape[0]:
+            raise InputError(
+                f"target has {target.shape[0]} rows for the cohort's {cohort.X.shape[0]} patients."
+            )
+    elif cohort.y is None:
         raise InputError("The cohort has no label; give the label column.")
     X = block_indicators(cohort)
     blocks = {k: v for k, v in cohort.feature_groups.items() if k != "clinical"}
@@ -334,7 +341,8 @@ def dataset_from_cohort(
         )
     feature_groups = {**blocks, **resolve_groups(groups, list(X.columns))}
     preprocessor = cohort_preprocessor(cohort, reduced_blocks(blocks, block_components))
-    return _task(name, X, cohort.y.to_numpy(), feature_groups, site, group_column, preprocessor)
+    y = cohort.y.to_numpy() if target is None else target
+    return _task(name, X, y, feature_groups, site, group_column, preprocessor)
 
 
 def load_dataset(spec, n_splits=5):

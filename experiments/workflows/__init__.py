@@ -7,7 +7,9 @@ Data flow: a table (+ a folder of scans, embedded) -> :func:`load_cohort` (a ``f
 a patient without a scan is marked in ``"scans:missing"`` and linked through no imaging graph)
 -> :func:`cross_validate` and :func:`fit_model_folder` (``features.ClinicalPreprocessor`` +
 ``GraphBoostClassifier`` in one Pipeline) -> :func:`load_model_folder` -> :func:`predict` and
-:func:`explain` on new patients.
+:func:`explain` on new patients. A censored outcome (a follow-up time and an event column) takes
+:func:`load_survival_cohort_table` -> :func:`fit_survival_model_folder`
+(``GraphBoostSurvivalAnalysis``) -> :func:`predict_survival` and :func:`explain_survival`.
 
 Examples
 --------
@@ -31,6 +33,9 @@ from ._scans import (
     UNREADABLE_SCANS,
     ScanListError,
 )
+from ._survival_data import load_survival_cohort_table
+from ._survival_fit import FittedSurvivalModel, SurvivalCrossValidation, fit_survival_model_folder
+from ._survival_predict import explain_survival, predict_survival
 
 __all__ = [
     "NO_OBSERVED",
@@ -43,13 +48,19 @@ __all__ = [
     "UNREADABLE_SCANS",
     "CrossValidation",
     "FittedModel",
+    "FittedSurvivalModel",
     "ModelFolder",
     "ScanListError",
+    "SurvivalCrossValidation",
     "cross_validate",
     "embed_scans",
     "explain",
+    "explain_survival",
     "fit_model_folder",
+    "fit_survival_model_folder",
     "load_cohort",
     "load_model_folder",
+    "load_survival_cohort_table",
     "predict",
+    "predict_survival",
 ]
