@@ -20,12 +20,15 @@ graphboost,graphboost-tuned`` gives a nested-CV estimate of the tuned model).
 method on each modality alone (column prefixes, e.g. ``clin:`` and ``img:``) and on all of them,
 on the same folds, with paired bootstrap CIs. ``graphboost tune`` runs Optuna searches
 (:func:`run_search`, :class:`NestedCVObjective`, :func:`search_space`, :func:`create_study`).
+:func:`run_external_validation` (``graphboost benchmark --external rotterdam:gbsg``) fits survival
+models on one cohort and validates them on another, the published Cox model reproduced first.
 """
 
 from . import workflows
 from ._base import InputError
 from .benchmark._ablation import AblationResult, run_ablation
 from .benchmark._config import load_config
+from .benchmark._external import EXTERNAL_PAIRS, ExternalResult, run_external_validation
 from .benchmark._runner import BenchmarkResult, run_benchmark
 from .benchmark._suite import SUITES, SuiteResult, critical_difference, friedman_test, run_suite
 from .benchmark._survival_suite import (
@@ -67,6 +70,7 @@ from .tuning._tuned import TunedGraphBoostClassifier
 __all__ = [
     "CALIBRATION_METHODS",
     "DATASETS",
+    "EXTERNAL_PAIRS",
     "METHODS",
     "METRICS",
     "SUITES",
@@ -77,6 +81,7 @@ __all__ = [
     "ClassConditionalConformal",
     "ClinicalResults",
     "Dataset",
+    "ExternalResult",
     "InputError",
     "ModalitySelectionClassifier",
     "NestedCVObjective",
@@ -113,6 +118,7 @@ __all__ = [
     "recalibrated",
     "run_ablation",
     "run_benchmark",
+    "run_external_validation",
     "run_search",
     "run_suite",
     "run_survival_suite",

@@ -12,6 +12,7 @@ from .._base import InputError
 from .._demo import run_demo
 from ..benchmark._ablation import run_ablation
 from ..benchmark._config import load_config
+from ..benchmark._external import run_external_validation
 from ..benchmark._report import format_ablation
 from ..benchmark._runner import run_benchmark
 from ..benchmark._suite import run_suite
@@ -282,7 +283,33 @@ def _print_ablation(res):
     return 0
 
 
+_NOT_EXTERNAL = ("tasks", "quick", "repeats", "folds", "n_jobs", "calibration", "alpha")
+_NOT_EXTERNAL += ("ablation", "modality")
+
+
+def _run_external(args):
+    """``benchmark --external DEV:VAL``: fit on one cohort, validate on the other, one folder."""
+    given = [f"--{o.replace('_', '-')}" for o in _NOT_EXTERNAL if getattr(args, o)]
+    if given:
+        raise InputError(
+            f"{', '.join(given)} does not go with --external, which takes --methods, "
+            "--bootstrap, --output and --overwrite."
+        )
+    res = run_external_validation(
+        args.external,
+        _split_list([args.methods]) if args.methods else None,
+        n_bootstrap=args.bootstrap if args.bootstrap is not None else 1000,
+        output=args.output or f"runs/external-{args.external.replace(':', '-')}-{{timestamp}}",
+        overwrite=args.overwrite,
+    )
+    print((res.output / "external.md").read_text())
+    print(f"Results in {res.output}")
+    return 0
+
+
 def cmd_benchmark(args):
+    if args.external:
+        return _run_external(args)
     if args.suite:
         if args.ablation or args.modality:
             raise InputError("--ablation and --modality go with --config, not with --suite.")

@@ -7,6 +7,7 @@ import json
 
 from .. import workflows
 from .._base import InputError
+from ..benchmark._external import EXTERNAL_PAIRS
 from ..benchmark._suite import SUITES
 from ..evaluation._dataset import BLOCK_COMPONENTS
 from ..tuning._search import (
@@ -325,6 +326,15 @@ def _add_benchmark(sub):
         help="every task of a suite (design: 6 public cohorts and 3 Duke tasks, 5 x 5 CV, AUROC; "
         "survival: 7 censored-outcome tasks, Harrell's C): one table, mean ranks, the Friedman "
         "test and a critical-difference figure",
+    )
+    which.add_argument(
+        "--external",
+        metavar="DEV:VAL",
+        help="external validation of survival models: fit on DEV, validate on VAL "
+        f"({', '.join(EXTERNAL_PAIRS)}): the published Cox models, then ridge Cox, random "
+        "survival forest, gradient-boosted Cox and GraphBoostSurvivalAnalysis on the shared "
+        "columns; Harrell's C with CIs, Uno's AUC and calibration at 5 years (--methods and "
+        "--bootstrap apply)",
     )
     p.add_argument("--tasks", help="with --suite: a subset of its tasks (comma-separated)")
     p.add_argument(
