@@ -11,6 +11,7 @@ from ._external import (
     ExternalResult,
     PublishedDesign,
     external_cohorts,
+    format_external_table,
     run_external_validation,
 )
 from ._runner import BenchmarkResult, run_benchmark
@@ -35,6 +36,7 @@ __all__ = [
     "SurvivalSuiteResult",
     "critical_difference",
     "external_cohorts",
+    "format_external_table",
     "friedman_test",
     "load_config",
     "merge_survival_runs",
