@@ -192,6 +192,7 @@ def _write_readable(frame, path):
 def cmd_embed(args):
     kwargs = {"encoder": args.encoder, "device": args.device, "cache_dir": args.cache_dir}
     kwargs.update(shape=args.shape, on_error=args.on_error, progress=not args.quiet)
+    kwargs["scheduler"] = args.scheduler
 
     def compute():
         emb = workflows.embed_scans(args.scans, **kwargs).reset_index()

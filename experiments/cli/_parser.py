@@ -253,6 +253,13 @@ def _add_embed(sub):
         "--cache-dir", help="on-disk cache: a rerun reads it, an interrupted run resumes"
     )
     p.add_argument("--shape", type=int, default=64, help="volumes are resampled to SHAPE^3")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="embed on a Dask cluster: the address of its scheduler (tcp://host:8786, from "
+        "`dask scheduler`); each worker embeds chunks of scans on its own device, the scans "
+        "and --cache-dir at the same paths on every worker (the distributed extra)",
+    )
     _add_on_error(p)
     _add_quiet(p)
     p.add_argument("--overwrite", action="store_true")

@@ -44,6 +44,7 @@ def embed_scans(
     pretrained=None,
     patients=None,
     progress=True,
+    scheduler=None,
 ):
     """Embed the scans of a folder (files named ``<patient id>.<ext>``).
 
@@ -67,6 +68,12 @@ def embed_scans(
         Embed only these patients' scans (default: every scan of the folder).
     progress : bool, default=True
         A tqdm progress bar (stderr).
+    scheduler : str or distributed.Client, optional
+        Embed on a Dask cluster: its scheduler's address (``"tcp://host:8786"``) or a client
+        (``graphboost embed --scheduler``). Each worker embeds chunks of scans on its own
+        device (its GPU if it has one), reading the scans and writing ``cache_dir`` at the same
+        paths as here; the result and the cache are those of one process, and the chunks of a
+        worker that dies are run again by the others. Needs the ``distributed`` extra.
 
     Returns
     -------
@@ -83,6 +90,7 @@ def embed_scans(
         pretrained=pretrained,
         patients=patients,
         progress=progress,
+        scheduler=scheduler,
     )
 
 

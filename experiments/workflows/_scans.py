@@ -9,6 +9,7 @@ IDs, so an error about some files gives their count; the names go to a list
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -368,6 +369,7 @@ def embed_folder(
     pretrained=None,
     patients=None,
     progress=True,
+    scheduler=None,
 ):
     """Embed the scans of ``folder``; a DataFrame indexed by patient ID (``emb_<i>`` columns).
 
@@ -380,42 +382,64 @@ def embed_folder(
     unreadable scan (or one with several frames) gives a row of NaN (the patient then lacks
     the block) instead of an error; ``frame.attrs["skipped"]`` lists them. ``patients`` (IDs as
     text): embed only their scans (``frame.attrs["not_embedded"]`` counts the others of the
-    folder, by ID). ``progress``: a tqdm bar (stderr).
+    folder, by ID). ``progress``: a tqdm bar (stderr). ``scheduler``: the address of a Dask
+    scheduler (or a ``distributed.Client``) whose workers embed the scans, each on its own
+    device, with the same result and cache as this process (``VolumeEmbedder.transform``); it
+    is reached before any scan is read.
     """
     features = _imaging()
-    files, frames = checked_scans(
-        folder, shape=shape, encoder=encoder, on_error=on_error, patients=patients
-    )
-    others = []
-    if patients is not None:  # the other scans are neither checked nor read, only counted
-        done = {*files, *(_patient(p) for p in frames)}
-        others = [k for k in scan_files(folder) if k not in done]
-    params = {"device": device, "cache_dir": cache_dir, "on_error": on_error}
-    params["verbose"] = bool(progress)
-    if encoder is not None:
-        params["encoder"] = encoder
-    if pretrained is not None:
-        params["pretrained"] = pretrained
-    pre = features.VolumePreprocessor(shape=int(shape))
-    embedder = features.VolumeEmbedder(preprocessor=pre, **params).fit()
-    ids = list(files)
-    if ids:
-        try:
-            emb = embedder.transform([str(p) for p in files.values()])
-        except ValueError as exc:
-            raise _unreadable_error(exc, files.values(), "embed the scans") from exc
-        skipped = [s["source"] for s in embedder.skipped_]
-    else:
-        emb, skipped = np.zeros((0, embedder.n_features_out_), dtype=np.float32), []
-    frame = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
-    frame.index = pd.Index(ids, name="patient_id")
-    if frames:  # several frames, skipped: a row of NaN, as for an unreadable scan
-        nan = pd.DataFrame(np.nan, index=[_patient(p) for p in frames], columns=frame.columns)
-        frame = pd.concat([frame, nan]).sort_index()
-        frame.index.name = "patient_id"
-    frame.attrs["skipped"] = [*skipped, *(str(p) for p in frames)]
-    frame.attrs["not_embedded"] = others
-    return frame
+    with _cluster(features, scheduler) as client:  # reached before any scan is read
+        files, frames = checked_scans(
+            folder, shape=shape, encoder=encoder, on_error=on_error, patients=patients
+        )
+        others = []
+        if patients is not None:  # the other scans are neither checked nor read, only counted
+            done = {*files, *(_patient(p) for p in frames)}
+            others = [k for k in scan_files(folder) if k not in done]
+        params = {"device": device, "cache_dir": cache_dir, "on_error": on_error}
+        params["verbose"] = bool(progress)
+        if encoder is not None:
+            params["encoder"] = encoder
+        if pretrained is not None:
+            params["pretrained"] = pretrained
+        pre = features.VolumePreprocessor(shape=int(shape))
+        embedder = features.VolumeEmbedder(preprocessor=pre, **params).fit()
+        ids = list(files)
+        if ids:
+            try:
+                emb = embedder.transform([str(p) for p in files.values()], scheduler=client)
+            except ValueError as exc:
+                raise _unreadable_error(exc, files.values(), "embed the scans") from exc
+            skipped = [s["source"] for s in embedder.skipped_]
+        else:
+            emb, skipped = np.zeros((0, embedder.n_features_out_), dtype=np.float32), []
+        frame = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
+        frame.index = pd.Index(ids, name="patient_id")
+        if frames:  # several frames, skipped: a row of NaN, as for an unreadable scan
+            nan = pd.DataFrame(np.nan, index=[_patient(p) for p in frames], columns=frame.columns)
+            frame = pd.concat([frame, nan]).sort_index()
+            frame.index.name = "patient_id"
+        frame.attrs["skipped"] = [*skipped, *(str(p) for p in frames)]
+        frame.attrs["not_embedded"] = others
+        return frame
+
+
+@contextlib.contextmanager
+def _cluster(features, scheduler):
+    """A client of the Dask scheduler (``None`` without one), closed at the end if opened here;
+    an InputError when it cannot be reached."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        client = features.imaging.connect_scheduler(scheduler)
+    except (ImportError, ValueError, OSError) as exc:
+        raise InputError(str(exc)) from exc
+    try:
+        yield client
+    finally:
+        if client is not scheduler:
+            client.close()
 
 
 def table_patients(table, id_column):

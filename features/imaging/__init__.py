@@ -14,6 +14,8 @@ build_encoder, load_encoder, load_encoder_weights, save_encoder, min_input_side
     3D encoders, their weights and the smallest volume side they can embed.
 pretrain_encoder, fine_tune
     Self-supervised pretraining (masked reconstruction, SimCLR) and supervised fine-tuning.
+connect_scheduler
+    A client of a Dask scheduler, to embed on a cluster (``VolumeEmbedder.transform``).
 
 Classes
 -------
@@ -27,6 +29,7 @@ SmallCNN3D, PretrainResult
     The small default encoder; the outcome of pretraining.
 """
 
+from ._distributed import connect_scheduler
 from ._embedding import VolumeEmbedder
 from ._encoders import (
     ENCODERS,
@@ -51,6 +54,7 @@ __all__ = [
     "VolumeEmbedder",
     "VolumePreprocessor",
     "build_encoder",
+    "connect_scheduler",
     "fine_tune",
     "load_encoder",
     "load_encoder_weights",

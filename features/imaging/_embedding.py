@@ -116,6 +116,9 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         After :meth:`transform`: ``{"position", "source", "error"}`` of each skipped volume.
     n_computed_, n_from_cache_ : int
         After :meth:`transform`: embeddings computed / read from the cache.
+    worker_devices_ : dict
+        After :meth:`transform` on a Dask cluster (``scheduler=``): volumes embedded per
+        device, e.g. ``{"cuda:0": 4096, "cpu": 512}``.
 
     Examples
     --------
@@ -252,8 +255,8 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         blob = json.dumps(cfg, sort_keys=True, default=str) + item_hash + extra
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def transform(self, X, ids=None, masks=None, bboxes=None):
-        """Embed volumes.
+    def transform(self, X, ids=None, masks=None, bboxes=None, *, scheduler=None, chunk_size=32):
+        """Embed volumes, in this process or on a Dask cluster.
 
         Parameters
         ----------
@@ -264,6 +267,19 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
             Per-volume lesion masks (arrays or paths) for ``crop="mask"`` preprocessing.
         bboxes : sequence, optional
             Per-volume voxel boxes for ``crop="bbox"`` preprocessing.
+        scheduler : str or distributed.Client, optional
+            Embed on a Dask cluster (``dask.distributed``, the ``distributed`` extra): the
+            address of its scheduler (``"tcp://host:8786"``) or a client. Chunks of
+            ``chunk_size`` volumes go to the workers with this embedder's weights; each worker
+            embeds on its own device (``device="auto"``: its GPU if it has one) and reads and
+            writes the cache itself, atomically, so the workers must reach the volumes and
+            ``cache_dir`` by the same paths (a shared file system). The result and the cache
+            are those of one process on the workers' kind of device; a worker that dies has its
+            chunks run again by the others. ``worker_devices_`` counts the volumes each device
+            embedded. With ``on_error="raise"`` the error is that of the first failing chunk
+            to finish, not always of the first failing volume.
+        chunk_size : int, default 32
+            Volumes per task on the cluster.
 
         Returns
         -------
@@ -278,8 +294,15 @@ class VolumeEmbedder(TransformerMixin, BaseEstimator):
         self.skipped_ = []
         self.n_from_cache_ = 0
         self.n_computed_ = 0
-        keys, todo = self._read_cache(items, masks, bboxes, out)
-        self._embed(items, todo, masks, bboxes, keys, out)
+        if scheduler is None:
+            keys, todo = self._read_cache(items, masks, bboxes, out)
+            self._embed(items, todo, masks, bboxes, keys, out)
+        else:
+            from ._distributed import embed_on_cluster
+
+            embed_on_cluster(
+                self, items, masks, bboxes, out, scheduler=scheduler, chunk_size=chunk_size
+            )
         self._warn_skipped(len(items))
         if self.output == "pandas":
             import pandas as pd
