@@ -31,6 +31,7 @@ _PACKAGES = (
     "torch",
     "torch-geometric",
     "xgboost",
+    "catboost",
     "optuna",
     "monai",
 )

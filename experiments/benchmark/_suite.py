@@ -61,7 +61,14 @@ SUITES = {
 }
 """Suite name -> its tasks, each a shipped config's name (``experiments/benchmark/configs``)."""
 
-SUITE_BASELINES = ("logistic", "hist_gradient_boosting", "xgboost", "adaboost", "gcn")
+SUITE_BASELINES = (
+    "logistic",
+    "hist_gradient_boosting",
+    "xgboost",
+    "adaboost",
+    "catboost",
+    "gcn",
+)
 """The baselines of a suite; each task's best baseline is the one with the highest AUROC."""
 
 SUITE_METHODS = (*SUITE_BASELINES, "graphboost", TUNED)

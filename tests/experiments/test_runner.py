@@ -292,3 +292,18 @@ def test_tuned_method_checks_its_name_and_params(cohort_csv, tmp_path):
     with pytest.raises(InputError, match=match):
         run_benchmark(cfg, output=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_catboost_baseline_fits_in_the_folds_and_writes_no_files(tmp_path, monkeypatch):
+    """CatBoost with its defaults (issue 19's baseline) learns a plain signal and leaves no
+    training logs (catboost_info/) in the working directory."""
+    pytest.importorskip("catboost")
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["age", "size [mm]", "grade<3"])
+    y = (X["age"] + 0.5 * rng.normal(size=200) > 0).astype(int).to_numpy()
+    pipe = make_pipeline("catboost", {"iterations": 50}, random_state=0).fit(X[:150], y[:150])
+    assert roc_auc_score(y[150:], pipe.predict_proba(X[150:])[:, 1]) > 0.8
+    assert list(tmp_path.iterdir()) == []
