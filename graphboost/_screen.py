@@ -71,7 +71,9 @@ class CandidateScreen:
             pos = column_pos[candidate.columns[0]]
             if sorted_column[0] != pos:
                 sorted_column = (pos, self._sort_column(X, columns[pos], pos))
-            self.column_ranges[pos].append(self._ranges(sorted_column[1], candidate.spec))
+            self.column_ranges[pos].append(
+                _shared(self._ranges(sorted_column[1], candidate.spec), self.column_ranges[pos])
+            )
             self.sources.append(("column", pos, len(self.column_ranges[pos]) - 1))
 
     def _sort_column(self, X, column, pos):
@@ -157,6 +159,17 @@ class CandidateScreen:
             dtype = np.int8 if y_codes.max(initial=0) < 127 else np.intp
             self._sorted_y[pos] = y_codes[self.orders[pos]].astype(dtype)
         return self._sorted_y[pos]
+
+
+def _shared(ranges, earlier):
+    """``ranges``, or the equal ranges of an earlier candidate on the same column (the very
+    same arrays): on a 0/1 column every ``n_neighbors`` keeps the whole tie group, so its
+    candidates share one copy, and a screen may score them once (``is``)."""
+    for other in earlier:
+        pairs = zip(ranges, other, strict=True)
+        if all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in pairs):
+            return other
+    return ranges
 
 
 def _vote_wrong(cs, ws, tiebreak, below, above, y_sorted):
