@@ -2,7 +2,8 @@
 
 Each subcommand parses its arguments and calls :mod:`experiments.workflows` (or the runner,
 tuning and demo built on it). Every subcommand reads a cohort table (CSV, TSV, Parquet or Excel),
-takes the label column and the columns to exclude, and writes its results into a folder or file
+takes the label column (or, for a censored outcome, ``--time`` and ``--event``) and the columns to
+exclude, and writes its results into a folder or file
 that it refuses to overwrite unless ``--overwrite`` is given (a model folder is only ever replaced
 by a model folder, and by one run at a time); ``predict``, ``explain`` and ``embed`` never write
 over their input nor into a model folder, and every name a command writes is checked before any
@@ -18,6 +19,8 @@ Examples
     graphboost fit --data cohort.csv --label outcome --id-column patient_id --output model --cv 5
     graphboost predict --model model --data new_patients.csv --output predictions.csv
     graphboost explain --model model --data new_patients.csv --output explanations.csv
+    graphboost fit --data gbsg.csv --time rfstime --event status --output surv --cv 5
+    graphboost predict --model surv --data new_patients.csv --horizon 1826 --output risk.csv
     graphboost benchmark --config duke-tnbc --output runs/tnbc
     graphboost benchmark --config duke-pcr --ablation --output runs/ablation-duke-pcr
     graphboost benchmark --suite design --n-jobs 2 --output runs/design

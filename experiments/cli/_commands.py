@@ -17,6 +17,7 @@ from ..benchmark._report import format_ablation
 from ..benchmark._runner import run_benchmark
 from ..benchmark._suite import run_suite
 from ..benchmark._survival_suite import run_survival_suite
+from ..clinical._block_report import block_guard_summary
 from ..evaluation._dataset import dataset_from_cohort
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
@@ -32,6 +33,13 @@ from ..tuning._search import (
 from ..workflows._cv import _cv_name
 from ._outputs import check_file_output, check_folder_output, write_csv_atomic, write_skipped
 from ._parser import PROG, _split_list, build_parser
+from ._survival import (
+    check_outcome_options,
+    cmd_fit_survival,
+    is_survival_run,
+    survival_runner,
+    survival_text,
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -85,6 +93,8 @@ def _folder_options(args):
 
 # --------------------------------------------------------------------------- commands
 def cmd_fit(args):
+    if check_outcome_options(args):  # --time and --event: GraphBoostSurvivalAnalysis
+        return cmd_fit_survival(args)
     check_folder_output(args.output, args.overwrite)  # before any work
     fitted = workflows.fit_model_folder(
         _load_cohort(args),
@@ -96,6 +106,8 @@ def cmd_fit(args):
     )
     rounds = len(fitted.model[-1].selected_graphs_)
     print(f"Model written to {fitted.path} ({rounds} rounds); model card: MODEL_CARD.md.")
+    for line in block_guard_summary(fitted.model[-1]):
+        print(f"  {line}")
     if (fitted.path / workflows.SKIPPED_SCANS).is_file():
         _note(f"Skipped scans are listed in {fitted.path / workflows.SKIPPED_SCANS}.")
     if (fitted.path / workflows.UNMATCHED_SCANS).is_file():
@@ -128,19 +140,21 @@ def _write_table(args, compute, message):
     return frame
 
 
-def _model_and_data(args):
+def _model_and_data(args, folder):
     """The model and the new patients' table; with ``--decimal ,`` the table is read here (the
     model folder names its ID column, read as text)."""
     if args.decimal == ".":
-        return args.model, args.data
+        return folder, args.data
     from features import read_table
 
-    folder = workflows.load_model_folder(args.model)
     return folder, read_table(args.data, id_column=folder.spec["id_column"], decimal=args.decimal)
 
 
 def cmd_predict(args):
     """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
+    folder = workflows.load_model_folder(args.model)
+    if is_survival_run(args, folder):  # a survival model: risk and survival at --horizon
+        return _predict_survival(args, folder)
     kwargs = {"scans": args.scans, "on_error": args.on_error, "progress": not args.quiet}
     kwargs["invalid_values"] = args.invalid_values
     if args.command == "explain":
@@ -150,13 +164,27 @@ def cmd_predict(args):
     else:
         kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
-    frame = _write_table(args, lambda: run(*_model_and_data(args), **kwargs), message)
+    frame = _write_table(args, lambda: run(*_model_and_data(args, folder), **kwargs), message)
     if args.command == "explain":
-        shares = frame.attrs.get("mean_modality_shares", {})
-        parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())
-        print(f"Mean share of the score by modality: {parts}.")
+        _print_mean_shares(frame)
         _write_readable(frame, readable)
     return 0
+
+
+def _predict_survival(args, folder):
+    """``predict`` and ``explain`` of a survival model folder."""
+    readable = _readable_path(args) if args.command == "explain" else None  # before any work
+    frame = _write_table(args, *survival_runner(args, folder))
+    if readable is not None:
+        _print_mean_shares(frame)
+        _write_readable(frame, readable, survival_text)
+    return 0
+
+
+def _print_mean_shares(frame):
+    shares = frame.attrs.get("mean_modality_shares", {})
+    parts = ", ".join(f"{m} {v:.3f}" for m, v in shares.items())
+    print(f"Mean share of the score by modality: {parts}.")
 
 
 def _readable_path(args):
@@ -175,13 +203,14 @@ def _readable_path(args):
     return path
 
 
-def _write_readable(frame, path):
-    """Every patient's explanation in words (``experiments.clinical.explanation_text``)."""
+def _write_readable(frame, path, text=None):
+    """Every patient's explanation in words (``experiments.clinical.explanation_text``, or
+    ``text`` of the frame)."""
     from ..clinical._explanations import explanation_text
 
     tmp = path.with_name(f".{path.name}.partial")
     try:
-        tmp.write_text(explanation_text(frame) + "\n", encoding="utf-8")
+        tmp.write_text((text or explanation_text)(frame) + "\n", encoding="utf-8")
         tmp.replace(path)
     except BaseException:  # a full disk or an interrupt: no half-written file is left
         tmp.unlink(missing_ok=True)
@@ -352,6 +381,12 @@ def cmd_benchmark(args):
 
 def _check_tune_args(args):
     """The tune options that need no data, checked before the search (nothing written)."""
+    if check_outcome_options(args):
+        raise InputError(
+            "graphboost tune does not support a survival outcome (--time and --event) yet; "
+            "compare settings with `graphboost fit --time COL --event COL --cv K --param "
+            "KEY=VALUE` (Harrell's C out of fold), or tune a classifier with --label."
+        )
     check_search_options(
         args.n_trials, args.n_workers, args.inner_splits, args.timeout, dict(args.param), cli=True
     )

@@ -86,7 +86,21 @@ def _add_quiet(p):
 
 def _add_cohort_args(p):
     p.add_argument("--data", required=True, help="cohort table: .csv, .tsv, .parquet or .xlsx")
-    p.add_argument("--label", required=True, help="label column")
+    p.add_argument(
+        "--label", help="label column (a class per patient; or --time and --event instead)"
+    )
+    p.add_argument(
+        "--time",
+        metavar="COL",
+        help="with --event, instead of --label: the follow-up time column of a censored "
+        "outcome (time to the event or to the last follow-up, > 0): fits "
+        "GraphBoostSurvivalAnalysis",
+    )
+    p.add_argument(
+        "--event",
+        metavar="COL",
+        help="with --time: the event column (1: the event happened at that time, 0: censored)",
+    )
     p.add_argument(
         "--exclude",
         action="append",
@@ -163,7 +177,11 @@ def _add_cohort_args(p):
 
 
 def _add_fit(sub):
-    p = sub.add_parser("fit", help="fit GraphBoostClassifier on a cohort and save a model folder")
+    p = sub.add_parser(
+        "fit",
+        help="fit GraphBoostClassifier (--label) or GraphBoostSurvivalAnalysis (--time and "
+        "--event) on a cohort and save a model folder",
+    )
     _add_cohort_args(p)
     p.add_argument("--output", required=True, help="model folder to write")
     p.add_argument(
@@ -172,7 +190,9 @@ def _add_fit(sub):
         default=0,
         metavar="K",
         help="also report K-fold cross-validated AUROC against logistic regression (and keep "
-        "the out-of-fold predictions that calibrate `predict --alpha`)",
+        "the out-of-fold predictions that calibrate `predict --alpha`); with --time and "
+        "--event: Harrell's and Uno's C, time-dependent AUC, integrated Brier score and "
+        "calibration against a ridge Cox model",
     )
     p.add_argument(
         "--calibration",
@@ -189,6 +209,16 @@ def _add_fit(sub):
     )
     p.add_argument("--overwrite", action="store_true", help="replace a model folder")
     _add_keep_ids(p)
+    _add_horizon(
+        p,
+        "with --time and --event: a time at which the model card reports the time-dependent "
+        "AUC (repeat for several; the calibration is read at the largest; default the "
+        "quartiles of the follow-up times)",
+    )
+
+
+def _add_horizon(p, help_):
+    p.add_argument("--horizon", action="append", type=float, default=[], metavar="T", help=help_)
 
 
 def _add_keep_ids(p):
@@ -202,7 +232,12 @@ def _add_keep_ids(p):
 
 def _add_predict(sub):
     for name, help_, out in (
-        ("predict", "predict class probabilities with a saved model", "predictions CSV"),
+        (
+            "predict",
+            "predict class probabilities (or, for a survival model, the risk and the survival "
+            "at --horizon times) with a saved model",
+            "predictions CSV",
+        ),
         ("explain", "per-patient contributions and most similar patients", "explanations CSV"),
     ):
         p = sub.add_parser(name, help=help_)
@@ -228,7 +263,19 @@ def _add_predict(sub):
         p.add_argument("--overwrite", action="store_true")
         if name == "explain":
             p.add_argument("--n-neighbors", type=int, default=5, help="similar patients shown")
+            _add_horizon(
+                p,
+                "a survival model: the time at which survival is read (the neighbors' "
+                "Kaplan-Meier beside the cohort's; default the largest horizon of the card)",
+            )
         else:
+            _add_horizon(
+                p,
+                "a survival model: write the survival probability at T (survival_at_T; repeat "
+                "for several, each up to the end of the training follow-up; default the "
+                "card's horizons)",
+            )
+        if name == "predict":
             p.add_argument(
                 "--alpha",
                 type=float,

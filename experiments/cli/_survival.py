@@ -1,0 +1,157 @@
+"""The survival path of ``graphboost fit``, ``predict`` and ``explain`` (``--time`` and
+``--event`` instead of ``--label``; ``--horizon`` times)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._base import InputError
+from ..workflows._survival_data import load_survival_cohort_table
+from ..workflows._survival_fit import CV_NAMES, fit_survival_model_folder
+from ..workflows._survival_predict import explain_survival, is_survival_model, predict_survival
+from ._outputs import check_folder_output
+from ._parser import _split_list
+
+_CLASSIFIER_ONLY = {
+    "calibration": "--calibration",
+    "threshold_target": "--threshold-target",
+}
+
+
+def check_outcome_options(args):
+    """``--label``, or ``--time`` with ``--event``: one outcome, given whole.
+
+    Returns True for a survival outcome.
+    """
+    survival = args.time is not None or args.event is not None
+    if survival and args.label is not None:
+        raise InputError(
+            "Give either --label (a class per patient) or --time and --event (a censored "
+            "time), not both."
+        )
+    if survival and (args.time is None or args.event is None):
+        given, missing = ("--time", "--event") if args.time is not None else ("--event", "--time")
+        raise InputError(
+            f"{given} needs {missing}: a censored outcome is a follow-up time column and an "
+            "event column (1: the event, 0: censored)."
+        )
+    if not survival and args.label is None:
+        raise InputError(
+            f"{args.command} needs the outcome: --label COL (a class per patient), or --time COL "
+            "and --event COL (a censored time)."
+        )
+    if not survival and getattr(args, "horizon", None):
+        raise InputError("--horizon goes with a survival outcome (--time and --event).")
+    return survival
+
+
+def _load(args):
+    return load_survival_cohort_table(
+        args.data,
+        time=args.time,
+        event=args.event,
+        id_column=args.id_column,
+        exclude=_split_list(args.exclude),
+        scans=args.scans,
+        scan_shape=args.scan_shape,
+        on_error=args.on_error,
+        scan_pretrain_seconds=args.scan_pretrain_seconds,
+        scan_pretrain_epochs=args.scan_pretrain_epochs,
+        progress=not args.quiet,
+        decimal=args.decimal,
+    )
+
+
+def cmd_fit_survival(args):
+    """``fit --time --event``: GraphBoostSurvivalAnalysis in a model folder, with its card."""
+    for name, option in _CLASSIFIER_ONLY.items():
+        if getattr(args, name, None):
+            raise InputError(f"{option} goes with a classifier (--label), not with --time/--event.")
+    check_folder_output(args.output, args.overwrite)  # before any work
+    fitted = fit_survival_model_folder(
+        _load(args),
+        args.output,
+        params=dict(args.param),
+        groups=dict(args.group),
+        cv=args.cv,
+        horizons=args.horizon or None,
+        random_state=args.seed,
+        scan_shape=args.scan_shape,
+        block_components=args.block_components,
+        overwrite=args.overwrite,
+        source=Path(args.data).name,
+        keep_ids=args.keep_ids,
+    )
+    model = fitted.model[-1]
+    print(
+        f"Survival model written to {fitted.path} ({len(model.selected_graphs_)} rounds, "
+        f"boosted score weight {model.boost_scale_:g}); model card: MODEL_CARD.md."
+    )
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
+    return 0
+
+
+def _print_cv(cv, k):
+    h = f"{cv.calibration_horizon:g}"
+    for method in cv.risks:
+        m = cv.metrics.loc[method]
+        c = m.loc["harrell_c"]
+        auc = ", ".join(f"{v:.3f} at {t:g}" for t, v in cv.td_auc.loc[method].items())
+        cal = cv.calibration[method]
+        print(
+            f"  {k}-fold CV {CV_NAMES[method]}: Harrell's C {c.estimate:.3f} "
+            f"(95% CI {c.low:.3f}-{c.high:.3f}), Uno's C {m.loc['uno_c'].estimate:.3f}, "
+            f"AUC {auc}, integrated Brier {m.loc['integrated_brier'].estimate:.3f}; "
+            f"calibration at {h}: slope {cal['slope']:.2f}, O/E {cal['observed_expected']:.2f}"
+        )
+
+
+def is_survival_run(args, folder):
+    """Whether the loaded model folder of ``predict``/``explain`` holds a survival model (its
+    classifier-only options refused); for a classifier, ``--horizon`` is refused."""
+    if not is_survival_model(folder):
+        if args.horizon:
+            raise InputError(
+                f"--horizon goes with a survival model; '{args.model}' holds a classifier "
+                f"(label {folder.spec.get('label')!r})."
+            )
+        return False
+    for option in ("alpha", "typicality"):
+        if getattr(args, option, None):
+            raise InputError(
+                f"--{option} goes with a classifier; '{args.model}' holds a survival model "
+                "(use --horizon for its survival probabilities)."
+            )
+    if args.command == "explain" and len(args.horizon) > 1:
+        raise InputError("explain reads survival at one --horizon; give it once.")
+    return True
+
+
+def survival_runner(args, folder):
+    """``(compute, message)`` of ``predict``/``explain`` on a survival model folder."""
+    data = args.data
+    if args.decimal != ".":
+        from features import read_table
+
+        data = read_table(args.data, id_column=folder.spec["id_column"], decimal=args.decimal)
+    kwargs = {"scans": args.scans, "on_error": args.on_error, "progress": not args.quiet}
+    kwargs["invalid_values"] = args.invalid_values
+    if args.command == "explain":
+        horizon = args.horizon[0] if args.horizon else None
+        kwargs.update(horizon=horizon, n_neighbors=args.n_neighbors)
+        return (
+            lambda: explain_survival(folder, data, **kwargs),
+            "Explanations ({n} rows) written to {out}.",
+        )
+    return (
+        lambda: predict_survival(folder, data, horizons=args.horizon or None, **kwargs),
+        "Predictions (risk and survival) for {n} patients written to {out}.",
+    )
+
+
+def survival_text(frame):
+    """Every patient's survival explanation in words."""
+    from ..clinical._survival_explanations import survival_explanation_text
+
+    return survival_explanation_text(frame)

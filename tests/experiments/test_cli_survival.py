@@ -1,0 +1,226 @@
+"""The survival path of the command line: fit --time --event -> predict --horizon -> explain on a
+subsample of a real cohort (gbsg), and the errors of point 4 of issue 21."""
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import InputError
+from experiments.cli import main
+from experiments.workflows import load_model_folder, load_survival_cohort_table
+from experiments.workflows._survival_data import check_horizons, survival_columns
+
+FIT = ["--time", "rfstime", "--event", "status", "--id-column", "patient_id"]
+PARAMS = ["--param", "n_estimators=5", "--param", "n_neighbors=[20]"]
+
+
+@pytest.fixture(scope="module")
+def gbsg_csv(tmp_path_factory):
+    """300 patients of the German Breast Cancer Study Group trial (recurrence-free survival)."""
+    from features import load_survival_cohort
+
+    task = load_survival_cohort("gbsg")
+    table = task.X.copy()
+    table["rfstime"], table["status"] = task.y["time"], task.y["event"].astype(int)
+    table = table.reset_index().sample(300, random_state=0)
+    path = tmp_path_factory.mktemp("gbsg") / "gbsg.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(gbsg_csv, tmp_path_factory):
+    """The model folder of ``fit --time --event --cv 3`` and what the command printed."""
+    out = tmp_path_factory.mktemp("sm") / "model"
+    argv = ["fit", "--data", str(gbsg_csv), *FIT, *PARAMS, "--cv", "3"]
+    argv += ["--horizon", "365", "--horizon", "1826", "--output", str(out)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(argv) == 0
+    return out, printed.getvalue()
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fit_predict_explain(fitted, gbsg_csv, tmp_path, capsys):
+    model, out = fitted
+    assert "Survival model written to" in out
+    assert "3-fold CV GraphBoostSurvivalAnalysis: Harrell's C" in out and "ridge Cox" in out
+    files = {p.name for p in model.iterdir()}
+    assert {"estimator", "preprocessor.json", "cohort.json", "manifest.json"} <= files
+    assert {"MODEL_CARD.md", "report.md", "cv_predictions.csv"} <= files
+    spec = json.loads((model / "cohort.json").read_text())
+    assert spec["task"] == "survival" and spec["horizons"] == [365.0, 1826.0]
+    assert {"rfstime", "status", "patient_id"}.isdisjoint(spec["feature_columns"])
+    card = (model / "MODEL_CARD.md").read_text()
+    for text in (
+        "Harrell's C",
+        "Uno's C",
+        "AUC at 1826",
+        "integrated Brier",
+        "Calibration at 1826",
+    ):
+        assert text in card
+    assert "Patient identifiers: none" in card
+    oof = pd.read_csv(model / "cv_predictions.csv")
+    assert list(oof.columns[:3]) == ["row", "time", "event"]
+    assert "graphboost_survival_at_1826" in oof.columns
+
+    pred_path = tmp_path / "pred.csv"
+    argv = ["predict", "--model", str(model), "--data", str(gbsg_csv), "--horizon", "1826"]
+    code, out, err = _run([*argv, "--output", str(pred_path)], capsys)
+    assert code == 0, err
+    pred = pd.read_csv(pred_path, dtype={"patient_id": str})
+    assert list(pred.columns) == ["patient_id", "risk", "risk_percentile", "survival_at_1826"]
+    assert pred["survival_at_1826"].between(0, 1).all()
+    assert pred["risk_percentile"].between(0, 100).all()
+    # higher risk, lower survival; and the saved model's own survival function
+    order = np.argsort(pred["risk"].to_numpy())
+    assert np.all(np.diff(pred["survival_at_1826"].to_numpy()[order]) <= 1e-12)
+    folder = load_model_folder(model)
+    table = pd.read_csv(gbsg_csv, dtype={"patient_id": str})
+    Xt = folder.model[:-1].transform(folder.features(table.set_index("patient_id")))
+    expected = [f(1826.0) for f in folder.model[-1].predict_survival_function(Xt)]
+    np.testing.assert_allclose(pred["survival_at_1826"], expected)
+    truth = survival_columns(table, "rfstime", "status")
+    from experiments.clinical import harrell_c
+
+    assert harrell_c(truth, pred["risk"]) > 0.6  # training patients
+
+    expl_path = tmp_path / "expl.csv"
+    argv = ["explain", "--model", str(model), "--data", str(gbsg_csv), "--horizon", "1826"]
+    code, out, err = _run([*argv, "--output", str(expl_path)], capsys)
+    assert code == 0, err
+    expl = pd.read_csv(expl_path, dtype={"patient_id": str})
+    sums = expl.groupby("patient_id", sort=False)["log_hazard"].sum()
+    np.testing.assert_allclose(sums.loc[pred["patient_id"]].to_numpy(), pred["risk"], atol=1e-9)
+    assert (expl["horizon"] == 1826).all()
+    text = (tmp_path / "expl.readable.txt").read_text()
+    assert "higher than" in text and "of the training patients" in text
+    assert "were free of status at 1826 vs" in text and "in the cohort" in text
+
+
+def test_predict_defaults_to_the_card_horizons(fitted, gbsg_csv, tmp_path, capsys):
+    model, _ = fitted
+    out = tmp_path / "p.csv"
+    assert (
+        main(["predict", "--model", str(model), "--data", str(gbsg_csv), "--output", str(out)]) == 0
+    )
+    assert list(pd.read_csv(out).columns)[-2:] == ["survival_at_365", "survival_at_1826"]
+
+
+@pytest.mark.parametrize(
+    ("horizon", "message"),
+    [
+        ("99999", "--horizon 99999 is beyond the training follow-up, which ends at"),
+        ("-3", "--horizon must be a positive number"),
+    ],
+)
+def test_predict_refuses_a_horizon_outside_the_follow_up(
+    fitted, gbsg_csv, tmp_path, capsys, horizon, message
+):
+    model, _ = fitted
+    out = tmp_path / "p.csv"
+    argv = ["predict", "--model", str(model), "--data", str(gbsg_csv), f"--horizon={horizon}"]
+    code, _, err = _run([*argv, "--output", str(out)], capsys)
+    assert code == 2 and message in err and not out.exists()
+
+
+def test_classifier_options_refused_for_a_survival_model(fitted, gbsg_csv, tmp_path, capsys):
+    model, _ = fitted
+    argv = ["predict", "--model", str(model), "--data", str(gbsg_csv), "--alpha", "0.1"]
+    code, _, err = _run([*argv, "--output", str(tmp_path / "p.csv")], capsys)
+    assert code == 2 and "--alpha goes with a classifier" in err
+
+
+def _table(gbsg_csv, **changes):
+    table = pd.read_csv(gbsg_csv).head(120)
+    for column, (rows, value) in changes.items():
+        table[column] = table[column].astype(object)
+        table.loc[table.index[rows], column] = value
+    return table
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rfstime": (slice(0, 3), -5.0)}, "has 3 negative times of 120"),
+        ({"rfstime": (slice(0, 2), np.nan)}, "'rfstime' (--time) is missing for 2 of 120"),
+        ({"rfstime": (slice(0, 1), 0.0)}, "has 1 times equal to 0 of 120"),
+        ({"status": (slice(0, 4), 2)}, "must hold 0 (censored) or 1 (the event); 4 of 120"),
+        ({"status": (slice(0, 4), "yes")}, "'status' (--event) must hold numbers; 4 of 120"),
+        ({"status": (slice(0, 120), 0)}, "has no event: all 120 patients are censored"),
+    ],
+)
+def test_bad_outcome_columns(gbsg_csv, tmp_path, capsys, changes, message):
+    path = tmp_path / "bad.csv"
+    _table(gbsg_csv, **changes).to_csv(path, index=False)
+    out = tmp_path / "model"
+    code, _, err = _run(["fit", "--data", str(path), *FIT, *PARAMS, "--output", str(out)], capsys)
+    assert code == 2 and message in err, err
+    assert "-5" not in err and "yes" not in err  # never a patient's value
+    assert not out.exists()
+    with pytest.raises(InputError, match=r"rfstime|status"):
+        load_survival_cohort_table(path, time="rfstime", event="status", id_column="patient_id")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--label", "status", "--time", "rfstime", "--event", "status"], "either --label"),
+        (["--time", "rfstime"], "--time needs --event"),
+        (["--event", "status"], "--event needs --time"),
+        ([], "fit needs the outcome: --label COL"),
+        (["--time", "days", "--event", "status"], "The time column 'days' (--time) is not in"),
+        (["--time", "rfstime", "--event", "died"], "The event column 'died' (--event) is not"),
+        (["--time", "status", "--event", "status"], "both name the column 'status'"),
+        (["--label", "status", "--horizon", "365"], "--horizon goes with a survival outcome"),
+        (["--time", "rfstime", "--event", "status", "--horizon", "99999"], "outside the follow-up"),
+        (
+            ["--time", "rfstime", "--event", "status", "--calibration", "sigmoid"],
+            "--calibration goes with a classifier",
+        ),
+    ],
+)
+def test_outcome_option_errors(gbsg_csv, tmp_path, capsys, argv, message):
+    out = tmp_path / "model"
+    code, _, err = _run(["fit", "--data", str(gbsg_csv), *argv, "--output", str(out)], capsys)
+    assert code == 2 and message in err, err
+    assert not out.exists()
+
+
+def test_tune_refuses_a_survival_outcome(gbsg_csv, tmp_path, capsys):
+    storage = tmp_path / "study.db"
+    argv = ["tune", "--data", str(gbsg_csv), "--time", "rfstime", "--event", "status"]
+    code, _, err = _run([*argv, "--storage", f"sqlite:///{storage}"], capsys)
+    assert code == 2 and "tune does not support a survival outcome" in err
+    assert not storage.exists()
+
+
+def test_horizon_refused_for_a_classifier(cohort_csv, tmp_path, capsys):
+    model = tmp_path / "clf"
+    argv = ["fit", "--data", str(cohort_csv), "--label", "y", "--id-column", "pid"]
+    argv += ["--param", "n_estimators=2"]
+    assert main([*argv, "--output", str(model)]) == 0
+    argv = ["predict", "--model", str(model), "--data", str(cohort_csv), "--horizon", "30"]
+    code, _, err = _run([*argv, "--output", str(tmp_path / "p.csv")], capsys)
+    assert code == 2 and "--horizon goes with a survival model" in err
+
+
+def test_check_horizons():
+    time = np.array([30.0, 400, 900, 1200])
+    assert check_horizons([365, 730], time).tolist() == [365.0, 730.0]
+    with pytest.raises(InputError, match="given twice"):
+        check_horizons([365, 365], time)
+    with pytest.raises(
+        InputError, match=r"--horizon 10 is outside the follow-up.*first time \(30\)"
+    ):
+        check_horizons([10], time)
