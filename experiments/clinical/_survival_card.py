@@ -100,7 +100,7 @@ def _methods(spec, model):
     params = spec["params"] or {}
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "the defaults"
     alpha = getattr(model, "alpha_", None)
-    start = f" (penalty {alpha:g}, chosen by inner CV)" if alpha is not None else ""
+    start = f" (penalty {alpha:.3g}, chosen by inner CV)" if alpha is not None else ""
     return [
         "## Model",
         "",
@@ -194,8 +194,8 @@ def _validation(cv, names):
         "censoring weights of Uno's C, the AUC and the Brier score are the cohort's. Uno's C is "
         f"truncated at {_t(cv.calibration_horizon)}; the integrated Brier score runs over the "
         "10th to 80th percentile of the follow-up. A ridge Cox model (scikit-survival, its "
-        "penalty by inner CV) is the comparator. Pooled risks are compared across folds; the "
-        "fold-mean Harrell's C beside them is not.",
+        "penalty by inner CV) is the comparator. The pooled figures compare risks across "
+        "folds; the fold-mean Harrell's C beside them compares patients within a fold only.",
         "",
         *_metric_table(cv, names),
         "",

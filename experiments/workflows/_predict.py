@@ -35,6 +35,18 @@ def _as_folder(model):
     return model if isinstance(model, ModelFolder) else load_model_folder(model)
 
 
+def _classifier_folder(model):
+    """The loaded folder of a classifier; a survival model folder is an error naming its
+    functions."""
+    folder = _as_folder(model)
+    if folder.spec.get("task") == "survival":
+        raise InputError(
+            f"'{folder.path}' holds a survival model (fitted with --time and --event); use "
+            "predict_survival and explain_survival (graphboost predict/explain --horizon T)."
+        )
+    return folder
+
+
 def _new_patients(folder, data, scans, on_error, progress=True):
     """The cohort of new patients and the model's feature columns of it."""
     scan_spec = folder.spec.get("scans")
@@ -153,7 +165,7 @@ def predict(
         One row per patient in the table's order. ``frame.attrs["skipped_scans"]`` lists the
         file names of the scans skipped with ``on_error="skip"``.
     """
-    folder = _as_folder(model)
+    folder = _classifier_folder(model)
     extras = read_extras(folder.path)
     alpha = check_predict_options(extras, alpha)
     cohort, X = _new_patients(folder, data, scans, on_error, progress)
@@ -217,7 +229,7 @@ def explain(
     """
     from graphboost import modality_shares
 
-    folder = _as_folder(model)
+    folder = _classifier_folder(model)
     cohort, X = _new_patients(folder, data, scans, on_error, progress)
     with _invalid_values(folder, invalid_values) as pre:
         Xt = pre.transform(X)

@@ -224,3 +224,25 @@ def test_check_horizons():
         InputError, match=r"--horizon 10 is outside the follow-up.*first time \(30\)"
     ):
         check_horizons([10], time)
+
+
+def test_survival_folder_with_groups_and_ids(gbsg_csv, tmp_path):
+    """--group makes a block graph; --keep-ids names the similar patients by ID in explain; the
+    classifier's workflows refuse the folder with the survival functions as remedy."""
+    from experiments import workflows
+
+    out = tmp_path / "model"
+    argv = ["fit", "--data", str(gbsg_csv), *FIT, *PARAMS, "--group", "receptors=pgr,er"]
+    argv += ["--cv", "2", "--keep-ids", "--output", str(out)]
+    assert main(argv) == 0
+    spec = json.loads((out / "cohort.json").read_text())
+    assert spec["feature_groups"] == {"receptors": ["pgr", "er"]}
+    assert "patient_id" in pd.read_csv(out / "cv_predictions.csv").columns
+    assert "`cv_predictions.csv`: each patient's ID" in (out / "MODEL_CARD.md").read_text()
+    table = pd.read_csv(gbsg_csv, dtype={"patient_id": str}).head(4)
+    expl = workflows.explain_survival(out, table, horizon=365)
+    ids = set(table["patient_id"]) | set(pd.read_csv(gbsg_csv, dtype=str)["patient_id"])
+    named = {n for cell in expl["similar_patients"] if cell for n in cell.split("; ")}
+    assert named and named <= ids
+    with pytest.raises(InputError, match=r"holds a survival model.*predict_survival"):
+        workflows.predict(out, table)
