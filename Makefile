@@ -1,6 +1,6 @@
 # Two commands on a fresh machine: `make demo` runs the main job, `make test` runs the whole suite.
 # Each creates (or reuses) the virtual environment in .venv and installs what it needs.
-# `make notebooks` executes the four notebooks at full size and saves them with their outputs.
+# `make notebooks` executes the five notebooks at full size and saves them with their outputs.
 # `make docs` builds the documentation site into docs/_build/html.
 PYTHON ?= python3
 VENV := .venv

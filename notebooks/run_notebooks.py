@@ -48,7 +48,7 @@ _QUESTION = re.compile(r"\*\*Question it answers:\*\*\s*(.+?)(?:\n\s*\n|\Z)", re
 _README_HEAD = """# Notebooks
 
 Each notebook is committed executed at full size, with its tables and figures, so that it can be
-read without running it. `make notebooks` runs all four again (in a fresh kernel each, in place);
+read without running it. `make notebooks` runs all five again (in a fresh kernel each, in place);
 `python notebooks/run_notebooks.py notebooks/<name>.ipynb` runs some of them. A run records its
 wall time, date and library versions in the notebook's metadata (`metadata.graphboost.run`), and
 this table is rewritten from the metadata of every notebook after each run (this file is

@@ -8,6 +8,7 @@ from ._config import load_config
 from ._external import (
     EXTERNAL_METHODS,
     EXTERNAL_PAIRS,
+    HORIZON,
     ExternalResult,
     PublishedDesign,
     external_cohorts,
@@ -26,6 +27,7 @@ from ._survival_suite import (
 __all__ = [
     "EXTERNAL_METHODS",
     "EXTERNAL_PAIRS",
+    "HORIZON",
     "SUITES",
     "SURVIVAL_TASKS",
     "AblationResult",

@@ -329,7 +329,8 @@ def _row(pipe, dev, val, seconds):
     from ..clinical._survival import harrell_c
 
     risk = np.asarray(pipe.predict(val.X), dtype=float)
-    calibration = survival_calibration(val.y, survival_at(pipe, val.X), HORIZON)
+    survival = survival_at(pipe, val.X)
+    calibration = survival_calibration(val.y, survival, HORIZON)
     row = {
         "harrell_c": harrell_c(val.y, risk),
         "td_auc_5y": float(time_dependent_auc(dev.y, val.y, risk, [HORIZON])[0]),
@@ -337,7 +338,7 @@ def _row(pipe, dev, val, seconds):
         "observed_expected_5y": calibration["observed_expected"],
         "fit_seconds": round(seconds, 2),
     }
-    return row, risk
+    return row, risk, survival
 
 
 # --------------------------------------------------------------------------- the run
@@ -357,6 +358,8 @@ class ExternalResult:
         The fitted models (each takes :data:`SHARED_COLUMNS`).
     risks : dict of str to ndarray
         Each model's risk score of the validation patients.
+    survival : dict of str to ndarray
+        Each model's predicted survival of the validation patients at :data:`HORIZON`.
     development, validation : ExternalCohort
     output : pathlib.Path or None
     """
@@ -364,6 +367,7 @@ class ExternalResult:
     table: pd.DataFrame
     models: dict
     risks: dict
+    survival: dict
     development: ExternalCohort
     validation: ExternalCohort
     meta: dict = field(default_factory=dict)
@@ -373,16 +377,16 @@ class ExternalResult:
 def _fit_all(methods, dev, val, params, random_state):
     from threadpoolctl import threadpool_limits
 
-    rows, models, risks = {}, {}, {}
+    rows, models, risks, survival = {}, {}, {}, {}
     for name in methods:
         pipe = make_external_model(name, params.get(name), random_state)
         with threadpool_limits(limits=1):
             start = time.perf_counter()
             pipe.fit(dev.X, dev.y)
             seconds = time.perf_counter() - start
-        rows[name], risks[name] = _row(pipe, dev, val, seconds)
+        rows[name], risks[name], survival[name] = _row(pipe, dev, val, seconds)
         models[name] = pipe
-    return rows, models, risks
+    return rows, models, risks, survival
 
 
 def _table(rows, intervals):
@@ -456,7 +460,7 @@ def run_external_validation(
     folder = RunFolder(output, overwrite=overwrite) if output is not None else None
     dev, val = external_cohorts(pair)
     t0 = time.perf_counter()
-    rows, models, risks = _fit_all(methods, dev, val, params, random_state)
+    rows, models, risks, survival = _fit_all(methods, dev, val, params, random_state)
     if n_bootstrap:
         intervals = bootstrap_c(val.y, risks, int(n_bootstrap), random_state, REFERENCE)
     else:
@@ -474,7 +478,7 @@ def run_external_validation(
         "censored_at_days": FIVE_YEARS,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    result = ExternalResult(table, models, risks, dev, val, meta)
+    result = ExternalResult(table, models, risks, survival, dev, val, meta)
     if folder is not None:
         with folder:
             _write(folder.staging, result)

@@ -147,5 +147,7 @@ def test_table_holds_every_model_with_the_difference_to_ridge_cox():
     )
     risk = res.models["ridge_cox"].predict(res.validation.X)
     assert np.allclose(risk, res.risks["ridge_cox"])
+    survival = res.models["ridge_cox"].predict_survival_function(res.validation.X[:3])
+    assert np.allclose([f(ext.HORIZON) for f in survival], res.survival["ridge_cox"][:3])
     assert isinstance(res.development.X, pd.DataFrame) and res.output is None
     assert "ridge Cox, 8 shared columns" in ext.format_external_table(res)

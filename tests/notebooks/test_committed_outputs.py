@@ -24,6 +24,7 @@ NOTEBOOKS = [
     "02_breast_mri_tnbc_pcr.ipynb",
     "03_imaging_embeddings.ipynb",
     "04_optuna_search.ipynb",
+    "05_survival.ipynb",
 ]
 DUKE_METHODS = [
     "logistic",
@@ -145,11 +146,29 @@ def _check_04(nb, params):
         assert model in held_out
 
 
+def _check_05(nb, params):
+    assert params["N_BOOTSTRAP"] == 1000 and params["GRAPHBOOST_PARAMS"] == {}
+    assert len(params["METHODS"]) == 6 and params["METHODS"][0] == "cox_size_nodes_grade"
+    table = _text(_cell(nb, "format_external_table(res)"))
+    assert "rotterdam: 2982 patients" in table and "gbsg: 686 patients" in table
+    for model in ("published model", "random survival forest", "GraphBoostSurvivalAnalysis"):
+        assert model in table, f"{model!r} missing from the external validation table"
+    cox = re.search(
+        r"Harrell's C (0\.\d+) here, 0\.65 \(0\.62-0\.69\) published",
+        _text(_cell(nb, "Published Cox row reproduced")),
+    )
+    assert cox and abs(float(cox.group(1)) - 0.65) <= 0.01, (
+        "the published Cox row is not reproduced"
+    )
+    assert "A (90th percentile of risk)" in _text(_cell(nb, "model.explain(Z"))
+
+
 CHECKS = {
     "01_quickstart.ipynb": _check_01,
     "02_breast_mri_tnbc_pcr.ipynb": _check_02,
     "03_imaging_embeddings.ipynb": _check_03,
     "04_optuna_search.ipynb": _check_04,
+    "05_survival.ipynb": _check_05,
 }
 
 

