@@ -71,7 +71,7 @@ def resolve_groups(feature_groups, frame, names):
     return groups
 
 
-def candidate_graphs(X, names, n_neighbors, threshold_quantiles, groups, metric):
+def candidate_graphs(X, names, n_neighbors, threshold_quantiles, groups, metric, columns=None):
     """Candidate graphs of every non-constant column, then of every block.
 
     Parameters
@@ -83,7 +83,10 @@ def candidate_graphs(X, names, n_neighbors, threshold_quantiles, groups, metric)
     n_neighbors, threshold_quantiles, metric
         The estimator's parameters.
     groups : dict of str to list of int
-        The resolved blocks (``feature_groups_``).
+        The resolved blocks the model uses.
+    columns : ndarray of int, optional
+        The columns the model reads (``columns_used_``; None: all). The candidates, and the
+        seed of each threshold, are those of the model fitted on ``X[:, columns]``.
 
     Returns
     -------
@@ -93,14 +96,16 @@ def candidate_graphs(X, names, n_neighbors, threshold_quantiles, groups, metric)
     """
     ks = sorted({int(k) for k in np.atleast_1d(n_neighbors)})
     quantiles = [float(q) for q in np.asarray(threshold_quantiles).ravel()]
-    constant = np.ptp(X, axis=0) == 0
+    usable = np.arange(X.shape[1]) if columns is None else np.asarray(columns)
+    constant = np.ptp(X[:, usable], axis=0) == 0
     candidates = []
-    for j in np.flatnonzero(~constant):
+    for position in np.flatnonzero(~constant):
+        j = int(usable[position])
         name = names[j]
         for k in ks:
-            candidates.append(Candidate(GraphSpec(name, (name,), "knn", n_neighbors=k), (int(j),)))
+            candidates.append(Candidate(GraphSpec(name, (name,), "knn", n_neighbors=k), (j,)))
         for q in quantiles:
-            tau = threshold_from_differences(X[:, j], q, random_state=j)
+            tau = threshold_from_differences(X[:, j], q, random_state=int(position))
             spec = GraphSpec(name, (name,), "threshold", quantile=q, threshold=tau)
             candidates.append(Candidate(spec, (int(j),)))
     for group, indices in groups.items():
@@ -109,7 +114,7 @@ def candidate_graphs(X, names, n_neighbors, threshold_quantiles, groups, metric)
         indicator = block_indicator(specs[0], names)
         _check_block_size(X, group, indicator, max(ks))
         candidates.extend(Candidate(spec, tuple(indices), indicator) for spec in specs)
-    return candidates, [names[j] for j in np.flatnonzero(constant)]
+    return candidates, [names[int(usable[p])] for p in np.flatnonzero(constant)]
 
 
 def _group_indices(group, members, names):

@@ -30,7 +30,17 @@ def _center(log_proba):
     return log_proba - log_proba.mean(axis=1, keepdims=True)
 
 
-class LinearInit:
+class _ColumnSubset:
+    """The columns of ``X`` an init model reads: all, or ``columns_`` (set by the estimator after
+    ``fit`` on ``X[:, columns_]``, where ``block_guard=True`` dropped a block)."""
+
+    columns_ = None
+
+    def _columns(self, X):
+        return X if self.columns_ is None else X[:, self.columns_]
+
+
+class LinearInit(_ColumnSubset):
     """Standardized L2 logistic regression, C chosen by inner 3-fold CV.
 
     ``scoring`` is how each C is scored: ``"roc_auc"`` (one-vs-rest for more than two classes)
@@ -98,7 +108,8 @@ class LinearInit:
         self.intercept_ = offsets[1:] - offsets[0] if self.n_classes_ == 2 else offsets
 
     def log_proba(self, X):
-        return self._log_proba((X - self.mean_) / self.scale_, self.coef_, self.intercept_)
+        Z = (self._columns(X) - self.mean_) / self.scale_
+        return self._log_proba(Z, self.coef_, self.intercept_)
 
     def _log_proba(self, Z, coef, intercept):
         # A row-wise sum, not a BLAS product: its rounding would depend on the number of rows, and
@@ -114,6 +125,7 @@ class LinearInit:
         Each patient is scored by the model of the inner fold that left it out, read from the
         coefficient paths of the cross-validation that chose C (recalibrated as the init).
         """
+        X = self._columns(X)
         if self.scoring != "roc_auc":
             return self._out_of_fold(X, y_codes, intercepts=True)
         linear = self._out_of_fold(X, y_codes, intercepts=False)
@@ -188,7 +200,7 @@ def _recalibrate(linear, y_codes, sample_weight):
     return float(found.x[0]), found.x[1:] - found.x[1:].mean()
 
 
-class PriorInit:
+class PriorInit(_ColumnSubset):
     """The weighted class frequencies: the boosted graphs alone decide."""
 
     kind = "prior"
@@ -217,7 +229,7 @@ class PriorInit:
         return self
 
 
-class EstimatorInit:
+class EstimatorInit(_ColumnSubset):
     """Any classifier with ``predict_proba``, cloned and fitted on the training patients."""
 
     kind = "estimator"
@@ -232,7 +244,7 @@ class EstimatorInit:
         return self
 
     def log_proba(self, X):
-        return self._log_proba(self.estimator_, X)
+        return self._log_proba(self.estimator_, self._columns(X))
 
     def _log_proba(self, estimator, X):
         proba = np.zeros((X.shape[0], self.n_classes_))
@@ -241,6 +253,7 @@ class EstimatorInit:
 
     def cross_val_log_proba(self, X, y_codes, sample_weight):
         """Out-of-fold scores of the training patients: one clone fitted per inner fold (3)."""
+        X = self._columns(X)
         if np.bincount(y_codes).min() < _INNER_SPLITS:
             return None  # too few patients of a class to cross-fit: keep the graphs' scale
         out = np.empty((X.shape[0], self.n_classes_))

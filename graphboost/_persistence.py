@@ -112,6 +112,7 @@ def _fitted_attributes(model):
         "device": model.device_,
         "boost_scale": model.boost_scale_,
         "boost_scale_guard": getattr(model, "boost_scale_guard_", None),
+        "block_guard": getattr(model, "block_guard_", None),
         "estimator_weights": model.estimator_weights_.tolist(),
         "estimator_errors": model.estimator_errors_.tolist(),
     }
@@ -273,6 +274,7 @@ def _restore(estimator_class, meta, tensors):
     _restore_attributes(model, meta)
     init_meta = meta["init"]
     model.init_ = INIT_KINDS[init_meta["kind"]].from_state(init_meta, _arrays(tensors, "init/"))
+    model.init_.columns_ = model.columns_used_
     graphs = [_restore_graph(g, entry, tensors) for g, entry in enumerate(meta["graphs"])]
     y_codes = tensors["y_codes"].numpy() if "y_codes" in tensors else None
     model.estimators_ = [
@@ -299,6 +301,7 @@ def _restore_attributes(model, meta):
     model.device_ = meta["device"]
     model.boost_scale_ = float(meta["boost_scale"])
     model.boost_scale_guard_ = meta.get("boost_scale_guard")  # absent before issue 19
+    model._drop_blocks(meta.get("block_guard"))  # absent before issue 19's block guard
     model.estimator_weights_ = np.asarray(meta["estimator_weights"], dtype=np.float64)
     model.estimator_errors_ = np.asarray(meta["estimator_errors"], dtype=np.float64)
 

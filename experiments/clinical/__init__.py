@@ -2,6 +2,7 @@
 net benefit and decision thresholds, typicality of a patient, and the model card.
 """
 
+from ._block_report import block_guard_summary
 from ._calibration import (
     CALIBRATION_METHODS,
     DEFAULT_INNER_SPLITS,
@@ -40,6 +41,7 @@ __all__ = [
     "SURVIVAL_METRICS",
     "ClassConditionalConformal",
     "Recalibration",
+    "block_guard_summary",
     "bootstrap_metrics",
     "brier_decomposition",
     "calibration_curve_bands",

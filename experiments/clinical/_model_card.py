@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 
+from ._block_report import block_guard_lines
 from ._decision import beats_both, useful_range
 
 _MAX_COLUMNS = 40  # predictor names listed in the card; cohort.json lists every one
@@ -389,6 +390,7 @@ def model_card(
         *_methods(spec, recalibration, tuning),
         *_validation(cv, saved, threshold, names, tuning),
         *_graphs(clf),
+        *block_guard_lines(clf),
         *_limitations(counts, cv, tuning),
     ]
     return "\n".join(lines)

@@ -105,6 +105,7 @@ def cross_validate(
     CrossValidation
     """
     ds = dataset_from_cohort(cohort, "cohort", groups, block_components=block_components)
+    params = guarded_params(params, ds.feature_groups)
     what = f"label column {cohort.label!r}"
     check_labels(ds.y, n_splits, what=what)
     recal_splits = inner_splits if calibration is not None else None
@@ -131,6 +132,25 @@ def cross_validate(
     clinical = clinical_results(y, results, splits, n_bootstrap, random_state, alpha)
     classes = [str(c) for c in np.unique(ds.y)]
     return CrossValidation(table, probas, y, classes, clinical, n_splits, random_state)
+
+
+def guarded_params(params, feature_groups):
+    """The GraphBoostClassifier parameters of the user's path: with feature groups (the scans
+    block, ``groups``), ``block_guard=True`` unless ``params`` says otherwise.
+
+    Examples
+    --------
+    >>> guarded_params({"n_estimators": 30}, {"scans": ["scans:0"]})
+    {'n_estimators': 30, 'block_guard': True}
+    >>> guarded_params({"block_guard": False}, {"scans": ["scans:0"]})
+    {'block_guard': False}
+    >>> guarded_params(None, {})
+    {}
+    """
+    params = dict(params or {})
+    if feature_groups:
+        params.setdefault("block_guard", True)
+    return params
 
 
 def _cv_name(method):

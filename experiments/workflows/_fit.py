@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._base import InputError, RunFolder
 from ..clinical._calibration import DEFAULT_INNER_SPLITS
+from ..clinical._block_report import block_guard_summary
 from ..clinical._model_card import model_card
 from ..evaluation._dataset import (
     BLOCK_COMPONENTS,
@@ -31,7 +32,7 @@ from ..modelfolder._folder import (
     save_model_folder,
 )
 from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS
-from ._cv import CrossValidation, _cv_lines, _cv_name, cross_validate
+from ._cv import CrossValidation, _cv_lines, _cv_name, cross_validate, guarded_params
 from ._scans import UNMATCHED_SCANS
 
 
@@ -66,6 +67,7 @@ def _fit_report(source, spec, clf, counts, seconds, cv):
         "- Feature groups (one candidate graph each): "
         + (", ".join(f"{k} ({len(v)} columns)" for k, v in groups.items()) or "none"),
         f"- Fit time: {seconds:.1f} s; rounds kept: {len(clf.selected_graphs_)}",
+        *[f"- {line}" for line in block_guard_summary(clf)],
         "",
         "## Selected graphs (rounds in order)",
         "",
@@ -186,6 +188,7 @@ def fit_model_folder(
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
     ds = dataset_from_cohort(cohort, source, groups, block_components=block_components)
+    params = guarded_params(params, ds.feature_groups)
     what = f"label column {cohort.label!r}"
     check_labels(ds.y, cv, what=what)
     check_binary(options, np.unique(ds.y))
