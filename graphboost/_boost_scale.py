@@ -191,9 +191,9 @@ def _inner_copy(model):
     inner = clone(model).set_params(verbose=0)
     for name in ("classes_", "n_classes_", "n_features_in_", "feature_groups_", "device_"):
         setattr(inner, name, getattr(model, name))
-    inner._drop_blocks(getattr(model, "block_guard_", None))  # the blocks the guard kept
     if hasattr(model, "feature_names_in_"):
         inner.feature_names_in_ = model.feature_names_in_
+    inner._drop_blocks(getattr(model, "block_guard_", None))  # the blocks the guard kept
     inner.boost_scale_ = 1.0
     return inner
 
