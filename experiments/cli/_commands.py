@@ -36,6 +36,7 @@ from ._parser import PROG, _split_list, build_parser
 from ._survival import (
     check_outcome_options,
     cmd_fit_survival,
+    cmd_tune_survival,
     is_survival_run,
     survival_runner,
     survival_text,
@@ -381,12 +382,6 @@ def cmd_benchmark(args):
 
 def _check_tune_args(args):
     """The tune options that need no data, checked before the search (nothing written)."""
-    if check_outcome_options(args):
-        raise InputError(
-            "graphboost tune does not support a survival outcome (--time and --event) yet; "
-            "compare settings with `graphboost fit --time COL --event COL --cv K --param "
-            "KEY=VALUE` (Harrell's C out of fold), or tune a classifier with --label."
-        )
     check_search_options(
         args.n_trials, args.n_workers, args.inner_splits, args.timeout, dict(args.param), cli=True
     )
@@ -403,6 +398,8 @@ def _check_tune_args(args):
 
 
 def cmd_tune(args):
+    if check_outcome_options(args):  # --time and --event: GraphBoostSurvivalAnalysis
+        return cmd_tune_survival(args)
     _check_tune_args(args)  # before any work
     cohort = _load_cohort(args)
     dataset = dataset_from_cohort(

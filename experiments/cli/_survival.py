@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from .._base import InputError
@@ -155,3 +157,108 @@ def survival_text(frame):
     from ..clinical._survival_explanations import survival_explanation_text
 
     return survival_explanation_text(frame)
+
+
+def _check_survival_tune_args(args):
+    """The options of ``tune --time --event`` that need no data (nothing written)."""
+    from ..modelfolder._extras import check_cv_folds
+    from ..tuning._checks import check_search_options
+    from ..tuning._search import check_storage_url, open_storage
+    from ..tuning._survival_search import check_fixed_survival_params
+
+    if args.n_workers != 1:
+        raise InputError(
+            f"--n-workers {args.n_workers}: a survival search runs in one worker process for "
+            "now; give --n-workers 1 (or run several `graphboost tune` on one --storage)."
+        )
+    check_search_options(args.n_trials, 1, args.inner_splits, args.timeout, cli=True)
+    check_fixed_survival_params(dict(args.param))
+    check_cv_folds(args.cv, "--cv")
+    if args.cv and not args.output:
+        raise InputError(
+            f"--cv {args.cv} cross-validates the refitted best trial, so it needs --output DIR; "
+            "got --cv without --output."
+        )
+    if args.output:
+        check_folder_output(args.output, args.overwrite)
+    if not check_storage_url(args.storage):  # a SQLite file is created only once all is checked
+        open_storage(args.storage, args.heartbeat)
+
+
+def cmd_tune_survival(args):
+    """``tune --time --event``: Optuna search of GraphBoostSurvivalAnalysis (Harrell's C out of
+    fold), and with ``--output`` the best trial refitted in a survival model folder."""
+    from ..evaluation._dataset import dataset_from_cohort
+    from ..tuning._search import redact
+    from ..tuning._survival_search import check_survival_search_data, run_survival_search
+
+    _check_survival_tune_args(args)  # before any work
+    cohort = _load(args)
+    ds = dataset_from_cohort(
+        cohort,
+        Path(args.data).name,
+        dict(args.group),
+        block_components=args.block_components,
+        target=cohort.survival,
+    )
+    check_survival_search_data(ds.y, args.inner_splits, cli=True)  # before the storage opens
+    result = run_survival_search(
+        ds,
+        args.storage,
+        study_name=args.study_name,
+        n_trials=args.n_trials,
+        timeout=args.timeout,
+        inner_splits=args.inner_splits,
+        fixed=dict(args.param),
+        random_state=args.seed,
+        progress=sys.stderr.isatty(),
+        heartbeat_interval=args.heartbeat,
+    )
+    print(
+        f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "
+        f"{result.n_pruned} pruned trials ({result.n_new} new)."
+    )
+    failed = f"{result.n_failed} trial(s) of this run failed: {result.describe_failures()}"
+    if result.best_params is None:
+        raise InputError(
+            f"No trial completed; nothing to refit. {failed if result.n_failed else ''}"
+        )
+    if result.n_failed:
+        print(f"graphboost: note: {failed}.", file=sys.stderr)
+    best = result.study.best_trial
+    params = json.dumps(
+        {k: list(v) if isinstance(v, tuple) else v for k, v in result.best_params.items()}
+    )
+    print(f"Best inner-CV Harrell's C {best.value:.3f} (trial {best.number}): {params}")
+    if not args.output:
+        print("Pass --output DIR to refit the best trial on all patients and save the model.")
+        return 0
+    tuning = {
+        "study": str(args.study_name),
+        "n_complete": int(result.n_complete),
+        "inner_splits": int(args.inner_splits),
+        "best_trial": int(best.number),
+        "inner_c": float(best.value),
+    }
+    fitted = fit_survival_model_folder(
+        cohort,
+        args.output,
+        params=result.best_params,
+        groups=dict(args.group),
+        cv=args.cv,
+        random_state=args.seed,
+        scan_shape=args.scan_shape,
+        block_components=args.block_components,
+        overwrite=args.overwrite,
+        source=Path(args.data).name,
+        keep_ids=args.keep_ids,
+        tuning=tuning,
+    )
+    print(
+        f"Best trial refitted on all {len(ds.y)} patients; survival model written to "
+        f"{fitted.path}; model card: MODEL_CARD.md."
+    )
+    if fitted.cv is not None:
+        _print_cv(fitted.cv, args.cv)
+        print("  (optimistic: the search chose the parameters on these same patients)")
+    return 0

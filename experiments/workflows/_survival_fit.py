@@ -181,7 +181,7 @@ def _pipeline(name, ds, params, random_state):
     )
 
 
-# Over 60 lines only by its docstring (thirteen parameters); the body is 35 lines.
+# Over 60 lines only by its docstring (fifteen parameters); the body is 35 lines.
 def fit_survival_model_folder(
     cohort,
     output,
@@ -197,6 +197,7 @@ def fit_survival_model_folder(
     source="cohort",
     keep_ids=False,
     n_bootstrap=200,
+    tuning=None,
 ):
     """Fit the preprocessor and GraphBoostSurvivalAnalysis on a survival cohort; write a folder.
 
@@ -224,6 +225,10 @@ def fit_survival_model_folder(
         Write the patient IDs in ``cv_predictions.csv`` (else their rows in the table).
     n_bootstrap : int, default=200
         Bootstrap resamples of the card's confidence intervals.
+    tuning : dict, optional
+        The Optuna search that chose ``params`` on this cohort (``study``, ``n_complete``,
+        ``inner_splits``, ``best_trial``, ``inner_c``): the card reports it and calls the
+        cross-validated figures optimistic.
 
     Returns
     -------
@@ -257,7 +262,7 @@ def fit_survival_model_folder(
     held = _identifiers(cohort, cv_result, keep_ids)
     card = survival_model_card(
         source=source, spec=spec, model=pipe[-1], cv=cv_result, names=CV_NAMES,
-        identifiers=held, version=_version(),
+        identifiers=held, version=_version(), tuning=tuning,
     )  # fmt: skip
     report = _report(source, spec, pipe[-1], seconds)
     extra = {}
