@@ -78,7 +78,8 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
     l2_regularization : float, default=1.0
         Added to the neighbors' Hessian sum in each step, as in XGBoost's leaf values.
     init : {"ridge"} or None, default="ridge"
-        The start: an L2-penalized Cox model on the standardized columns, its penalty chosen
+        The start: an L2-penalized Cox model on the centered columns, each divided by its
+        standard deviation (a two-valued column by the gap between its values), its penalty chosen
         from ``alphas`` by the cross-validated partial likelihood (Verweij and van
         Houwelingen) over the ``cv`` folds; None starts every patient at 0.
     alphas : array-like of float, default=None
@@ -105,7 +106,8 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
     feature_groups_ : dict of str to list of int
         The resolved blocks, as column indices.
     init_ : object
-        The fitted start; ``init_.coef_`` are the ridge Cox coefficients on standardized columns.
+        The fitted start; ``init_.coef_`` are the ridge Cox coefficients on the columns divided
+        by ``init_.scale_``.
     alpha_ : float or None
         The penalty of the ridge Cox start.
     estimators_ : list of NeighborStep
