@@ -6,15 +6,16 @@ survival at a horizon before and after it, and how the training patients linked 
 in the graph fared (their Kaplan-Meier survival at the horizon beside the whole cohort's).
 :func:`survival_explanation_words` turns each row into a sentence in the table's units (through
 the fitted preprocessor, as :func:`experiments.clinical.explanation_words` does for the
-classifier); :func:`survival_explanation_text` lays a patient out::
+classifier); :func:`survival_explanation_text` lays a patient out (a gbsg patient, from
+``graphboost explain --horizon 1826``; lines wrapped here)::
 
-    Patient 132: risk score +0.41 (log relative hazard), higher than 72% of the training
-    patients; free of status at 1826: 48% (cohort 57%)
-      start: ridge Cox model (all columns): log hazard +0.30 (hazard ratio 1.35), 52% at 1826
-      + nodes: of the 61 training patients most similar on nodes (2 to 3), 49% were free of
-        status at 1826 vs 57% in the cohort (27 had the event). Log hazard +0.11 (hazard ratio
-        1.12): 52% -> 48% (-4.0 points)
-        most similar (training rows): 12, 40, 97, 311, 620
+    Patient 1575: risk score +1.18 (log relative hazard), higher than 98% of the training
+    patients; event-free (status) at 1826: 10% (cohort 49%)
+      start: ridge Cox model (all columns): log hazard +1.10 (hazard ratio 3.00), 12% at 1826
+      + nodes: of the 58 training patients most similar on nodes (12 to 20), 23% were
+        event-free (status) at 1826 vs 49% in the cohort (41 had the event). Log hazard +0.08
+        (hazard ratio 1.08): 12% -> 10% (-2.0 points)
+        most similar (training rows): 1, 79, 170, 207, 222
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class _SurvivalWords(_ValueNames):
         if not math.isfinite(neighbors):
             return f"{self.who(row)}: their follow-up ends before {h} ({had})"
         return (
-            f"of {self.who(row)}, {_pct(neighbors)} were free of {self.event} at {h} vs "
+            f"of {self.who(row)}, {_pct(neighbors)} were event-free ({self.event}) at {h} vs "
             f"{_pct(float(row.cohort_survival_at_horizon))} in the cohort ({had})"
         )
 
@@ -97,8 +98,8 @@ def survival_explanation_words(
     Returns
     -------
     pandas.DataFrame
-        A copy with ``text`` (e.g. ``"of the 50 training patients most similar on nodes (2 to
-        3), 61% were free of status at 1826 vs 72% in the cohort (19 had the event)"``) and
+        A copy with ``text`` (e.g. ``"of the 58 training patients most similar on nodes (12 to
+        20), 23% were event-free (status) at 1826 vs 49% in the cohort (41 had the event)"``) and
         ``similar_patients`` (``"; "``-joined IDs or ``row <n>``).
 
     Examples
@@ -113,7 +114,7 @@ def survival_explanation_words(
     >>> words = survival_explanation_words(model.fit(X, y).explain(X.iloc[:1]), event="relapse")
     >>> words["text"].iloc[0]
     'ridge Cox model (all columns)'
-    >>> "were free of relapse at" in words["text"].iloc[1]
+    >>> "were event-free (relapse) at" in words["text"].iloc[1]
     True
     """
     names = _SurvivalWords(preprocessor, explanation.attrs.get("feature_groups", {}), event)
@@ -152,7 +153,7 @@ def _patient_block(rows, attrs):
         rank = f", higher than {float(last.risk_percentile):.0f}% of the training patients"
     lines = [
         f"Patient {who}: risk score {float(last.risk_after):+.2f} (log relative hazard){rank}; "
-        f"free of {event} at {h}: {_pct(float(last.survival_after))} (cohort "
+        f"event-free ({event}) at {h}: {_pct(float(last.survival_after))} (cohort "
         f"{_pct(float(last.cohort_survival_at_horizon))})"
     ]
     by_row = attrs.get("patients_named_by", "row") == "row"

@@ -105,7 +105,7 @@ def test_fit_predict_explain(fitted, gbsg_csv, tmp_path, capsys):
     assert (expl["horizon"] == 1826).all()
     text = (tmp_path / "expl.readable.txt").read_text()
     assert "higher than" in text and "of the training patients" in text
-    assert "were free of status at 1826 vs" in text and "in the cohort" in text
+    assert "were event-free (status) at 1826 vs" in text and "in the cohort" in text
 
 
 def test_predict_defaults_to_the_card_horizons(fitted, gbsg_csv, tmp_path, capsys):
