@@ -195,9 +195,9 @@ class PublishedDesign(TransformerMixin, BaseEstimator):
 
     Indicators of size class 21-50 and > 50 mm, of 1-3 and > 3 nodes and of grade 3; with
     ``pgr=True`` also PGR capped at the 99th percentile of the training patients (R's type 1
-    quantile, as the tutorial takes it) and the
-    nonlinear term of a restricted cubic spline on it, with knots at its 10th, 50th and 90th
-    percentiles there (the STRATOS tutorial's 0, 41 and 486 on rotterdam).
+    quantile, as the tutorial takes it) and the nonlinear term of a restricted cubic spline on
+    it, with knots at its 10th, 50th and 90th percentiles there (the STRATOS tutorial's 0, 41
+    and 486 on rotterdam).
 
     Parameters
     ----------
@@ -280,7 +280,9 @@ def check_external_methods(names):
             f"Unknown external-validation method(s) {unknown}; choose from "
             f"{list(EXTERNAL_METHODS)}."
         )
-    check_survival_methods([m for m in names if m in SURVIVAL_METHODS] or ["ridge_cox"])
+    survival = [m for m in names if m in SURVIVAL_METHODS]
+    if survival:  # graphboost needs GraphBoostSurvivalAnalysis
+        check_survival_methods(survival)
     return names
 
 
