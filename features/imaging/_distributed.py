@@ -187,7 +187,8 @@ def _collect(embedder, items, done, futures, out) -> None:
             rows = res["embeddings"]
             out[start : start + len(rows)] = rows
             for pos, err in sorted(res["skipped"]):
-                embedder._fail(start + pos, items[start + pos], err)
+                err = err.replace(f"array at position {pos} ", f"array at position {start + pos} ")
+                embedder._fail(start + pos, items[start + pos], err)  # positions in all of X
             embedder.n_computed_ += res["n_computed"]
             embedder.n_from_cache_ += res["n_from_cache"]
             devices = embedder.worker_devices_

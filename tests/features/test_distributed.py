@@ -95,6 +95,12 @@ def test_unreadable_scan_is_an_error_naming_it(tmp_path, client):
     paths = _scans(tmp_path / "scans", n=4, bad_at=2)
     with pytest.raises(ValueError, match=r"Cannot embed .*scan2\.npy"):
         _embedder().fit().transform(paths, scheduler=client, chunk_size=1)
+    arrays = [np.zeros((16, 16, 16), np.float32)] * 5
+    arrays[3] = np.full((16, 16, 16), np.nan, np.float32)  # position 3, the 2nd of its chunk
+    with pytest.raises(
+        ValueError, match=r"array at position 3: ValueError: array at position 3 contains NaN"
+    ):
+        _embedder().fit().transform(arrays, scheduler=client, chunk_size=2)
 
 
 def test_a_killed_workers_scans_are_redone(tmp_path, client):
