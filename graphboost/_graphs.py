@@ -35,6 +35,9 @@ _RADIUS_SLACK = 1e-12
 _BLOCK = 16_384
 # Batches of new patients from this size on are sorted before their binary searches.
 _SORTED_BATCH = 1_024
+# From this many new patients on, their k-th nearest distances are found by 2k passes over them
+# rather than in a patients x 2k window (same numbers; the window is faster for a few patients).
+_MERGED_QUERIES = 64
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,38 @@ def _kth_distance_sorted(sorted_values, n_neighbors, query_values=None):
     n = sorted_values.shape[0]
     k = n_neighbors
     positions = np.searchsorted(sorted_values, query_values)
+    if query_values.shape[0] >= _MERGED_QUERIES:
+        return _kth_distance_merged(_pad(sorted_values, k), k, positions + k, query_values)
     idx = positions[:, None] + np.arange(-k, k)[None, :]
     valid = (idx >= 0) & (idx < n)
     dist = np.abs(sorted_values[np.clip(idx, 0, n - 1)] - query_values[:, None])
     dist[~valid] = np.inf
     return np.partition(dist, k - 1, axis=1)[:, k - 1]
+
+
+def _kth_distance_merged(padded, k, positions, values):
+    """k-th nearest distance of each of ``values`` to the sorted points, without a
+    queries x 2k array.
+
+    ``positions`` are the insertion points of ``values`` in ``padded`` (:func:`_pad`). The
+    m-th nearest point on the left is at ``position - m``, on the right at ``position + m - 1``,
+    and the k-th smallest of the two sorted lists of distances is ``min_j max(L_j, R_{k - j})``
+    (:func:`_kth_distance_block`): one of the distances, bit for bit what the partition of the
+    2k window gives, in 2k passes over the queries.
+    """
+
+    def distance(offset, out):  # |v[position + offset] - value|, as the window computes it
+        np.subtract(padded[positions + offset], values, out=out)
+        return np.abs(out, out=out)
+
+    kth = distance(k - 1, np.empty(values.shape[0]))  # R_k
+    left, right = np.empty_like(kth), np.empty_like(kth)
+    for j in range(1, k + 1):
+        distance(-j, left)  # L_j
+        if j < k:
+            np.maximum(left, distance(k - j - 1, right), out=left)  # R_{k - j}
+        np.minimum(kth, left, out=kth)
+    return kth
 
 
 def _kth_distance_training(sorted_values, k):

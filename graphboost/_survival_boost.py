@@ -267,12 +267,10 @@ class StackedSteps:
             groups.setdefault(id(learner.graph), (learner.graph, []))[1].append(learner)
         self.groups = []
         for graph, members in groups.values():
-            gh = np.stack([m.gh for m in members], axis=1)  # (n_train, n_rounds, 2)
-            block = isinstance(graph, BlockGraph)
             self.groups.append(
                 (
                     graph,
-                    gh.reshape(gh.shape[0], -1) if block else _prefix(gh[graph.order]),
+                    _stacked_values(graph, members),
                     np.array([m.learning_rate for m in members]),
                     np.array([m.l2 for m in members]),
                 )
@@ -291,6 +289,19 @@ class StackedSteps:
             for j in range(steps.shape[1]):  # elementwise: the same sum whatever the rows
                 total += steps[:, j]
         return total
+
+
+def _stacked_values(graph, members):
+    """The rounds' gradients and Hessians side by side: a block graph's as they are, shape
+    (n_train, 2 * n_rounds); a column graph's as prefix sums in its sorted order, shape
+    (n_train + 1, n_rounds, 2), filled round by round (no full-size temporary copies)."""
+    n = members[0].gh.shape[0]
+    if isinstance(graph, BlockGraph):
+        return np.stack([m.gh for m in members], axis=1).reshape(n, -1)
+    values = np.zeros((n + 1, len(members), 2))
+    for j, member in enumerate(members):
+        np.cumsum(member.gh[graph.order], axis=0, out=values[1:, j])
+    return values
 
 
 def boosted_score(learners, X):

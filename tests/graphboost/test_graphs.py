@@ -115,3 +115,26 @@ def test_builders_reject_bad_input():
         block_knn_graph(np.arange(5.0), 1)
     with pytest.raises(ValueError, match="at least 2 patients"):
         threshold_from_differences([1.0], 0.5)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "counts", "rounded"])
+def test_many_queries_get_the_kth_distance_of_the_window_bit_for_bit(kind, monkeypatch):
+    """Batches of new patients take the 2k-pass path: the same distances as the window."""
+    from graphboost import _graphs
+
+    rng = np.random.default_rng(["continuous", "counts", "rounded"].index(kind))
+    for _ in range(40):
+        n = int(rng.integers(2, 200))
+        x = {
+            "continuous": rng.normal(size=n),
+            "counts": rng.integers(0, 5, n).astype(float),
+            "rounded": np.round(rng.lognormal(size=n), 1),
+        }[kind]
+        sorted_x, k = np.sort(x), int(rng.integers(1, n + 1))
+        query = np.concatenate([3 * rng.normal(size=80), x[:40], [x.min() - 9, x.max() + 9]])
+        monkeypatch.setattr(_graphs, "_MERGED_QUERIES", 10**9)
+        window = _graphs._kth_distance_sorted(sorted_x, k, query)
+        monkeypatch.setattr(_graphs, "_MERGED_QUERIES", 1)
+        merged = _graphs._kth_distance_sorted(sorted_x, k, query)
+        np.testing.assert_array_equal(merged, window)
+        assert np.isfinite(merged).all()
