@@ -106,14 +106,19 @@ class SurvivalBoosting:
         self.reuse_features = reuse_features
         self.verbose = verbose
 
-    def fit(self, X, risk_sets, start):
+    def fit(self, X, risk_sets, start, X_held_out=None):
         """Boost from the start scores ``start``; sets ``learners_``, ``gains_``, ``train_boost_``.
 
         ``train_boost_`` is the boosted score of each training patient summed over the rounds,
-        each round's step computed without the patient itself.
+        each round's step computed without the patient itself. With ``X_held_out`` (the guard's
+        inner folds) the boosted score of those new patients is computed round by round
+        instead, as ``held_out_score_``, and no learner is kept: the rounds' gradients (16
+        bytes per patient and round) are never held all at once.
         """
         self.learners_, gains = [], []
         self.train_boost_ = np.zeros(X.shape[0])
+        held_out = None if X_held_out is None else _HeldOutScore(X_held_out)
+        self.held_out_score_ = None if held_out is None else held_out.total()
         if not self.candidates:
             self.gains_ = np.empty(0)
             return self
@@ -129,15 +134,19 @@ class SurvivalBoosting:
             step = self.learning_rate * self._leave_self_out_step(screen, best, gh)
             score += step
             self.train_boost_ += step
-            self.learners_.append(
-                NeighborStep(screen.graph(best, X), gh, self.learning_rate, self.l2)
-            )
+            learner = NeighborStep(screen.graph(best, X), gh, self.learning_rate, self.l2)
+            if held_out is None:
+                self.learners_.append(learner)
+            else:
+                held_out.add(learner)
             gains.append(float(all_gains[best]))
             if self.verbose:
                 print(f"round {r + 1}: {screen.specs[best]!r}, gain {all_gains[best]:.5g}")
             if not self.reuse_features:
                 screen.retire(best)
         self.gains_ = np.asarray(gains)
+        if held_out is not None:
+            self.held_out_score_ = held_out.total()
         return self
 
     def _step(self, G, H):
@@ -291,6 +300,34 @@ class StackedSteps:
         return total
 
 
+class _HeldOutScore:
+    """The boosted score of new patients added round by round, for the guard's inner folds.
+
+    Each round's step is :meth:`NeighborStep.predict_from` (the neighbors found once per
+    graph), and :meth:`total` adds the steps graph by graph in the order of
+    :meth:`StackedSteps.predict`: the same sum as ``boosted_score(learners, X)`` without
+    keeping the learners.
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self.groups = {}  # id of the graph -> (neighbors of the new patients, steps)
+
+    def add(self, learner):
+        key = id(learner.graph)
+        if key not in self.groups:
+            self.groups[key] = (query_neighbors(learner.graph, self.X), [])
+        neighbors, steps = self.groups[key]
+        steps.append(learner.predict_from(neighbors))
+
+    def total(self):
+        total = np.zeros(self.X.shape[0])
+        for _, steps in self.groups.values():
+            for step in steps:
+                total += step
+        return total
+
+
 def _stacked_values(graph, members):
     """The rounds' gradients and Hessians side by side: a block graph's as they are, shape
     (n_train, 2 * n_rounds); a column graph's as prefix sums in its sorted order, shape
@@ -333,9 +370,9 @@ def choose_boost_scale(X, time, event, start, folds, make_boosting, ties, scales
         start_k = start.refit(X[train], time[train], event[train], ties)
         boosting = make_boosting(X[train], train.shape[0])
         risk_train = RiskSets(time[train], event[train], ties)
-        boosting.fit(X[train], risk_train, start_k.decision_function(X[train]))
+        boosting.fit(X[train], risk_train, start_k.decision_function(X[train]), X[test])
         base = start_k.decision_function(X[test])
-        boost = boosted_score(boosting.learners_, X[test])
+        boost = boosting.held_out_score_
         held_out = RiskSets(time[test], event[test], ties)
         per_event = max(held_out.n_events, 1)
         rows.append(

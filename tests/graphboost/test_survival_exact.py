@@ -143,3 +143,20 @@ def test_predictions_are_those_recorded_before_the_speedups():
         random_state=0,
     ).fit(X[:200], y[:200])
     np.testing.assert_allclose(model.predict(X[200:205]), FROZEN_RISK, rtol=0, atol=1e-10)
+
+
+def test_held_out_score_round_by_round_is_the_score_of_the_kept_learners():
+    """The guard's folds keep no learner: their held-out score is the same sum, bit for bit."""
+    from graphboost._survival_boost import boosted_score
+
+    X, y = mixed_cohort(n=220, seed=2)
+    names = ["age", "nodes", "grade", "size"]
+    candidates, _ = candidate_graphs(X[:180], names, [5, 20], (0.1,), {}, "euclidean")
+    risk_sets = RiskSets(y["time"][:180], y["event"][:180])
+    start = 0.2 * X[:180, 1]
+    kept = SurvivalBoosting(candidates, 25, 0.1, 1.0, True).fit(X[:180], risk_sets, start)
+    rounds = SurvivalBoosting(candidates, 25, 0.1, 1.0, True)
+    rounds.fit(X[:180], risk_sets, start, X[180:])
+    assert rounds.learners_ == [] and len(kept.learners_) == 25
+    np.testing.assert_array_equal(rounds.held_out_score_, boosted_score(kept.learners_, X[180:]))
+    np.testing.assert_array_equal(rounds.train_boost_, kept.train_boost_)
