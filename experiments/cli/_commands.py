@@ -153,15 +153,18 @@ def _model_and_data(args, folder):
 
 def cmd_predict(args):
     """``predict`` (a row per patient) and ``explain`` (a row per patient and graph)."""
+    check_file_output(  # before any work, the model's loading included
+        args.output, args.overwrite, data=args.data, scans=args.scans, command=args.command
+    )
+    readable = _readable_path(args) if args.command == "explain" else None
     folder = workflows.load_model_folder(args.model)
     if is_survival_run(args, folder):  # a survival model: risk and survival at --horizon
-        return _predict_survival(args, folder)
+        return _predict_survival(args, folder, readable)
     kwargs = {"scans": args.scans, "on_error": args.on_error, "progress": not args.quiet}
     kwargs["invalid_values"] = args.invalid_values
     if args.command == "explain":
         kwargs["n_neighbors"] = args.n_neighbors
         run, message = workflows.explain, "Explanations ({n} rows) written to {out}."
-        readable = _readable_path(args)  # checked before any work
     else:
         kwargs.update(alpha=args.alpha, typicality=args.typicality)
         run, message = workflows.predict, "Predictions for {n} patients written to {out}."
@@ -172,9 +175,9 @@ def cmd_predict(args):
     return 0
 
 
-def _predict_survival(args, folder):
-    """``predict`` and ``explain`` of a survival model folder."""
-    readable = _readable_path(args) if args.command == "explain" else None  # before any work
+def _predict_survival(args, folder, readable):
+    """``predict`` and ``explain`` of a survival model folder (``readable``: the explanations'
+    text file, checked)."""
     frame = _write_table(args, *survival_runner(args, folder))
     if readable is not None:
         _print_mean_shares(frame)
