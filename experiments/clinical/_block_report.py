@@ -23,8 +23,11 @@ def block_guard_summary(clf):
     ...     block_guard_ = {"scans": {"kept": False, "gain": -0.012, "gain_se": 0.008,
     ...                               "margin_se": 1.0, "fold_auroc_with": [0.8] * 5,
     ...                               "fold_auroc_without": [0.81] * 5}}
-    >>> block_guard_summary(Fitted())
-    ['Block scans: dropped (inner 5-fold AUROC 0.800 with it, 0.810 without; gain -0.012, SE 0.008; kept only above 1 SE)']
+    >>> (line,) = block_guard_summary(Fitted())
+    >>> print(line.replace("; ", ";\n"))
+    Block scans: dropped (inner 5-fold AUROC 0.800 with it, 0.810 without;
+    gain -0.012, SE 0.008;
+    kept only above 1 SE)
     """
     figures = getattr(clf, "block_guard_", None) or {}
     return [f"Block {name}: {_verdict(f)}" for name, f in figures.items()]
@@ -38,8 +41,8 @@ def _verdict(figures):
     k = len(with_block)
     return (
         f"{word} (inner {k}-fold AUROC {sum(with_block) / k:.3f} with it, "
-        f"{sum(without) / k:.3f} without; gain {figures['gain']:+.3f}, SE {figures['gain_se']:.3f}; "
-        f"kept only above {figures['margin_se']:g} SE)"
+        f"{sum(without) / k:.3f} without; gain {figures['gain']:+.3f}, "
+        f"SE {figures['gain_se']:.3f}; kept only above {figures['margin_se']:g} SE)"
     )
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import InputError, RunFolder
-from ..clinical._calibration import DEFAULT_INNER_SPLITS
 from ..clinical._block_report import block_guard_summary
+from ..clinical._calibration import DEFAULT_INNER_SPLITS
 from ..clinical._model_card import model_card
 from ..evaluation._dataset import (
     BLOCK_COMPONENTS,

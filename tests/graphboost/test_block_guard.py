@@ -108,7 +108,7 @@ def test_a_block_that_is_every_column_is_kept():
 
 def test_block_guard_must_be_a_bool():
     X, y, groups = _cohort(n=60)
-    with pytest.raises(ValueError, match="'block_guard' parameter .* must be an instance of"):
+    with pytest.raises(ValueError, match=r"'block_guard' parameter .* must be an instance of"):
         _model(groups, block_guard="yes").fit(X, y)
 
 
