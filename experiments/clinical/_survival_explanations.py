@@ -9,12 +9,12 @@ the fitted preprocessor, as :func:`experiments.clinical.explanation_words` does 
 classifier); :func:`survival_explanation_text` lays a patient out (a gbsg patient, from
 ``graphboost explain --horizon 1826``; lines wrapped here)::
 
-    Patient 1575: risk score +1.18 (log relative hazard), higher than 98% of the training
-    patients; event-free (status) at 1826: 10% (cohort 49%)
-      start: ridge Cox model (all columns): log hazard +1.10 (hazard ratio 3.00), 12% at 1826
+    Patient 1575: risk score +1.14 (log relative hazard), higher than 97% of the training
+    patients; event-free (status) at 1826: 11% (cohort 49%)
+      start: ridge Cox model (all columns): log hazard +1.06 (hazard ratio 2.88), 13% at 1826
       + nodes: of the 58 training patients most similar on nodes (12 to 20), 23% were
         event-free (status) at 1826 vs 49% in the cohort (41 had the event). Log hazard +0.08
-        (hazard ratio 1.08): 12% -> 10% (-2.0 points)
+        (hazard ratio 1.08): 13% -> 11% (-2.1 points)
         most similar (training rows): 1, 79, 170, 207, 222
 """
 
