@@ -66,8 +66,8 @@ def _privacy(identifiers, cv):
         "columns its graphs use and their follow-up times and events (a new patient is linked "
         "to training patients, and its explanation shows how they fared); "
         "`preprocessor.json` holds each column's imputation and scaling figures and the "
-        "categories of each text column; `cohort.json` the percentiles of the training risk "
-        "scores."
+        "categories of each text column; `cohort.json` the first and last follow-up times and "
+        "the percentiles (0 to 100) of the training risk scores."
     )
     return lines
 
