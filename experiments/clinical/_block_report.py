@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 def block_guard_summary(clf):
-    """One line per feature group: kept or dropped, with the inner-fold figures.
+    r"""One line per feature group: kept or dropped, with the inner-fold figures.
 
     Parameters
     ----------
