@@ -262,6 +262,10 @@ def _range_sum(prefix, lo, hi, own, out, work):
     np.subtract(out, own, out=out)
 
 
+# Rows predicted at a time by StackedSteps (bounds its temporaries to a few MB).
+_PREDICT_ROWS = 4_096
+
+
 class StackedSteps:
     """The rounds grouped by graph, for prediction: the gradients and Hessians of the rounds on
     one graph side by side, so that a new patient's neighbors are found once per graph and all
@@ -286,17 +290,22 @@ class StackedSteps:
             )
 
     def predict(self, X):
+        """The boosted score of each row, computed ``_PREDICT_ROWS`` rows at a time (a graph's
+        rounds for all the training patients at once would take 48 bytes per row and round)."""
         total = np.zeros(X.shape[0])
         for graph, values, rate, l2 in self.groups:
             neighbors = query_neighbors(graph, X)
-            if isinstance(graph, BlockGraph):
-                sums = _padded_vote(values, neighbors).reshape(X.shape[0], -1, 2)
-            else:
-                lo, hi = neighbors
-                sums = values[hi] - values[lo]
-            steps = -rate * sums[..., 0] / (sums[..., 1] + l2)
-            for j in range(steps.shape[1]):  # elementwise: the same sum whatever the rows
-                total += steps[:, j]
+            for start in range(0, X.shape[0], _PREDICT_ROWS):
+                rows = slice(start, start + _PREDICT_ROWS)
+                if isinstance(graph, BlockGraph):
+                    sums = _padded_vote(values, neighbors[rows])
+                    sums = sums.reshape(sums.shape[0], -1, 2)
+                else:
+                    sums = values[neighbors[1][rows]] - values[neighbors[0][rows]]
+                steps = -rate * sums[..., 0] / (sums[..., 1] + l2)
+                part = total[rows]  # a view: the rows' totals
+                for j in range(steps.shape[1]):  # elementwise: the same sum whatever the rows
+                    part += steps[:, j]
         return total
 
 
