@@ -6,14 +6,14 @@ Two measurements:
    ``0..--seeds-1``; ``make_pipeline(ClinicalPreprocessor(),
    GraphBoostClassifier(boost_scale="guarded", random_state=seed))`` is fitted on all patients,
    and the script counts the fits whose boosted weight ``boost_scale_`` is 0, with the guard and
-   with the training-side choice alone (``boost_scale="auto"``, the default, whose fit is the
+   with the training-side choice alone (``boost_scale="auto"``, the former default, whose fit is the
    same up to the guard: its scale is the guard's ``training_scale``).
 2. **Real labels.** For each cohort of ``--real-cohorts`` (``pcr`` and ``tnbc`` are the Duke tasks),
    repeated stratified K-fold CV (``--folds`` x ``--repeats``, the same folds for both arms,
    preprocessing inside the folds by ``experiments.make_pipeline("graphboost")`` with the
    cohort's blocks). Both arms come from one fit: the guard only decides, after the boosting,
    between 0 and the training-side scale, which the fit records (``boost_scale_guard_``), so the
-   default's model is the same fitted model at that scale (checked on the first fold of each
+   ``"auto"`` model is the same fitted model at that scale (checked on the first fold of each
    cohort against a separate ``boost_scale="auto"`` fit). Per cohort: mean test AUROC of
    each arm, the paired difference with a 95% bootstrap CI over the folds, and how often the guard
    kept the graphs; over the cohorts, the mean difference with a bootstrap CI (folds resampled
@@ -47,6 +47,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--noise-cohorts", default=NOISE_COHORTS, help="comma-separated; '' skips")
     parser.add_argument("--seeds", type=int, default=20, help="label permutations per cohort")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first permutation")
     parser.add_argument("--real-cohorts", default=REAL_COHORTS, help="comma-separated; '' skips")
     parser.add_argument("--folds", type=int, default=5, help="outer stratified folds")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of the outer K-fold")
@@ -58,8 +59,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--from-records",
         default="",
-        help="comma-separated --records files of earlier runs: summarize them, fit nothing "
-        "(the CPU times are not in the records)",
+        help="comma-separated --records files of earlier runs: summarize them with the current "
+        "guard's decisions, fit nothing (the CPU times are not in the records)",
     )
     return parser.parse_args(argv)
 
@@ -91,7 +92,7 @@ def guard_record(model):
     return model.boost_scale_, training, figures
 
 
-def run_noise(cohorts, n_seeds, records):
+def run_noise(cohorts, n_seeds, records, first_seed=0):
     from sklearn.pipeline import make_pipeline
 
     import features
@@ -102,7 +103,7 @@ def run_noise(cohorts, n_seeds, records):
         data = load(name)
         y = np.asarray(data.y)
         new_zero = old_zero = 0
-        for seed in range(n_seeds):
+        for seed in range(first_seed, first_seed + n_seeds):
             permuted = np.random.default_rng(seed).permutation(y)
             model = GraphBoostClassifier(boost_scale="guarded", random_state=seed)
             pipe = make_pipeline(features.ClinicalPreprocessor(), model)
@@ -191,12 +192,35 @@ def run_real(cohorts, n_folds, repeats, records):
     return folds_by_cohort, timing
 
 
+def redecide(record):
+    """The record with the current guard's decision, made again from its recorded inner-fold
+    AUROCs (the fits do not depend on the rule: it only chooses between 0 and the
+    training-side scale); records of earlier rules thus count as the current rule's."""
+    from scipy.stats import ttest_1samp
+
+    figures = record["guard"]
+    if not figures or "fold_auroc_boosted" not in figures:
+        return record  # no positive training-side scale, or the guard could not run: 0 as before
+    # The guard's rule (GraphBoostClassifier's boost_scale="guarded"): a one-sided t-test of the
+    # inner folds' held-out AUROCs against 0.5 at level 0.01.
+    test = ttest_1samp(figures["fold_auroc_boosted"], 0.5, alternative="greater")
+    kept = test.pvalue < 0.01
+    record = dict(record)
+    if record["part"] == "noise":
+        record["new"] = record["old"] if kept else 0.0
+    else:
+        record["scale_new"] = record["scale_old"] if kept else 0.0
+        record["new"] = record["old"] if kept else record["start"]
+    return record
+
+
 def from_records(paths):
-    """Noise counts and real-label folds of earlier runs, from their ``--records`` files."""
+    """Noise counts and real-label folds of earlier runs, from their ``--records`` files, each
+    decision made again by the current rule (:func:`redecide`)."""
     noise, folds = {}, {}
     for path in paths:
         with open(path) as lines:
-            for record in map(json.loads, lines):
+            for record in map(redecide, map(json.loads, lines)):
                 name = record["cohort"]
                 if record["part"] == "noise":
                     c = noise.setdefault(name, {"n": 0, "new_zero": 0, "old_zero": 0})
@@ -257,9 +281,9 @@ def summarize_real(folds_by_cohort, timing, n_boot):
 def print_tables(noise, per_cohort, overall):
     if noise:
         print("\nNoise labels: fits with boost_scale_ == 0")
-        print(f"{'cohort':10s} {'guarded':>14s} {'auto (default)':>18s}")
+        print(f"{'cohort':10s} {'guarded (default)':>18s} {'auto':>10s}")
         for name, c in noise.items():
-            print(f"{name:10s} {c['new_zero']:>9d} / {c['n']:<2d} {c['old_zero']:>12d} / {c['n']}")
+            print(f"{name:10s} {c['new_zero']:>13d} / {c['n']:<2d} {c['old_zero']:>5d} / {c['n']}")
     if per_cohort:
         print("\nReal labels: mean test AUROC over the folds (same folds for both arms)")
         print(
@@ -291,7 +315,9 @@ def main(argv=None):
         noise, folds = from_records(args.from_records.split(","))
         per_cohort, overall = summarize_real(folds, {}, args.bootstrap) if folds else ({}, {})
     else:
-        noise = run_noise(noise_cohorts, args.seeds, records) if noise_cohorts else {}
+        noise = {}
+        if noise_cohorts:
+            noise = run_noise(noise_cohorts, args.seeds, records, args.first_seed)
         per_cohort, overall = {}, {}
         if real_cohorts:
             repeats = list(range(args.first_repeat, args.first_repeat + args.repeats))

@@ -32,8 +32,8 @@ def test_guard_gives_the_graphs_no_weight_on_pure_noise(seed):
     X, y = _noise_cohort(seed)
     clf = GraphBoostClassifier(boost_scale="guarded", random_state=seed).fit(X, y)
     assert clf.boost_scale_ == 0.0
-    # The training-side rule alone (the default) keeps them: the guard is what drops them.
-    former = GraphBoostClassifier(random_state=seed).fit(X, y)
+    # The training-side rule alone ("auto") keeps them: the guard is what drops them.
+    former = GraphBoostClassifier(boost_scale="auto", random_state=seed).fit(X, y)
     assert former.boost_scale_ > 0
     guard = clf.boost_scale_guard_
     assert guard["training_scale"] == former.boost_scale_ and not guard["kept"]
@@ -58,7 +58,7 @@ def test_guard_only_decides_between_zero_and_the_training_side_scale():
     X, y = _noise_cohort(seed=2)
     guarded = GraphBoostClassifier(n_estimators=20, boost_scale="guarded", random_state=0)
     guarded.fit(X, y)
-    auto = GraphBoostClassifier(n_estimators=20, random_state=0).fit(X, y)
+    auto = GraphBoostClassifier(n_estimators=20, boost_scale="auto", random_state=0).fit(X, y)
     assert auto.boost_scale_guard_ is None
     assert guarded.selected_graphs_ == auto.selected_graphs_
     np.testing.assert_array_equal(guarded.estimator_weights_, auto.estimator_weights_)
@@ -82,6 +82,17 @@ def test_guard_drops_the_graphs_when_a_class_is_too_small_for_its_folds():
     scale, figures = guard_scale(clf, X, y, np.ones(len(y)), 0.5, seed=0)
     assert scale == 0.0 and not figures["kept"]
     assert figures["reason"] == f"a class has fewer than {GUARD_SPLITS} patients"
+
+
+def test_guard_is_the_default_and_records_its_t_test():
+    X, y = _noise_cohort(seed=3)
+    clf = GraphBoostClassifier(n_estimators=20, random_state=0).fit(X, y)
+    assert clf.get_params()["boost_scale"] == "guarded"
+    guard = clf.boost_scale_guard_
+    assert clf.boost_scale_ == 0.0 and guard["chance_p"] >= 0.01 and not guard["kept"]
+    Xd, yd = _distance_cohort(seed=0)
+    kept = GraphBoostClassifier(n_estimators=20, random_state=0).fit(Xd, yd).boost_scale_guard_
+    assert kept["kept"] and kept["chance_p"] < 0.01
 
 
 def test_saved_model_keeps_the_guard_figures(tmp_path):
