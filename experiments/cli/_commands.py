@@ -32,7 +32,7 @@ from ..tuning._search import (
 )
 from ..workflows._cv import _cv_name
 from ._outputs import check_file_output, check_folder_output, write_csv_atomic, write_skipped
-from ._parser import PROG, _split_list, build_parser
+from ._parser import PROG, _split_list, build_parser, cohort_options
 from ._survival import (
     check_outcome_options,
     cmd_fit_survival,
@@ -49,19 +49,7 @@ def _note(message):
 
 
 def _load_cohort(args):
-    return workflows.load_cohort(
-        args.data,
-        label=args.label,
-        id_column=args.id_column,
-        exclude=_split_list(args.exclude),
-        scans=args.scans,
-        scan_shape=args.scan_shape,
-        on_error=args.on_error,
-        scan_pretrain_seconds=args.scan_pretrain_seconds,
-        scan_pretrain_epochs=args.scan_pretrain_epochs,
-        progress=not args.quiet,
-        decimal=args.decimal,
-    )
+    return workflows.load_cohort(args.data, label=args.label, **cohort_options(args))
 
 
 def _print_cv(cv, k):

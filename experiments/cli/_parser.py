@@ -68,6 +68,21 @@ def _split_list(values):
     return [c.strip() for v in values for c in v.split(",") if c.strip()]
 
 
+def cohort_options(args):
+    """The options of ``--data`` and ``--scans`` that every cohort reader takes (label aside)."""
+    return {
+        "id_column": args.id_column,
+        "exclude": _split_list(args.exclude),
+        "scans": args.scans,
+        "scan_shape": args.scan_shape,
+        "on_error": args.on_error,
+        "scan_pretrain_seconds": args.scan_pretrain_seconds,
+        "scan_pretrain_epochs": args.scan_pretrain_epochs,
+        "progress": not args.quiet,
+        "decimal": args.decimal,
+    }
+
+
 def _add_on_error(p):
     p.add_argument(
         "--on-error",

@@ -12,7 +12,7 @@ from ..workflows._survival_data import load_survival_cohort_table
 from ..workflows._survival_fit import CV_NAMES, fit_survival_model_folder
 from ..workflows._survival_predict import explain_survival, is_survival_model, predict_survival
 from ._outputs import check_folder_output
-from ._parser import _split_list
+from ._parser import cohort_options
 
 _CLASSIFIER_ONLY = {
     "calibration": "--calibration",
@@ -49,18 +49,7 @@ def check_outcome_options(args):
 
 def _load(args):
     return load_survival_cohort_table(
-        args.data,
-        time=args.time,
-        event=args.event,
-        id_column=args.id_column,
-        exclude=_split_list(args.exclude),
-        scans=args.scans,
-        scan_shape=args.scan_shape,
-        on_error=args.on_error,
-        scan_pretrain_seconds=args.scan_pretrain_seconds,
-        scan_pretrain_epochs=args.scan_pretrain_epochs,
-        progress=not args.quiet,
-        decimal=args.decimal,
+        args.data, time=args.time, event=args.event, **cohort_options(args)
     )
 
 
