@@ -51,7 +51,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 import features
 from experiments import make_pipeline
-from experiments.evaluation._dataset import dataset_from_cohort, read_cohort
+from experiments.evaluation import dataset_from_cohort, read_cohort
 from experiments.workflows import load_cohort
 
 OPTIONS = {

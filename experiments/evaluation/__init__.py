@@ -4,7 +4,7 @@ folds for every method, summary tables with paired comparisons, and clinical res
 
 from ._clinical_report import ClinicalResults
 from ._cv import MethodResult, cross_validate, make_splits
-from ._dataset import DATASETS, load_dataset
+from ._dataset import DATASETS, dataset_from_cohort, load_dataset, read_cohort
 from ._summary import format_table, summary_table
 
 __all__ = [
@@ -13,9 +13,11 @@ __all__ = [
     "Dataset",
     "MethodResult",
     "cross_validate",
+    "dataset_from_cohort",
     "format_table",
     "load_dataset",
     "make_splits",
+    "read_cohort",
     "summary_table",
 ]
 
