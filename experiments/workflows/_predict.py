@@ -227,7 +227,6 @@ def explain(
         ``frame.attrs["skipped_scans"]`` as for :func:`predict`. The attrs hold plain dicts and
         lists, so ``pandas.concat`` of two explanations works.
     """
-    from graphboost import modality_shares
 
     folder = _classifier_folder(model)
     cohort, X = _new_patients(folder, data, scans, on_error, progress)
@@ -238,6 +237,15 @@ def explain(
     binary = len(folder.classes) == 2
     outcome = f"{folder.spec['label']} = {folder.classes[-1]}" if binary else None
     expl = explanation_words(expl, pre, training_ids=_training_ids(folder), outcome=outcome)
+    return with_modalities_and_ids(expl, folder, cohort)
+
+
+def with_modalities_and_ids(expl, folder, cohort):
+    """An explanation table with each graph's modality, the patients' IDs (where the model
+    folder has an ID column) and, in ``attrs``, the modality shares and the skipped scans;
+    shared by the classifier's and the survival model's ``explain``."""
+    from graphboost import modality_shares
+
     shares = modality_shares(expl)
     expl.insert(
         expl.columns.get_loc("graph") + 1,

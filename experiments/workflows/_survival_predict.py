@@ -14,7 +14,13 @@ import pandas as pd
 from .._base import InputError
 from ..clinical._survival_explanations import risk_percentile, survival_explanation_words
 from ..clinical._typicality import add_input_flags
-from ._predict import _as_folder, _invalid_values, _mean_shares, _new_patients, _observed_flags
+from ._predict import (
+    _as_folder,
+    _invalid_values,
+    _new_patients,
+    _observed_flags,
+    with_modalities_and_ids,
+)
 from ._survival_data import horizon_name
 from ._survival_fit import TASK
 
@@ -169,7 +175,6 @@ def explain_survival(
     --------
     >>> explain_survival("model", "new.csv", horizon=1826)  # doctest: +SKIP
     """
-    from graphboost import modality_shares
 
     folder = _survival_folder(model)
     h = check_predict_horizons(folder, None if horizon is None else [horizon]).max()
@@ -184,21 +189,7 @@ def explain_survival(
     )
     risk = expl.groupby("patient")["risk_after"].transform("last")
     expl["risk_percentile"] = risk_percentile(risk, folder.spec["risk_percentiles"]).round(1)
-    shares = modality_shares(expl)
-    at = expl.columns.get_loc("graph") + 1
-    expl.insert(at, "modality", expl["graph"].map(shares.attrs["modality_of"]))
-    idc = folder.spec["id_column"]
-    if idc is not None:
-        ids = cohort.patient_ids.to_numpy()
-        expl.insert(0, idc, ids[expl["patient"].to_numpy(dtype=int)])
-        shares.index = pd.Index(ids[shares.index.to_numpy(dtype=int)], name=idc)
-    expl.attrs.update(
-        id_column=idc,
-        skipped_scans=list(cohort.skipped_scans),
-        modality_shares=shares.to_dict(),
-        mean_modality_shares=_mean_shares(shares),
-    )
-    return expl
+    return with_modalities_and_ids(expl, folder, cohort)
 
 
 def _training_ids(folder, est):
