@@ -54,9 +54,19 @@ def _columns_line(columns):
     return shown + (f" and {more} more (every name in `cohort.json`)" if more > 0 else "")
 
 
-def _privacy(identifiers, cv):
+_CLASSIFIER_CV_COLUMNS = "the label and the out-of-fold probabilities"
+_CLASSIFIER_VALUES = (
+    "the model (`estimator/`) holds the training patients' values of the columns its graphs use "
+    "and their labels (a new patient is linked to training patients); `preprocessor.json` holds "
+    "each column's imputation and scaling figures and the categories of each text column."
+)
+
+
+def privacy_lines(identifiers, cv, *, cv_columns=_CLASSIFIER_CV_COLUMNS, values=_CLASSIFIER_VALUES):
     """What in the folder names or describes a patient: IDs only where the fit was asked to
-    keep them (``identifiers``: file -> what it holds), rows of the training table otherwise."""
+    keep them (``identifiers``: file -> what it holds), rows of the training table otherwise.
+    ``cv_columns`` says what ``cv_predictions.csv`` holds beside the row, ``values`` which patient
+    values the model keeps (the survival card words both for times and events)."""
     if identifiers:
         held = "; ".join(f"`{name}`: {what}" for name, what in identifiers.items())
         lines = [
@@ -68,15 +78,10 @@ def _privacy(identifiers, cv):
     if cv is not None and "cv_predictions.csv" not in (identifiers or {}):
         lines.append(
             "- `cv_predictions.csv` names each patient by the row in the training table (column "
-            "`row`, counted from 0 at the first row below the header), with the label and the "
-            "out-of-fold probabilities; `graphboost fit --keep-ids` writes the IDs instead."
+            f"`row`, counted from 0 at the first row below the header), with {cv_columns}; "
+            "`graphboost fit --keep-ids` writes the IDs instead."
         )
-    lines.append(
-        "- Patient values: the model (`estimator/`) holds the training patients' values of the "
-        "columns its graphs use and their labels (a new patient is linked to training "
-        "patients); `preprocessor.json` holds each column's imputation and scaling figures and "
-        "the categories of each text column."
-    )
+    lines.append(f"- Patient values: {values}")
     return lines
 
 
@@ -99,7 +104,7 @@ def _data(source, spec, counts, identifiers=None, cv=None):
         "patients only: inside each fold for validation), with a `<column>:missing` indicator "
         "where values were missing; a patient lacking a block is linked through none of its "
         "graphs.",
-        *_privacy(identifiers, cv),
+        *privacy_lines(identifiers, cv),
         "",
     ]
 

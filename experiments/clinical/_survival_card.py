@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 
-from ._model_card import _columns_line
+from ._model_card import _columns_line, privacy_lines
 
 _METRIC_NAMES = {
     "harrell_c": "Harrell's C",
@@ -45,31 +45,15 @@ def _intended_use(spec):
     ]
 
 
-def _privacy(identifiers, cv):
-    if identifiers:
-        held = "; ".join(f"`{name}`: {what}" for name, what in identifiers.items())
-        lines = [
-            f"- Patient identifiers: {held}. No other file of this folder names a patient; "
-            "handle the folder as personal data."
-        ]
-    else:
-        lines = ["- Patient identifiers: none in this folder."]
-    if cv is not None and "cv_predictions.csv" not in (identifiers or {}):
-        lines.append(
-            "- `cv_predictions.csv` names each patient by the row in the training table (column "
-            "`row`, counted from 0 at the first row below the header), with the follow-up time, "
-            "the event and the out-of-fold risks; `graphboost fit --keep-ids` writes the IDs "
-            "instead."
-        )
-    lines.append(
-        "- Patient values: the model (`estimator/`) holds the training patients' values of the "
-        "columns its graphs use and their follow-up times and events (a new patient is linked "
-        "to training patients, and its explanation shows how they fared); "
-        "`preprocessor.json` holds each column's imputation and scaling figures and the "
-        "categories of each text column; `cohort.json` the first and last follow-up times and "
-        "the percentiles (0 to 100) of the training risk scores."
-    )
-    return lines
+_PRIVACY = {
+    "cv_columns": "the follow-up time, the event and the out-of-fold risks",
+    "values": "the model (`estimator/`) holds the training patients' values of the columns its "
+    "graphs use and their follow-up times and events (a new patient is linked to training "
+    "patients, and its explanation shows how they fared); `preprocessor.json` holds each "
+    "column's imputation and scaling figures and the categories of each text column; "
+    "`cohort.json` the first and last follow-up times and the percentiles (0 to 100) of the "
+    "training risk scores.",
+}
 
 
 def _data(source, spec, identifiers, cv):
@@ -91,7 +75,7 @@ def _data(source, spec, identifiers, cv):
         "- Missing data: imputed by `features.ClinicalPreprocessor` (fitted on the training "
         "patients only: inside each fold for validation), with a `<column>:missing` indicator "
         "where values were missing.",
-        *_privacy(identifiers, cv),
+        *privacy_lines(identifiers, cv, **_PRIVACY),
         "",
     ]
 
