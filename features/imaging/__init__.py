@@ -12,6 +12,8 @@ shape_features
     Size, shape and surface measures of a lesion mask.
 build_encoder, load_encoder, load_encoder_weights, save_encoder, min_input_side
     3D encoders, their weights and the smallest volume side they can embed.
+save_supervised_embedder, load_supervised_embedder
+    A fitted SupervisedVolumeEmbedder in a folder (JSON and state dicts, no pickle).
 pretrain_encoder, fine_tune
     Self-supervised pretraining (masked reconstruction, SimCLR) and supervised fine-tuning.
 connect_scheduler
@@ -42,6 +44,7 @@ from ._encoders import (
 )
 from ._pretrain import PretrainResult, fine_tune, pretrain_encoder
 from ._supervised import SupervisedVolumeEmbedder
+from ._supervised_io import load_supervised_embedder, save_supervised_embedder
 from ._transforms import VolumePreprocessor
 from ._volumes import Volume, read_volume, shape_features, volume_shape, write_nifti
 
@@ -58,10 +61,12 @@ __all__ = [
     "fine_tune",
     "load_encoder",
     "load_encoder_weights",
+    "load_supervised_embedder",
     "min_input_side",
     "pretrain_encoder",
     "read_volume",
     "save_encoder",
+    "save_supervised_embedder",
     "shape_features",
     "volume_shape",
     "write_nifti",
