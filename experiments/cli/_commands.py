@@ -18,7 +18,6 @@ from ..benchmark._runner import run_benchmark
 from ..benchmark._suite import run_suite
 from ..benchmark._survival_suite import run_survival_suite
 from ..clinical._block_report import block_guard_summary
-from ..evaluation._dataset import dataset_from_cohort
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
 from ..tuning._checks import check_search_data, check_search_options
@@ -393,8 +392,8 @@ def cmd_tune(args):
         return cmd_tune_survival(args)
     _check_tune_args(args)  # before any work
     cohort = _load_cohort(args)
-    dataset = dataset_from_cohort(
-        cohort, Path(args.data).name, dict(args.group), block_components=args.block_components
+    dataset, front = workflows.cohort_task(
+        cohort, Path(args.data).name, dict(args.group), args.block_components, args.seed
     )
     # before the storage is opened
     check_search_data(dataset.y, args.inner_splits, dict(args.param), cli=True)
@@ -410,6 +409,7 @@ def cmd_tune(args):
         random_state=args.seed,
         progress=args.n_workers == 1 and sys.stderr.isatty(),
         heartbeat_interval=args.heartbeat,
+        front=front,
     )
     print(
         f"Study {args.study_name!r} in {redact(args.storage)}: {result.n_complete} complete and "

@@ -121,8 +121,32 @@ def _search_line(tuning):
     )
 
 
+def _supervised_scan_lines(scans):
+    """The supervised scan block: its recipe, its cross-fitting and its encoders' start."""
+    recipe, record = scans.get("recipe") or {}, scans.get("pretraining")
+    folds = recipe.get("cv", "K")
+    start = "a seeded random start (no pretraining)"
+    if record:
+        start = (
+            f"a {record['objective']} start pretrained on {record['n_scans']} scans for "
+            f"{record['epochs']} epochs (no label)"
+        )
+    flips = ", test-time flips" if recipe.get("test_time_flips") else ""
+    return [
+        f"- Scans: resampled to {scans['shape']}^3; the block `{scans['block']}:logit` is the "
+        "logit of a small 3D CNN fine-tuned on the training labels "
+        f"(`features.SupervisedVolumeEmbedder`, {folds} folds x {recipe.get('max_epochs')} "
+        f"epochs{flips}, {recipe.get('device_type', 'cpu')} recipe; {start}), cross-fitted: "
+        "each training patient's value comes from the fold encoder that never saw its label, "
+        f"and a new patient's is the mean of the {folds} fold encoders (`{scans['supervised']}/`). "
+        "In a cross-validation it is refitted inside every training fold."
+    ]
+
+
 def _scan_encoder_lines(scans):
     """The scan encoder's self-supervised pretraining: the epochs run (issue 20, item 28)."""
+    if (scans or {}).get("embedder") == "supervised":
+        return _supervised_scan_lines(scans)
     record = (scans or {}).get("pretraining")
     if not record:
         return []

@@ -145,13 +145,23 @@ def _sha(*chunks):
     return h.hexdigest()
 
 
-def study_fingerprint(dataset, inner_splits, fixed, random_state):
+def _front_settings(front):
+    """The plain settings of a step placed before the preprocessor (numbers, text, flags,
+    lists and tuples of them), as JSON text."""
+    plain = (str, int, float, bool, type(None), tuple, list)
+    params = front.get_params(deep=True)
+    kept = {k: v for k, v in params.items() if isinstance(v, plain)}
+    return json.dumps({"step": type(front).__name__, **kept}, sort_keys=True, default=str)
+
+
+def study_fingerprint(dataset, inner_splits, fixed, random_state, front=None):
     """What a search's trials depend on: a dict of JSON-safe values, hashes for the data.
 
     ``data``: SHA-256 of the column names and the values (as CSV text); ``label``: of the
     labels; ``feature_groups`` and ``preprocessing``: of the blocks and the preprocessor's
     settings; ``fixed`` (JSON text), ``inner_splits`` and ``random_state`` (the inner folds)
-    as given. Nothing of a patient is kept but hashes.
+    as given; with a step before the preprocessor (``front``: the supervised scan block),
+    ``scan_block``: of its settings. Nothing of a patient is kept but hashes.
     """
     X = dataset.X
     pre = dataset.preprocessor
@@ -165,6 +175,7 @@ def study_fingerprint(dataset, inner_splits, fixed, random_state):
         "fixed": json.dumps(fixed, sort_keys=True, default=str),
         "inner_splits": int(inner_splits),
         "random_state": int(random_state),
+        **({} if front is None else {"scan_block": _sha(_front_settings(front))}),
     }
 
 
@@ -177,6 +188,8 @@ def _difference(key, recorded, here):
         return "other feature groups (--group)"
     if key == "preprocessing":
         return "other preprocessing (--block-components)"
+    if key == "scan_block":
+        return "another scan block (--scan-embedder, --scan-shape or its recipe)"
     if key == "fixed":
         return f"other fixed parameters (--param: {recorded} there, {here} here)"
     option = {"inner_splits": "--inner-splits", "random_state": "--seed"}.get(key, key)

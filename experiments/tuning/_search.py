@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 
 from .._base import InputError, filter_fold_noise
@@ -147,6 +149,8 @@ class NestedCVObjective:
     random_state : int, default=0
     worker : int, default=0
         Index of the worker process, recorded in each trial's ``user_attrs["worker"]``.
+    front : transformer, optional
+        An unfitted step before the preprocessor, fitted inside every inner training fold.
     """
 
     def __init__(
@@ -160,6 +164,7 @@ class NestedCVObjective:
         fixed=None,
         random_state=0,
         worker=0,
+        front=None,
     ):
         self.X = X
         self.y = np.asarray(y)
@@ -169,6 +174,7 @@ class NestedCVObjective:
         self.fixed = fixed or {}
         self.random_state = random_state
         self.worker = worker
+        self.front = front
 
     def _fold_curve(self, params, train, valid):
         """AUROC after each boosting round on one inner validation fold."""
@@ -179,6 +185,7 @@ class NestedCVObjective:
             self.random_state,
             preprocessor=self.preprocessor,
         )
+        pipe = pipe if self.front is None else Pipeline([("front", clone(self.front)), *pipe.steps])
         with filter_fold_noise():
             pipe.fit(self.X.iloc[train], self.y[train])
             stages = staged_proba(pipe, self.X.iloc[valid])
@@ -428,9 +435,7 @@ def count_trials(study, state="COMPLETE"):
 
 
 def _split_trials(n_trials, n_workers):
-    return [
-        n_trials // n_workers + (1 if i < n_trials % n_workers else 0) for i in range(n_workers)
-    ]
+    return [n_trials // n_workers + int(i < n_trials % n_workers) for i in range(n_workers)]
 
 
 def run_worker(
@@ -446,6 +451,7 @@ def run_worker(
     worker=0,
     progress=False,
     heartbeat_interval=HEARTBEAT_INTERVAL,
+    front=None,
 ):
     """Run ``n_trials`` trials of a study in this process (one worker of :func:`run_search`).
 
@@ -463,6 +469,7 @@ def run_worker(
         fixed=fixed,
         random_state=random_state,
         worker=worker,
+        front=front,
     )
     with _failed_trials_unlogged():  # their causes are in the summary (SearchResult.failures)
         study.optimize(
@@ -560,6 +567,7 @@ def run_search(
     random_state=0,
     progress=False,
     heartbeat_interval=HEARTBEAT_INTERVAL,
+    front=None,
 ):
     """Optuna search of GraphBoostClassifier's parameters on a dataset (nested-CV objective).
 
@@ -586,6 +594,9 @@ def run_search(
         for twice as long) is failed by the next trial started, and its parameters are run
         again (at most twice); it counts among that run's ``n_trials``. ``None``: no heartbeat
         (a killed worker's trial stays RUNNING).
+    front : transformer, optional
+        A step before the preprocessor, fitted inside each inner training fold (the supervised
+        scan block of ``experiments.workflows.cohort_task``); in the fingerprint.
 
     Returns
     -------
@@ -603,13 +614,13 @@ def run_search(
     _optuna()
     check_search_options(n_trials, n_workers, inner_splits, timeout, fixed)
     check_search_data(dataset.y, inner_splits, fixed)
-    fingerprint = study_fingerprint(dataset, inner_splits, fixed, random_state)
+    fingerprint = study_fingerprint(dataset, inner_splits, fixed, random_state, front)
     open_storage(storage, heartbeat_interval)  # an unreachable storage: an error before any work
     study = create_study(storage, study_name, random_state)
     check_study_fingerprint(study, fingerprint, redact(storage))
     before, first_new = _finished(study), len(study.get_trials(deepcopy=False))
     kwargs = {"timeout": timeout, "inner_splits": inner_splits, "fixed": fixed}
-    kwargs.update(random_state=random_state, heartbeat_interval=heartbeat_interval)
+    kwargs.update(random_state=random_state, heartbeat_interval=heartbeat_interval, front=front)
     if n_workers == 1:
         run_worker(dataset, storage, study_name, n_trials, progress=progress, **kwargs)
     else:

@@ -23,7 +23,7 @@ Examples
 
 from ..modelfolder._folder import ModelFolder, load_model_folder
 from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS, embed_scans, load_cohort
-from ._cv import CrossValidation, cross_validate
+from ._cv import CrossValidation, cohort_task, cross_validate, with_scan_step
 from ._fit import FittedModel, fit_model_folder
 from ._predict import NO_OBSERVED, explain, predict
 from ._scans import (
@@ -33,25 +33,41 @@ from ._scans import (
     UNREADABLE_SCANS,
     ScanListError,
 )
+from ._supervised_scans import (
+    DEFAULT_SCAN_EMBEDDER,
+    SCAN_EMBEDDERS,
+    SCAN_FILE_COLUMN,
+    SUPERVISED_EMBEDDER,
+    SUPERVISED_RECIPES,
+    CrossFittedScanBlock,
+    supervised_recipe,
+)
 from ._survival_data import load_survival_cohort_table
 from ._survival_fit import FittedSurvivalModel, SurvivalCrossValidation, fit_survival_model_folder
 from ._survival_predict import explain_survival, predict_survival
 
 __all__ = [
+    "DEFAULT_SCAN_EMBEDDER",
     "NO_OBSERVED",
     "PRETRAIN_EPOCHS",
     "PRETRAIN_SECONDS",
     "SCANS_BLOCK",
+    "SCAN_EMBEDDERS",
     "SCAN_ENCODER",
+    "SCAN_FILE_COLUMN",
     "SKIPPED_SCANS",
+    "SUPERVISED_EMBEDDER",
+    "SUPERVISED_RECIPES",
     "UNMATCHED_SCANS",
     "UNREADABLE_SCANS",
+    "CrossFittedScanBlock",
     "CrossValidation",
     "FittedModel",
     "FittedSurvivalModel",
     "ModelFolder",
     "ScanListError",
     "SurvivalCrossValidation",
+    "cohort_task",
     "cross_validate",
     "embed_scans",
     "explain",
@@ -63,4 +79,6 @@ __all__ = [
     "load_survival_cohort_table",
     "predict",
     "predict_survival",
+    "supervised_recipe",
+    "with_scan_step",
 ]

@@ -21,6 +21,13 @@ from ._scans import (
     table_patients,
     unmatched_scans,
 )
+from ._supervised_scans import (
+    DEFAULT_SCAN_EMBEDDER,
+    attach_scans,
+    check_scan_embedder,
+    make_scan_block,
+    supervised_recipe,
+)
 
 SCANS_BLOCK = "scans"
 """Name of the block (and feature group) of the scan embeddings joined by :func:`load_cohort`."""
@@ -101,13 +108,15 @@ def load_cohort(
     id_column=None,
     exclude=(),
     scans=None,
-    scan_shape=64,
+    scan_shape=None,
     on_error="raise",
     scan_pretrain_seconds=PRETRAIN_SECONDS,
     scan_encoder=None,
-    scan_pretrain_epochs=PRETRAIN_EPOCHS,
+    scan_pretrain_epochs=None,
     progress=True,
     decimal=".",
+    scan_embedder=DEFAULT_SCAN_EMBEDDER,
+    scan_recipe=None,
 ):
     """Read a cohort table, embed its scans (if any) and join them by patient ID.
 
@@ -125,8 +134,11 @@ def load_cohort(
         Columns that are not features (dates, other outcomes, ...).
     scans : str or Path, optional
         Folder of scans named ``<patient id>.<ext>``: embedded (:func:`embed_scans`) and joined
-        as the block :data:`SCANS_BLOCK`.
-    scan_shape : int, default=64
+        as the block :data:`SCANS_BLOCK` (``scan_embedder="self-supervised"``), or attached for
+        the supervised block (``"supervised"``).
+    scan_shape : int, optional
+        Scans are resampled to this cube; default 64 for the self-supervised embedder, the
+        recipe's for the supervised one (32 on a CPU, 64 on a CUDA device).
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable scan does (``"skip"``: that patient lacks the block).
     scan_pretrain_seconds : float, optional
@@ -136,15 +148,30 @@ def load_cohort(
     scan_encoder : path, optional
         Encoder weights to embed with (no pretraining), e.g. a model folder's
         :data:`SCAN_ENCODER` for its new patients.
-    scan_pretrain_epochs : int, default=PRETRAIN_EPOCHS
+    scan_pretrain_epochs : int, optional
         Without ``scan_encoder``: the encoder is first pretrained self-supervised on every scan
-        of the folder (masked reconstruction, no label) for this many epochs, then embeds the
-        table's patients' scans (only theirs); 0 keeps its random initialisation. A fixed
-        number, so the same call and seed give the same model on any machine.
+        of the folder (no label) for this many epochs, then embeds the table's patients' scans
+        (only theirs); 0 keeps its random initialisation. A fixed number, so the same call and
+        seed give the same model on any machine. Default: :data:`PRETRAIN_EPOCHS` of masked
+        reconstruction for the self-supervised embedder; for the supervised one, the
+        recipe's start of its encoders (12 epochs of SimCLR).
     progress : bool, default=True
         tqdm progress bars (stderr) over the pretraining and the embedding.
     decimal : str, default="."
         The table's decimal mark (``","`` reads ``56,8`` as 56.8), see ``features.read_table``.
+    scan_embedder : {"self-supervised", "supervised"}, default=DEFAULT_SCAN_EMBEDDER
+        What the scans become (:data:`~experiments.workflows.SCAN_EMBEDDERS`).
+        ``"self-supervised"``: every scan is embedded here by the encoder pretrained on the
+        folder's scans (no label), a 256-d block reduced to 8 components in the fold.
+        ``"supervised"``: the scans are checked and read once here, and the block is the logit
+        of a 3D CNN fine-tuned on the label (``features.SupervisedVolumeEmbedder``), fitted
+        later inside the training data only (:func:`fit_model_folder` cross-fits it on all
+        the training patients; :func:`cross_validate` and a search refit it inside every
+        training fold), with the recipe :data:`~experiments.workflows.SUPERVISED_RECIPES`. It
+        needs a ``label``.
+    scan_recipe : dict, optional
+        With ``scan_embedder="supervised"``: values that replace the recipe's (its keys, e.g.
+        ``{"cv": 2, "max_epochs": 5}``).
 
     Returns
     -------
@@ -155,8 +182,30 @@ def load_cohort(
         ``None`` without pretraining), which :func:`fit_model_folder` saves, and
         ``unmatched_scans``: the patients whose scan and table row do not match (columns
         ``patient_id``, ``reason``), which :func:`fit_model_folder` lists in
-        :data:`UNMATCHED_SCANS`.
+        :data:`UNMATCHED_SCANS`; ``scan_embedder`` (``None`` without scans) and
+        ``scan_shape``. With the supervised embedder, ``scan_files`` (each patient's usable
+        scan, ``None`` for none), ``scan_step`` (the unfitted first step of the pipelines) and
+        ``scan_pretraining`` (the record of the encoders' start).
     """
+    if scans is not None and check_scan_embedder(scan_embedder) == "supervised":
+        return _load_supervised(
+            data,
+            label=label,
+            id_column=id_column,
+            exclude=exclude,
+            scans=scans,
+            shape=scan_shape,
+            on_error=on_error,
+            seconds=scan_pretrain_seconds,
+            encoder=scan_encoder,
+            epochs=scan_pretrain_epochs,
+            progress=progress,
+            decimal=decimal,
+            recipe=scan_recipe,
+        )
+    scan_shape = 64 if scan_shape is None else scan_shape
+    if scan_pretrain_epochs is None:
+        scan_pretrain_epochs = PRETRAIN_EPOCHS
     blocks, skipped, pretrained = None, [], None
     if decimal != "." and isinstance(data, str | Path):
         from features import read_table
@@ -201,7 +250,75 @@ def load_cohort(
         cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude, blocks=blocks)
     cohort.skipped_scans = skipped
     cohort.scan_encoder = pretrained
+    cohort.scan_embedder = None if scans is None else "self-supervised"
+    cohort.scan_shape = None if scans is None else scan_shape
     cohort.unmatched_scans, message = unmatched_scans(cohort, SCANS_BLOCK)
     if message:
         warnings.warn(message, UserWarning, stacklevel=2)
+    return cohort
+
+
+def _load_supervised(
+    data,
+    *,
+    label,
+    id_column,
+    exclude,
+    scans,
+    shape,
+    on_error,
+    seconds,
+    encoder,
+    epochs,
+    progress,
+    decimal,
+    recipe,
+):
+    """:func:`load_cohort` with ``scan_embedder="supervised"``: the table, its patients'
+    scans checked and read once, the encoders' self-supervised start; every check first."""
+    if id_column is None:
+        raise InputError("Scans need an ID column (id_column) to match files to patients.")
+    if label is None:
+        raise InputError(
+            "The supervised scan block (--scan-embedder supervised) trains its encoders on "
+            "the classes of the label, so it needs a label column (--label); a survival "
+            "outcome (--time/--event) takes --scan-embedder self-supervised."
+        )
+    if encoder is not None:
+        raise InputError(
+            "scan_encoder (encoder weights to embed with) goes with the self-supervised "
+            "embedder; the supervised block trains its own encoders (leave scan_encoder out)."
+        )
+    recipe = supervised_recipe("auto", recipe)
+    shape = check_scan_shape(recipe["shape"] if shape is None else shape)
+    epochs = recipe["pretrain_epochs"] if epochs is None else epochs
+    pretrain = bool(epochs) and seconds != 0
+    if pretrain:
+        check_pretraining(epochs, seconds)
+    if not isinstance(data, pd.DataFrame):
+        from features import read_table
+
+        data = read_table(data, id_column=id_column, decimal=decimal)
+    cohort = read_cohort(data, label=label, id_column=id_column, exclude=exclude)
+    attach_scans(cohort, scans, SCANS_BLOCK, shape=shape, on_error=on_error, progress=progress)
+    start, record = None, None
+    if pretrain:
+        network, record = pretrain_scan_encoder(
+            scans,
+            shape=shape,
+            epochs=epochs,
+            seconds=seconds,
+            on_error=on_error,
+            progress=progress,
+            objective=recipe["pretrain_objective"],
+            encoder_kwargs={"channels": tuple(recipe["channels"])},
+        )
+        start = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+    cohort.scan_step = make_scan_block({**recipe, "shape": shape}, SCANS_BLOCK, start)
+    cohort.scan_embedder, cohort.scan_shape = "supervised", shape
+    cohort.scan_recipe = {**recipe, "shape": shape, "channels": list(recipe["channels"])}
+    cohort.scan_encoder, cohort.scan_pretraining = None, record
+    cohort.unmatched_scans, message = unmatched_scans(cohort, SCANS_BLOCK)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=3)
     return cohort

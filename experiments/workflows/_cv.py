@@ -19,6 +19,11 @@ from ..evaluation._dataset import (
 )
 from ..evaluation._summary import summary_table
 from ..methods._pipelines import make_pipeline
+from ._cohort import SCANS_BLOCK
+from ._supervised_scans import check_scan_classes, seeded_step, supervised_task
+
+SCANS_STEP = "scans"
+"""The name of the supervised scan block's step, first in a pipeline."""
 
 _CV_METHODS = {"graphboost": "GraphBoostClassifier", "logistic": "logistic regression"}
 
@@ -103,28 +108,46 @@ def cross_validate(
     Returns
     -------
     CrossValidation
+
+    Notes
+    -----
+    With the supervised scan block (``load_cohort(..., scan_embedder="supervised")``), every
+    method's pipeline starts with it (step ``"scans"``), so its encoders are trained inside each
+    training fold and a held-out patient's label is never read; GraphBoost and logistic
+    regression share the fit of a fold (:class:`CrossFittedScanBlock`).
     """
-    ds = dataset_from_cohort(cohort, "cohort", groups, block_components=block_components)
+    ds, step = cohort_task(cohort, "cohort", groups, block_components, random_state)
     params = guarded_params(params, ds.feature_groups)
     what = f"label column {cohort.label!r}"
     check_labels(ds.y, n_splits, what=what)
     recal_splits = inner_splits if calibration is not None else None
     check_class_sizes(ds.y, params, cv=n_splits, inner_splits=recal_splits, what=what)
-    twins = {}
+    if step is not None:
+        check_scan_classes(ds.y, cohort.scan_files, step.embedder.cv, n_splits, what=what)
+    pipes = (
+        {}
+        if step is None
+        else {
+            m: with_scan_step(
+                step, make_pipeline(m, p, ds.feature_groups, random_state, 1, ds.preprocessor)
+            )
+            for m, p in (("graphboost", params), ("logistic", None))
+        }
+    )
     if calibration is not None:
         pipe = make_pipeline(
             "graphboost", params, ds.feature_groups, random_state, 1, ds.preprocessor
         )
         twin = recalibrated(pipe, calibration, inner_splits=inner_splits, random_state=random_state)
-        twins[f"graphboost+{calibration}"] = twin
+        pipes[f"graphboost+{calibration}"] = with_scan_step(step, twin)
     results, y, _ = _cross_validate(
         ds,
-        list(_CV_METHODS),
+        list(_CV_METHODS) if step is None else [],
         params={"graphboost": dict(params or {})},
         n_splits=n_splits,
         random_state=random_state,
         progress=progress,
-        estimators=twins,
+        estimators=pipes,
     )
     table = summary_table(y, results, n_bootstrap, random_state)
     probas = {name: res.probas[0] for name, res in results.items()}
@@ -132,6 +155,37 @@ def cross_validate(
     clinical = clinical_results(y, results, splits, n_bootstrap, random_state, alpha)
     classes = [str(c) for c in np.unique(ds.y)]
     return CrossValidation(table, probas, y, classes, clinical, n_splits, random_state)
+
+
+def cohort_task(cohort, name, groups=None, block_components=BLOCK_COMPONENTS, random_state=0):
+    """The ``features.Task`` of a cohort, and the step of its supervised scan block.
+
+    For a cohort loaded with ``scan_embedder="supervised"``, the task's ``X`` holds the scan
+    column and its preprocessor knows the block, and the step (unfitted, seeded by
+    ``random_state``) must come first in every pipeline fitted on it (:func:`with_scan_step`);
+    otherwise the step is ``None`` and the task that of ``dataset_from_cohort``.
+
+    Returns
+    -------
+    task : features.Task
+    step : CrossFittedScanBlock or None
+    """
+    ds = dataset_from_cohort(cohort, name, groups, block_components=block_components)
+    step = getattr(cohort, "scan_step", None)
+    if step is None:
+        return ds, None
+    return supervised_task(ds, cohort, SCANS_BLOCK), seeded_step(step, random_state)
+
+
+def with_scan_step(step, model):
+    """``model`` (a pipeline or estimator) with the scan block ``step`` first; ``model`` itself
+    when ``step`` is ``None``."""
+    from sklearn.pipeline import Pipeline
+
+    if step is None:
+        return model
+    steps = model.steps if isinstance(model, Pipeline) else [("model", model)]
+    return Pipeline([(SCANS_STEP, step), *steps])
 
 
 def guarded_params(params, feature_groups):

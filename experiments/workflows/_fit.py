@@ -17,7 +17,6 @@ from ..evaluation._dataset import (
     BLOCK_COMPONENTS,
     check_class_sizes,
     check_labels,
-    dataset_from_cohort,
 )
 from ..methods._pipelines import make_pipeline
 from ..modelfolder._extras import (
@@ -32,8 +31,16 @@ from ..modelfolder._folder import (
     save_model_folder,
 )
 from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS
-from ._cv import CrossValidation, _cv_lines, _cv_name, cross_validate, guarded_params
+from ._cv import (
+    CrossValidation,
+    _cv_lines,
+    _cv_name,
+    cohort_task,
+    cross_validate,
+    guarded_params,
+)
 from ._scans import UNMATCHED_SCANS
+from ._supervised_scans import SUPERVISED_EMBEDDER, check_scan_classes, save_scan_block
 
 
 @dataclass
@@ -49,12 +56,16 @@ class FittedModel:
         in the order of ``classes``).
     classes : list of str
     cv : CrossValidation or None
+    scan_block : CrossFittedScanBlock or None
+        The fitted supervised scan block (saved in :data:`SUPERVISED_EMBEDDER`), whose
+        ``transform`` gives new patients the block ``model`` reads; ``None`` without it.
     """
 
     path: Path
     model: object
     classes: list
     cv: CrossValidation | None = None
+    scan_block: object = None
 
 
 def _fit_report(source, spec, clf, counts, seconds, cv):
@@ -139,7 +150,8 @@ def fit_model_folder(
     random_state : int, default=0
     scan_shape : int, default=64
         Recorded when the cohort has the :data:`SCANS_BLOCK` block, so :func:`predict` embeds
-        new scans the same way.
+        new scans the same way (the cohort's own ``scan_shape``, set by :func:`load_cohort`,
+        wins).
     block_components : int, default=BLOCK_COMPONENTS
         An embedding block with more columns is reduced to that many principal components,
         fitted inside each training fold and saved with the preprocessor (0: kept whole).
@@ -180,27 +192,34 @@ def fit_model_folder(
     -------
     FittedModel
         Scans skipped with ``on_error="skip"`` (``cohort.skipped_scans``) are listed by file
-        name in ``skipped_scans.csv`` of the model folder.
+        name in ``skipped_scans.csv`` of the model folder. With the supervised scan block
+        (``load_cohort(..., scan_embedder="supervised")``), its embedder is cross-fitted on
+        all the patients (their out-of-fold values train the model) and saved in
+        :data:`SUPERVISED_EMBEDDER`; ``model`` is the pipeline after it.
     """
     options = check_fit_options(calibration, threshold_target, cv, inner_splits)
     _check_keep_ids(keep_ids, cohort, cv)
     check_replaceable(output, overwrite)
     # absolute: the staging folder must sit beside the output, also for "." or ".."
     folder = RunFolder(Path(output).resolve(), overwrite=overwrite)
-    ds = dataset_from_cohort(cohort, source, groups, block_components=block_components)
+    ds, step = cohort_task(cohort, source, groups, block_components, random_state)
     params = guarded_params(params, ds.feature_groups)
     what = f"label column {cohort.label!r}"
     check_labels(ds.y, cv, what=what)
     check_binary(options, np.unique(ds.y))
     recal_splits = inner_splits if calibration is not None else None
     check_class_sizes(ds.y, params, cv=cv, inner_splits=recal_splits, what=what)
+    if step is not None:
+        check_scan_classes(ds.y, cohort.scan_files, step.embedder.cv, cv, what=what)
     cv_result = None
     if cv:
         cv_kw = {"params": params, "groups": groups, "random_state": random_state}
         cv_kw.update(calibration=calibration, inner_splits=inner_splits)
         cv_kw["block_components"] = block_components
         cv_result = cross_validate(cohort, n_splits=cv, progress=progress, **cv_kw)
+    ds, scan_seconds = _with_scan_block(ds, step)
     pipe, classes, y, seconds, recal = _fit_pipeline(ds, params, random_state, options)
+    seconds += scan_seconds
     spec = _model_spec(cohort, ds, classes, params, random_state, scan_shape)
     counts = np.bincount(y).tolist()
     report = _fit_report(source, spec, pipe[-1], counts, seconds, cv_result) + report_extra
@@ -223,8 +242,10 @@ def fit_model_folder(
             from features import save_encoder
 
             save_encoder(cohort.scan_encoder["encoder"], folder.staging / SCAN_ENCODER)
+        if step is not None:
+            save_scan_block(step, folder.staging)
         write_extras(folder.staging, files, card, recal)  # and the manifest, encoder included
-    return FittedModel(folder.path, pipe, spec["classes"], cv_result)
+    return FittedModel(folder.path, pipe, spec["classes"], cv_result, step)
 
 
 def _check_keep_ids(keep_ids, cohort, cv):
@@ -239,6 +260,19 @@ def _check_keep_ids(keep_ids, cohort, cv):
             "keep_ids (--keep-ids) keeps the patient IDs in cv_predictions.csv, which only a "
             "cross-validation writes; add cv (--cv K) or leave keep_ids off."
         )
+
+
+def _with_scan_block(ds, step):
+    """``ds`` with the supervised scan block of ``step`` fitted on all its patients in place of
+    the scan column (their out-of-fold values), and the seconds it took; ``ds`` unchanged
+    without a step."""
+    if step is None:
+        return ds, 0.0
+    from dataclasses import replace
+
+    t0 = time.perf_counter()
+    X = step.fit_transform(ds.X, np.unique(ds.y, return_inverse=True)[1])
+    return replace(ds, X=X), time.perf_counter() - t0
 
 
 def _fit_pipeline(ds, params, random_state, options):
@@ -288,12 +322,31 @@ def _model_card(source, spec, counts, clf, cv, options, files, tuning=None, iden
     )
 
 
-def _model_spec(cohort, ds, classes, params, random_state, scan_shape):
-    """The JSON-safe ``cohort.json`` of a model folder."""
+def scan_spec(cohort, scan_shape):
+    """The ``scans`` entry of ``cohort.json``: the block, the shape the scans are resampled to,
+    the embedder and its files and records (``None`` without scans)."""
+    shape = getattr(cohort, "scan_shape", None) or scan_shape or 64
+    if getattr(cohort, "scan_embedder", None) == "supervised":
+        return {
+            "block": SCANS_BLOCK,
+            "shape": int(shape),
+            "embedder": "supervised",
+            "encoder": None,
+            "supervised": SUPERVISED_EMBEDDER,
+            "recipe": cohort.scan_recipe,
+            "pretraining": cohort.scan_pretraining,
+        }
+    if SCANS_BLOCK not in cohort.feature_groups:
+        return None
     pretrained = getattr(cohort, "scan_encoder", None)
-    scans = {"block": SCANS_BLOCK, "shape": int(scan_shape)}
+    scans = {"block": SCANS_BLOCK, "shape": int(shape), "embedder": "self-supervised"}
     scans["encoder"] = SCAN_ENCODER if pretrained else None
     scans["pretraining"] = pretrained["record"] if pretrained else None
+    return scans
+
+
+def _model_spec(cohort, ds, classes, params, random_state, scan_shape):
+    """The JSON-safe ``cohort.json`` of a model folder."""
     return {
         "label": cohort.label,
         "id_column": cohort.id_column,
@@ -302,5 +355,5 @@ def _model_spec(cohort, ds, classes, params, random_state, scan_shape):
         "classes": [str(c) for c in classes],
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in (params or {}).items()},
         "random_state": random_state,
-        "scans": scans if SCANS_BLOCK in cohort.feature_groups else None,
+        "scans": scan_spec(cohort, scan_shape),
     }

@@ -26,6 +26,8 @@ from ..modelfolder._folder import (
     load_model_folder,
 )
 from ._cohort import load_cohort
+from ._scans import unmatched_scans
+from ._supervised_scans import SCAN_FILE_COLUMN, attach_scans
 
 NO_OBSERVED = "no_observed_features"
 """Column of :func:`predict`'s output (when needed): True for a patient with no observed value."""
@@ -55,6 +57,8 @@ def _new_patients(folder, data, scans, on_error, progress=True):
     if scans is not None and not scan_spec:
         warnings.warn("This model was fitted without scans; the scans are not used.", stacklevel=3)
         scans = None
+    if scan_spec and scan_spec.get("embedder") == "supervised":
+        return _supervised_patients(folder, data, scans, on_error, progress)
     encoder = (scan_spec or {}).get("encoder")
     cohort = load_cohort(
         data,
@@ -67,6 +71,37 @@ def _new_patients(folder, data, scans, on_error, progress=True):
         progress=progress,
     )
     return cohort, folder.features(block_indicators(cohort))
+
+
+def _supervised_patients(folder, data, scans, on_error, progress):
+    """The new patients of a model with the supervised scan block: their scans read once, the
+    block given by the saved embedder (the mean of its fold encoders), NaN and
+    ``"scans:missing"`` = 1 for a patient without a usable scan."""
+    from features import load_supervised_embedder
+
+    spec = folder.spec["scans"]
+    try:
+        embedder = load_supervised_embedder(folder.path / spec["supervised"])
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot load the scan block of '{folder.path}': {exc}") from exc
+    cohort = load_cohort(data, id_column=folder.spec["id_column"], progress=progress)
+    attach_scans(
+        cohort, scans, spec["block"], shape=spec["shape"], on_error=on_error, progress=progress
+    )
+    cohort.unmatched_scans, message = unmatched_scans(cohort, spec["block"])
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=4)
+    X = block_indicators(cohort)
+    X[SCAN_FILE_COLUMN] = pd.Series(cohort.scan_files, index=X.index, dtype=object)
+    needed = [str(c) for c in embedder.feature_names_in_]
+    missing = [c for c in needed if c not in X.columns]
+    if missing:
+        more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+        raise InputError(
+            f"Columns missing from the cohort table: {missing[:5]}{more}; the model was "
+            "fitted with them."
+        )
+    return cohort, folder.features(embedder.transform(X[needed]))
 
 
 @contextmanager

@@ -283,12 +283,16 @@ def pretrain_scan_encoder(
     on_error="raise",
     random_state=0,
     progress=True,
+    objective="mae",
+    encoder_kwargs=None,
 ):
     """Pretrain the default encoder on the scans of ``folder`` (no label): the encoder (a torch
     module) and a JSON-safe record.
 
-    Masked-volume reconstruction (``features.pretrain_encoder``) for ``epochs`` epochs,
-    volumes resampled to ``shape``^3 and min-max scaled as for the embedding. No label is read,
+    Masked-volume reconstruction (``objective="mae"``) or SimCLR (``"simclr"``, the start of
+    the supervised scan block) by ``features.pretrain_encoder`` for ``epochs`` epochs,
+    volumes resampled to ``shape``^3 and min-max scaled as for the embedding; ``encoder_kwargs``:
+    the small CNN's widths (default its own). No label is read,
     so pretraining on every scan of a cohort leaks nothing about the outcome. With
     ``on_error="skip"`` unreadable scans are left out.
 
@@ -304,7 +308,8 @@ def pretrain_scan_encoder(
     try:
         result = features.pretrain_encoder(
             [str(p) for p in files.values()],
-            objective="mae",
+            encoder_kwargs=encoder_kwargs,
+            objective=objective,
             epochs=epochs,
             patch_size=mask_patch(int(shape)),
             preprocessor=features.VolumePreprocessor(shape=int(shape)),
@@ -317,7 +322,7 @@ def pretrain_scan_encoder(
     except ValueError as exc:
         raise _unreadable_error(exc, files.values(), "pretrain the scan encoder") from exc
     record = {
-        "objective": "mae",
+        "objective": objective,
         "epochs": len(result.history),
         "epochs_planned": epochs,
         "seconds_limit": seconds,

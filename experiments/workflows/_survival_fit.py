@@ -24,8 +24,8 @@ from ..evaluation._dataset import BLOCK_COMPONENTS, dataset_from_cohort
 from ..methods._survival_methods import event_stratified_folds, make_survival_pipeline
 from ..modelfolder._extras import check_cv_folds, write_extras
 from ..modelfolder._folder import check_replaceable, save_model_folder
-from ._cohort import SCAN_ENCODER, SCANS_BLOCK, SKIPPED_SCANS
-from ._fit import ROW_COLUMN
+from ._cohort import SCAN_ENCODER, SKIPPED_SCANS
+from ._fit import ROW_COLUMN, scan_spec
 from ._survival_data import check_horizons, default_horizons, horizon_name
 
 CV_METHODS = ("graphboost", "ridge_cox")
@@ -332,10 +332,6 @@ def _cv_frame(cohort, y, cv, keep_ids):
 
 def _spec(cohort, ds, params, random_state, scan_shape, horizons, pipe):
     """``cohort.json`` of a survival model folder."""
-    pretrained = getattr(cohort, "scan_encoder", None)
-    scans = {"block": SCANS_BLOCK, "shape": int(scan_shape)}
-    scans["encoder"] = SCAN_ENCODER if pretrained else None
-    scans["pretraining"] = pretrained["record"] if pretrained else None
     y = ds.y
     train_risk = pipe.predict(ds.X)
     return {
@@ -349,7 +345,7 @@ def _spec(cohort, ds, params, random_state, scan_shape, horizons, pipe):
         "classes": [],
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in (params or {}).items()},
         "random_state": random_state,
-        "scans": scans if SCANS_BLOCK in cohort.feature_groups else None,
+        "scans": scan_spec(cohort, scan_shape),
         "horizons": [float(h) for h in horizons],
         "n_patients": int(y.size),
         "n_events": int(y["event"].sum()),
