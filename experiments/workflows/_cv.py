@@ -179,7 +179,17 @@ def cohort_task(cohort, name, groups=None, block_components=BLOCK_COMPONENTS, ra
 
 def with_scan_step(step, model):
     """``model`` (a pipeline or estimator) with the scan block ``step`` first; ``model`` itself
-    when ``step`` is ``None``."""
+    when ``step`` is ``None``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> [name for name, _ in with_scan_step(StandardScaler(), LogisticRegression()).steps]
+    ['scans', 'model']
+    >>> type(with_scan_step(None, LogisticRegression())).__name__
+    'LogisticRegression'
+    """
     from sklearn.pipeline import Pipeline
 
     if step is None:

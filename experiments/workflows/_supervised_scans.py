@@ -207,6 +207,22 @@ class CrossFittedScanBlock(TransformerMixin, BaseEstimator):
         The fitted embedder.
     reused_ : bool
         Whether the last fit reused an earlier one.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from features import SupervisedVolumeEmbedder, VolumePreprocessor
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"age": rng.normal(60, 10, 8),
+    ...                   "scans:file": [rng.random((8, 8, 8)) for _ in range(8)]})
+    >>> emb = SupervisedVolumeEmbedder(
+    ...     scan_column="scans:file", prefix="scans", encoder_kwargs={"channels": (4, 4, 8, 8)},
+    ...     preprocessor=VolumePreprocessor(shape=8), cv=2, max_epochs=1, batch_size=4,
+    ...     device="cpu")
+    >>> list(CrossFittedScanBlock(emb).fit_transform(X, [0, 1] * 4).columns)
+    ['age', 'scans:missing', 'scans:logit']
+    >>> CrossFittedScanBlock(emb).fit(X, [0, 1] * 4).reused_  # the same fit, in one process
+    True
     """
 
     def __init__(self, embedder=None):
@@ -401,7 +417,8 @@ def check_scan_classes(y, scan_files, folds, cv=0, what="the label"):
         if seen < folds:
             where = f" ({seen} in a training fold of the {cv}-fold cross-validation)" if cv else ""
             raise InputError(
-                f"{what}: class {str(value)!r} has {n} patients with a scan{where}; the supervised "
+                f"{what}: class {str(value)!r} has {n} patient{'' if n == 1 else 's'} with a scan"
+                f"{where}; the supervised "
                 f"scan block trains {folds} cross-fitted encoders, which needs at least {folds} "
                 "in each class. Use fewer folds, merge rare classes, or --scan-embedder "
                 "self-supervised."

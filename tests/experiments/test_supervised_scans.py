@@ -244,3 +244,15 @@ def test_the_step_reuses_an_equal_fit_and_refits_on_other_labels(cohort, fits):
     pd.testing.assert_frame_equal(first, second)
     again.fit_transform(ds.X, 1 - y)
     assert not again.reused_ and len(fits) == 2
+
+
+def test_a_class_with_too_few_scans_for_the_block_is_refused_before_any_work(cohort, tmp_path):
+    import copy
+
+    few = copy.copy(cohort)
+    y = cohort.y.astype(str).to_numpy()
+    first = np.flatnonzero(y == y[0])
+    few.scan_files = [None if i in first[1:] else f for i, f in enumerate(cohort.scan_files)]
+    with pytest.raises(InputError, match=r"has 1 patient with a scan; the supervised scan block"):
+        workflows.fit_model_folder(few, tmp_path / "m", params=QUICK)
+    assert not (tmp_path / "m").exists()
