@@ -256,3 +256,17 @@ def test_a_class_with_too_few_scans_for_the_block_is_refused_before_any_work(coh
     with pytest.raises(InputError, match=r"has 1 patient with a scan; the supervised scan block"):
         workflows.fit_model_folder(few, tmp_path / "m", params=QUICK)
     assert not (tmp_path / "m").exists()
+
+
+def test_the_recipe_is_the_studys_for_the_device(monkeypatch):
+    import torch
+
+    import graphboost
+
+    cpu = workflows.supervised_recipe("cpu")
+    assert (cpu["device_type"], cpu["shape"], cpu["cv"], cpu["max_epochs"]) == ("cpu", 32, 3, 25)
+    assert cpu["test_time_flips"] and cpu["validation_fraction"] == 0.0
+    assert (cpu["pretrain_objective"], cpu["pretrain_epochs"]) == ("simclr", 12)
+    monkeypatch.setattr(graphboost, "resolve_device", lambda device: torch.device("cuda"))
+    gpu = workflows.supervised_recipe()
+    assert (gpu["device_type"], gpu["shape"], gpu["cv"], gpu["max_epochs"]) == ("cuda", 64, 5, 30)
