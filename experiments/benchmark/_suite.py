@@ -360,7 +360,10 @@ def run_suite(
     return result
 
 
-def _summarize(rows, methods, folds, seconds):
+def rank_summary(rows, methods):
+    """The task x method table of a suite (``rows``: task -> its figures), the methods' mean
+    ranks, and the Friedman test and Nemenyi critical difference where they are defined (at
+    least 2 tasks, 3 methods, every score finite; else None)."""
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "task"
     scores = table[methods].to_numpy(dtype=float)
@@ -369,6 +372,11 @@ def _summarize(rows, methods, folds, seconds):
         friedman = friedman_test(scores)
         cd = critical_difference(len(methods), scores.shape[0])
     ranks = pd.Series(rank_methods(scores).mean(axis=0), index=methods, name="mean_rank")
+    return table, ranks, friedman, cd
+
+
+def _summarize(rows, methods, folds, seconds):
+    table, ranks, friedman, cd = rank_summary(rows, methods)
     fold_scores = pd.DataFrame(
         folds, columns=["task", "method", "repeat", "fold", "auroc", "fit_seconds"]
     )

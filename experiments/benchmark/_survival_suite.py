@@ -44,9 +44,8 @@ from ..methods._survival_methods import (
 from ._suite import (
     _cost_lines,
     _test_lines,
-    critical_difference,
-    friedman_test,
     rank_methods,
+    rank_summary,
     write_report,
 )
 
@@ -471,14 +470,7 @@ def merge_survival_runs(folders, output=None, overwrite=False):
 
 
 def _summarize(rows, methods, folds, seconds, subsampled):
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "task"
-    scores = table[methods].to_numpy(dtype=float)
-    friedman = cd = None
-    if scores.shape[0] >= 2 and scores.shape[1] >= 3 and np.isfinite(scores).all():
-        friedman = friedman_test(scores)
-        cd = critical_difference(len(methods), scores.shape[0])
-    ranks = pd.Series(rank_methods(scores).mean(axis=0), index=methods, name="mean_rank")
+    table, ranks, friedman, cd = rank_summary(rows, methods)
     fold_scores = pd.DataFrame(
         folds, columns=["task", "method", "repeat", "fold", "harrell_c", "fit_seconds"]
     )
