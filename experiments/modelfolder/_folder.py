@@ -9,6 +9,9 @@ Layout (no pickle anywhere)::
       estimator/          the fitted GraphBoostClassifier (GraphBoostClassifier.save)
       report.md           what was fitted, on what, with which result
       cv_predictions.csv  out-of-fold probabilities (with cross-validation only)
+      scan_encoder.pt     the scan encoder of the self-supervised scans block (with --scans)
+      scan_embedder/      the supervised scans block (--scan-embedder supervised): embedder.json
+                          and the state_dict of each fold encoder (weights_only=True)
 
 ``manifest.json`` is also the marker by which ``--overwrite`` recognizes a folder this library
 wrote: no other folder is ever replaced.

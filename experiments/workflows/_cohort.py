@@ -187,7 +187,7 @@ def load_cohort(
         scan, ``None`` for none), ``scan_step`` (the unfitted first step of the pipelines) and
         ``scan_pretraining`` (the record of the encoders' start).
     """
-    if scans is not None and check_scan_embedder(scan_embedder) == "supervised":
+    if check_scan_embedder(scan_embedder) == "supervised" and scans is not None:
         return _load_supervised(
             data,
             label=label,
