@@ -8,6 +8,8 @@ the block guard decides whether it stays. Tiny volumes (16^3) and a tiny recipe.
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -141,13 +143,20 @@ def test_fit_and_predict_on_the_command_line(syn, tiny_recipe, tmp_path, capsys)
     card = (out / "MODEL_CARD.md").read_text()
     assert f"| scans | {'yes' if guard['kept'] else 'no'} | " in card
     assert "fine-tuned on the training labels" in card and "cross-fitted" in card
+    # predict in a fresh process: the block comes from the folder alone
     preds = tmp_path / "preds.csv"
     argv = ["predict", "--model", str(out), "--data", str(syn.clinical_path)]
     argv += ["--scans", str(syn.scans_dir), "--quiet", "--output", str(preds)]
-    assert main(argv) == 0
+    run = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *argv], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
     frame = pd.read_csv(preds, dtype={"patient_id": str})
     assert len(frame) == 24 and frame.proba_1.notna().all()
-    assert "lack block 'scans'" in capsys.readouterr().err  # the patients without a scan
+    assert "lack block 'scans'" in run.stderr  # the patients without a scan, predicted
+    with pytest.warns(UserWarning, match="lack block 'scans'"):
+        here = workflows.predict(out, syn.read_clinical(), scans=syn.scans_dir, progress=False)
+    np.testing.assert_allclose(frame.proba_1, here.proba_1, rtol=1e-6)
 
 
 def test_a_bad_scan_embedder_is_refused_naming_the_option(syn, tmp_path, capsys):
@@ -270,3 +279,15 @@ def test_the_recipe_is_the_studys_for_the_device(monkeypatch):
     monkeypatch.setattr(graphboost, "resolve_device", lambda device: torch.device("cuda"))
     gpu = workflows.supervised_recipe()
     assert (gpu["device_type"], gpu["shape"], gpu["cv"], gpu["max_epochs"]) == ("cuda", 64, 5, 30)
+
+
+def test_a_recalibrated_folder_and_explain_read_the_saved_block(cohort, syn, tmp_path):
+    out = tmp_path / "m"
+    workflows.fit_model_folder(cohort, out, params=QUICK, calibration="sigmoid", inner_splits=2)
+    table = syn.read_clinical()
+    with pytest.warns(UserWarning, match="lack block 'scans'"):
+        pred = workflows.predict(out, table, scans=syn.scans_dir, progress=False)
+    assert pred.proba_1.between(0, 1).all() and len(pred) == len(table)
+    with pytest.warns(UserWarning, match="lack block 'scans'"):
+        expl = workflows.explain(out, table.iloc[:3], scans=syn.scans_dir, progress=False)
+    assert set(expl.patient_id) <= set(table.patient_id) and "modality" in expl.columns
