@@ -50,9 +50,12 @@ class GraphSpec:
         The column name, or the name of the column block given in ``feature_groups``.
     columns : tuple of str
         The input columns the graph is built on (one for a column graph).
-    rule : {"knn", "threshold"}
+    rule : {"knn", "threshold", "leaf"}
         ``"knn"`` links each patient to its ``n_neighbors`` nearest patients; ``"threshold"``
-        links patients whose values differ by at most ``threshold``.
+        links patients whose values differ by at most ``threshold``; ``"leaf"`` links the
+        patients in one leaf of a tree on ``columns`` (a round's leaf graph of
+        :class:`~graphboost.GraphBoostSurvivalAnalysis`, fitted by the boosting, not by
+        :func:`build_graph`).
     n_neighbors : int or None
         Neighborhood size of the ``"knn"`` rule.
     quantile : float or None
@@ -84,6 +87,8 @@ class GraphSpec:
     def __repr__(self) -> str:
         if self.rule == "knn":
             detail = f"n_neighbors={self.n_neighbors}"
+        elif self.rule == "leaf":
+            detail = f"tree on {len(self.columns)} column(s)"
         else:
             detail = f"quantile={self.quantile}, threshold={self.threshold:.4g}"
         if self.is_block:

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._gnn import GraphNet
 from ._graphs import GraphSpec
 from ._init_model import INIT_KINDS
+from ._leaf_graphs import LeafGraph
 from ._neighborhoods import BlockGraph, ColumnGraph
 from ._version import __version__
 from ._weak import GraphWeakLearner
@@ -41,6 +42,8 @@ FORMAT_VERSION = 2
 _META = "model.json"
 _ARRAYS = "arrays.pt"
 _MANIFEST = "manifest.json"
+# The "kind" of a graph in model.json, and its class.
+_GRAPH_KINDS = {"block": BlockGraph, "leaf": LeafGraph, "column": ColumnGraph}
 
 
 # -- save ------------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ def _graph_entry(graph, graph_ids, graphs, arrays):
     if id(graph) not in graph_ids:
         graph_ids[id(graph)] = g = len(graphs)
         meta, graph_arrays = graph.state()
-        kind = "block" if isinstance(graph, BlockGraph) else "column"
+        kind = next(k for k, cls in _GRAPH_KINDS.items() if isinstance(graph, cls))
         graphs.append({"kind": kind, "spec": dataclasses.asdict(graph.spec), "meta": meta})
         arrays.update({f"graph/{g}/{name}": value for name, value in graph_arrays.items()})
     return graph_ids[id(graph)]
@@ -313,7 +316,7 @@ def _arrays(tensors, prefix):
 
 def _restore_graph(g, entry, tensors):
     spec = GraphSpec(**{**entry["spec"], "columns": tuple(entry["spec"]["columns"])})
-    graph_class = BlockGraph if entry["kind"] == "block" else ColumnGraph
+    graph_class = _GRAPH_KINDS.get(entry["kind"], ColumnGraph)
     return graph_class.from_state(spec, entry["meta"], _arrays(tensors, f"graph/{g}/"))
 
 

@@ -77,6 +77,15 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         Whether a selected candidate may be selected again in a later round.
     l2_regularization : float, default=1.0
         Added to the neighbors' Hessian sum in each step, as in XGBoost's leaf values.
+    interaction_depth : int, default=0
+        Depth of the leaf graph each round proposes besides the fixed candidates; 0 for none.
+        A regression tree of this depth, fitted on a random half of the patients to the round's
+        Newton working response (``-g / h`` weighted by ``h``; each leaf at least
+        ``min(n_neighbors)`` patients of that half), links each patient to the training
+        patients in its leaf: a subgroup defined by up to ``interaction_depth`` conditions,
+        through which the boosting learns interactions between columns. The round takes it
+        when, on the other half (patients that did not shape its splits), its leave-self-out
+        step lowers the loss more than the best fixed graph's step does on the same patients.
     init : {"ridge"} or None, default="ridge"
         The start: an L2-penalized Cox model on the centered columns, each divided by its
         standard deviation (a two-valued column by the gap between its values), its penalty chosen
@@ -177,6 +186,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         "metric": [StrOptions({"euclidean", "cosine"})],
         "reuse_features": ["boolean"],
         "l2_regularization": [Interval(Real, 0, None, closed="left")],
+        "interaction_depth": [Interval(Integral, 0, None, closed="left")],
         "init": [StrOptions({"ridge"}), None],
         "alphas": ["array-like", None],
         "ties": [StrOptions(set(TIES))],
@@ -197,6 +207,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         metric="euclidean",
         reuse_features=True,
         l2_regularization=1.0,
+        interaction_depth=0,
         init="ridge",
         alphas=None,
         ties="breslow",
@@ -213,6 +224,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         self.metric = metric
         self.reuse_features = reuse_features
         self.l2_regularization = l2_regularization
+        self.interaction_depth = interaction_depth
         self.init = init
         self.alphas = alphas
         self.ties = ties
@@ -256,6 +268,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
                 f"cross-validation; got {n}."
             )
         folds = self._folds(X, event)
+        leaf_seed = self._leaf_seed()
         self.train_time_, self.train_event_ = time.copy(), event.copy()
         self.init_ = (RidgeCox() if self.init == "ridge" else ZeroStart()).fit(
             X, time, event, RIDGE_ALPHAS if self.alphas is None else self.alphas, folds, self.ties
@@ -265,12 +278,15 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         candidates, self.skipped_features_ = self._candidates(X, ks)
         self.n_candidates_ = len(candidates)
         risk_sets = RiskSets(time, event, self.ties)
-        boosting = self._boosting(candidates).fit(X, risk_sets, self.init_.decision_function(X))
+        boosting = self._boosting(candidates, ks, leaf_seed)
+        boosting.fit(X, risk_sets, self.init_.decision_function(X))
         self.estimators_ = boosting.learners_
         self._stacked = None  # built on the first prediction
         self.train_gains_ = boosting.gains_
         self.selected_graphs_ = [learner.spec for learner in self.estimators_]
-        self.boost_scale_, self.scale_scores_ = self._choose_scale(X, time, event, folds, ks)
+        self.boost_scale_, self.scale_scores_ = self._choose_scale(
+            X, time, event, folds, ks, leaf_seed
+        )
         self._fit_baseline(X, risk_sets)
         self.feature_importances_ = self._importances()
         return self
@@ -284,7 +300,13 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
             splitter = KFold(self.cv, shuffle=True, random_state=seed)
         return list(splitter.split(X, event))
 
-    def _boosting(self, candidates):
+    def _leaf_seed(self):
+        """Seed of this fit's leaf-graph halves (each inner fold's: it plus 1 + the fold)."""
+        if not self.interaction_depth:
+            return 0  # no leaf graphs: the random state is left as it is
+        return int(check_random_state(self.random_state).randint(2**31 - 1, size=2)[1])
+
+    def _boosting(self, candidates, ks, seed):
         return SurvivalBoosting(
             candidates,
             self.n_estimators,
@@ -292,19 +314,25 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
             self.l2_regularization,
             self.reuse_features,
             self.verbose,
+            interaction_depth=self.interaction_depth,
+            min_leaf=min(ks),
+            random_state=seed,
+            names=self._column_names(),
         )
 
-    def _choose_scale(self, X, time, event, folds, ks):
+    def _choose_scale(self, X, time, event, folds, ks, leaf_seed):
         if self.boost_scale != "auto":
             return float(self.boost_scale), None
         if self.init is None:
             return 1.0, None
         if not self.estimators_:
             return 0.0, None
+        fold_seeds = iter(range(leaf_seed + 1, leaf_seed + 1 + len(folds)))
 
         def make_boosting(X_train, n_train):
             fold_ks = sorted({min(k, n_train - 1) for k in ks})
-            return self._boosting(self._candidates(X_train, fold_ks)[0])
+            candidates = self._candidates(X_train, fold_ks)[0]
+            return self._boosting(candidates, fold_ks, next(fold_seeds) % (2**31 - 1))
 
         return choose_boost_scale(
             X, time, event, self.init_, folds, make_boosting, self.ties, SURVIVAL_SCALES

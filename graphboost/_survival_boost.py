@@ -9,6 +9,8 @@ neighborhood sizes, O(N) per candidate and round. The candidate whose shrunken l
 step lowers the second-order approximation of the loss the most is kept. Every round is run:
 a rule stopping when no leave-self-out step lowers the loss stopped after 17-24 rounds on
 rotterdam, where the held-out partial likelihood of the inner folds kept improving over 100.
+With ``interaction_depth > 0`` a round may instead take a leaf graph of its own, fitted to its
+gradient and judged on the patients it did not see (:mod:`graphboost._leaf_graphs`).
 
 :func:`choose_boost_scale` is the guard: the boosted score keeps a weight above zero only when
 it beats the start out of fold, on held-out partial likelihood.
@@ -20,6 +22,7 @@ import numpy as np
 
 from ._cox import RiskSets
 from ._graphs import sorted_ranges
+from ._leaf_graphs import LeafGraph, propose_leaf_graph
 from ._neighborhoods import BlockGraph, _padded_vote, _prefix
 from ._screen import CandidateScreen
 
@@ -36,8 +39,8 @@ class NeighborStep:
 
     Parameters
     ----------
-    graph : ColumnGraph or BlockGraph
-        The fitted graph of the selected candidate.
+    graph : ColumnGraph, BlockGraph or LeafGraph
+        The fitted graph of the selected candidate, or the round's leaf graph.
     gh : ndarray of shape (n_train, 2)
         Gradient and Hessian of the training patients in this round.
     learning_rate, l2 : float
@@ -64,6 +67,10 @@ class NeighborStep:
         which the rounds on one graph share."""
         if isinstance(self.graph, BlockGraph):
             sums = _padded_vote(self.gh, neighbors)
+        elif isinstance(self.graph, LeafGraph):
+            if self._prefix is None:
+                self._prefix = self.graph.leaf_sums(self.gh)  # per leaf
+            sums = self._prefix[neighbors]
         else:
             if self._prefix is None:
                 self._prefix = _prefix(self.gh[self.graph.order])  # in sorted order
@@ -74,9 +81,11 @@ class NeighborStep:
 
 def query_neighbors(graph, X):
     """The training neighbors of new patients in ``graph``: a column graph's ranges ``(lo, hi)``
-    of sorted positions, a block graph's neighbor array (-1 padded)."""
+    of sorted positions, a block graph's neighbor array (-1 padded), a leaf graph's leaves."""
     if isinstance(graph, BlockGraph):
         return graph.neighbors_query(X)
+    if isinstance(graph, LeafGraph):
+        return graph.leaves(X)
     spec = graph.spec
     return sorted_ranges(
         graph.sorted_x,
@@ -96,15 +105,40 @@ class SurvivalBoosting:
         The candidate graphs (:func:`graphboost._candidates.candidate_graphs`).
     n_estimators, learning_rate, l2, reuse_features
         The estimator's parameters.
+    verbose : int, default=0
+    interaction_depth : int, default=0
+        Depth of the leaf graph each round proposes (0: none).
+    min_leaf : int, default=1
+        Fewest patients of the fitted half in a leaf.
+    random_state : int, default=0
+        Seeds the halves the leaf graphs are fitted on.
+    names : list of str, optional
+        Column names, for the leaf graphs' specs.
     """
 
-    def __init__(self, candidates, n_estimators, learning_rate, l2, reuse_features, verbose=0):
+    def __init__(
+        self,
+        candidates,
+        n_estimators,
+        learning_rate,
+        l2,
+        reuse_features,
+        verbose=0,
+        interaction_depth=0,
+        min_leaf=1,
+        random_state=0,
+        names=None,
+    ):
         self.candidates = candidates
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.l2 = l2
         self.reuse_features = reuse_features
         self.verbose = verbose
+        self.interaction_depth = interaction_depth
+        self.min_leaf = min_leaf
+        self.random_state = random_state
+        self.names = names
 
     def fit(self, X, risk_sets, start, X_held_out=None):
         """Boost from the start scores ``start``; sets ``learners_``, ``gains_``, ``train_boost_``.
@@ -124,6 +158,7 @@ class SurvivalBoosting:
             return self
         screen = CandidateScreen(X, self.candidates)
         score = np.array(start, dtype=np.float64, copy=True)
+        rng = np.random.RandomState(self.random_state)
         for r in range(self.n_estimators):
             g, h = risk_sets.gradient_hessian(score)
             all_gains = self._screen_gains(screen, g, h)
@@ -131,19 +166,26 @@ class SurvivalBoosting:
             if not np.isfinite(all_gains[best]):
                 break  # no candidate left
             gh = np.column_stack([g, h])
-            step = self.learning_rate * self._leave_self_out_step(screen, best, gh)
+            step = self._leave_self_out_step(screen, best, gh)
+            gain = float(all_gains[best])
+            leaf = self._leaf_round(X, g, h, step, rng, r) if self.interaction_depth else None
+            if leaf is not None:
+                graph, step, gain = leaf
+            else:
+                graph = screen.graph(best, X)
+                if not self.reuse_features:
+                    screen.retire(best)
+            step = self.learning_rate * step
             score += step
             self.train_boost_ += step
-            learner = NeighborStep(screen.graph(best, X), gh, self.learning_rate, self.l2)
+            learner = NeighborStep(graph, gh, self.learning_rate, self.l2)
             if held_out is None:
                 self.learners_.append(learner)
             else:
                 held_out.add(learner)
-            gains.append(float(all_gains[best]))
+            gains.append(gain)
             if self.verbose:
-                print(f"round {r + 1}: {screen.specs[best]!r}, gain {all_gains[best]:.5g}")
-            if not self.reuse_features:
-                screen.retire(best)
+                print(f"round {r + 1}: {graph.spec!r}, gain {gain:.5g}")
         self.gains_ = np.asarray(gains)
         if held_out is not None:
             self.held_out_score_ = held_out.total()
@@ -151,6 +193,24 @@ class SurvivalBoosting:
 
     def _step(self, G, H):
         return -G / (H + self.l2)
+
+    def _terms(self, g, h, step):
+        """Each patient's term of :meth:`_gain` for the step ``step`` (shrunken here)."""
+        s = self.learning_rate * step
+        return s * (g + 0.5 * h * s)
+
+    def _leaf_round(self, X, g, h, best_step, rng, r):
+        """``(graph, leave-self-out step, gain)`` of the round's leaf graph when it beats the
+        best fixed graph's step ``best_step`` out of its half; else None."""
+        names = self.names or [f"x{j}" for j in range(X.shape[1])]
+        proposal = propose_leaf_graph(
+            X, g, h, self._terms(g, h, best_step), lambda step: self._terms(g, h, step), self,
+            rng, names, f"round {r + 1}",
+        )  # fmt: skip
+        if proposal is None:
+            return None
+        graph, step, terms = proposal
+        return graph, step, float(np.sum(terms))
 
     def _gain(self, g, h, step):
         """Second-order change of the loss for the shrunken step ``learning_rate * step``."""
@@ -300,6 +360,8 @@ class StackedSteps:
                 if isinstance(graph, BlockGraph):
                     sums = _padded_vote(values, neighbors[rows])
                     sums = sums.reshape(sums.shape[0], -1, 2)
+                elif isinstance(graph, LeafGraph):
+                    sums = values[neighbors[rows]]
                 else:
                     sums = values[neighbors[1][rows]] - values[neighbors[0][rows]]
                 steps = -rate * sums[..., 0] / (sums[..., 1] + l2)
@@ -320,18 +382,21 @@ class _HeldOutScore:
 
     def __init__(self, X):
         self.X = X
-        self.groups = {}  # id of the graph -> (neighbors of the new patients, steps)
+        # id of the graph -> (the graph, neighbors of the new patients, steps). The graph is
+        # kept so that its id stays its own: a round's leaf graph is held by nothing else, and
+        # a later graph could get the id of a freed one.
+        self.groups = {}
 
     def add(self, learner):
         key = id(learner.graph)
         if key not in self.groups:
-            self.groups[key] = (query_neighbors(learner.graph, self.X), [])
-        neighbors, steps = self.groups[key]
+            self.groups[key] = (learner.graph, query_neighbors(learner.graph, self.X), [])
+        _, neighbors, steps = self.groups[key]
         steps.append(learner.predict_from(neighbors))
 
     def total(self):
         total = np.zeros(self.X.shape[0])
-        for _, steps in self.groups.values():
+        for _, _, steps in self.groups.values():
             for step in steps:
                 total += step
         return total
@@ -339,11 +404,14 @@ class _HeldOutScore:
 
 def _stacked_values(graph, members):
     """The rounds' gradients and Hessians side by side: a block graph's as they are, shape
-    (n_train, 2 * n_rounds); a column graph's as prefix sums in its sorted order, shape
-    (n_train + 1, n_rounds, 2), filled round by round (no full-size temporary copies)."""
+    (n_train, 2 * n_rounds); a leaf graph's summed per leaf, shape (n_leaves, n_rounds, 2); a
+    column graph's as prefix sums in its sorted order, shape (n_train + 1, n_rounds, 2), filled
+    round by round (no full-size temporary copies)."""
     n = members[0].gh.shape[0]
     if isinstance(graph, BlockGraph):
         return np.stack([m.gh for m in members], axis=1).reshape(n, -1)
+    if isinstance(graph, LeafGraph):
+        return np.stack([graph.leaf_sums(m.gh) for m in members], axis=1)
     values = np.zeros((n + 1, len(members), 2))
     for j, member in enumerate(members):
         np.cumsum(member.gh[graph.order], axis=0, out=values[1:, j])

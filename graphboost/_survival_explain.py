@@ -7,7 +7,9 @@ first round), its hazard ratio, the survival probability at a horizon before and
 it (Breslow's baseline), and for a graph the training patients linked to the patient in it:
 their number, their events, the range of their values of the column, the nearest of them, and
 the Kaplan-Meier survival of the neighborhood at the horizon beside the whole cohort's.
-:meth:`SurvivalExplanations.neighbor_survival` returns both Kaplan-Meier curves.
+:meth:`SurvivalExplanations.neighbor_survival` returns both Kaplan-Meier curves. A leaf graph
+(``interaction_depth > 0``) is one round's: the patient's neighbors are the training patients
+in its leaf of that round's tree, a subgroup that ``neighbor_survival`` names by its conditions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from ._cox import RidgeCox
 from ._explain import _check_patients
 from ._graphs import GraphSpec
+from ._leaf_graphs import LeafGraph
 from ._neighborhoods import BlockGraph, _padded_vote
 from ._survival_boost import StackedSteps, query_neighbors
 from ._survival_metrics import StepFunction, kaplan_meier_function, survival_at
@@ -68,7 +71,8 @@ class NeighborSurvival:
     graph : str
         The graph's column or block.
     source : str
-        The graph in a short phrase.
+        The graph in a short phrase; for a leaf graph, with the conditions that define the
+        patient's leaf (values on the model's scale).
     neighborhood : ndarray of int
         Positions in the training data of the patients linked to the patient in the graph (all
         of them, every patient tied at the edge of a column's neighborhood included).
@@ -122,7 +126,9 @@ class SurvivalExplanations:
             its first round; listed with 0 contributions when ``boost_scale_`` is 0). Columns:
 
             - ``patient`` (the index label of a DataFrame, else the position in ``X``),
-              ``step``, ``graph`` (column or block), ``source`` (a short phrase), ``rule`` (the
+              ``step``, ``graph`` (column, block or leaf graph), ``source`` (a short phrase;
+              a leaf graph's ends with the conditions of the patient's leaf, e.g.
+              ``"(nodes > 0.41, pgr <= -0.3)"``, on the model's scale), ``rule`` (the
               :class:`GraphSpec`, or the kind of start), ``rounds`` (rounds on the graph);
             - ``log_hazard``: what the source adds to the risk score (``predict``); a patient's
               values sum to ``predict(X)``. ``contribution`` is the same number (the name
@@ -136,19 +142,21 @@ class SurvivalExplanations:
               in percentage points;
             - ``neighborhood_size``, ``neighborhood_events``: the training patients linked to
               the patient in the graph (a column graph keeps every patient tied at the edge of
-              its neighborhood; a patient lacking a block has none) and how many of them had
+              its neighborhood; a leaf graph links the training patients in the patient's leaf;
+              a patient lacking a block has none) and how many of them had
               the event; ``tie_group_size``: for a column graph whose neighbors all share one
               value, their number (else 0);
             - ``value``, ``value_low``, ``value_high``: the patient's value of a column graph's
-              column and the range of its neighbors' values (NaN for the start and blocks);
+              column and the range of its neighbors' values (NaN for the start, blocks and
+              leaf graphs);
             - ``neighbor_survival_at_horizon``: the Kaplan-Meier survival of the neighborhood
               at the horizon (NaN where its follow-up ends before it), beside
               ``cohort_survival_at_horizon``, that of all training patients (both curves:
               :meth:`neighbor_survival`);
             - ``neighbors``: positions in the training data of the nearest training patients,
-              nearest first (none from a tie group larger than ``n_neighbors``: all its members
-              are equally similar), their follow-up times ``neighbor_times`` and event
-              indicators ``neighbor_events``.
+              nearest first (none from a tie group, or a leaf graph's leaf, larger than
+              ``n_neighbors``: all its members are equally similar), their follow-up times
+              ``neighbor_times`` and event indicators ``neighbor_events``.
 
             ``attrs["horizon"]`` holds the horizon, ``attrs["feature_groups"]`` the blocks.
 
@@ -225,16 +233,18 @@ class SurvivalExplanations:
         h = _horizon(self, horizon)
         cohort = _cohort_function(self)
         row = X[position : position + 1]
-        rows = _neighborhood_rows(group[0], query_neighbors(group[0], row))[0]
+        linked = query_neighbors(group[0], row)
+        rows = _neighborhood_rows(group[0], linked)[0]
         neighbors = None
         time, event = _training_outcomes(self)
         if rows.size and time is not None:
             neighbors = kaplan_meier_function(time[rows], event[rows])
         spec = group[0].spec
+        source = _sources(self, group[0], linked)
         return NeighborSurvival(
             step=step,
             graph=spec.name,
-            source=_source_name(spec),
+            source=source if isinstance(source, str) else source[0],
             neighborhood=rows,
             neighbors=neighbors,
             cohort=cohort,
@@ -282,7 +292,7 @@ def explain_survival(model, X, n_neighbors, horizon=None, patients=None):
         frames.append(
             _frame(
                 patients,
-                (step, spec.name, _source_name(spec), str(spec), len(group[2])),
+                (step, spec.name, _sources(model, graph, neighbors), str(spec), len(group[2])),
                 part,
                 risk,
                 survival,
@@ -311,7 +321,7 @@ def _frame(patients, names, part, before, survival, extra):
         "patient": patients,
         "step": np.full(n, step, dtype=np.int64),
         "graph": [graph] * n,
-        "source": [source] * n,
+        "source": source if isinstance(source, list) else [source] * n,
         "rule": [rule] * n,
         "rounds": np.full(n, rounds, dtype=np.int64),
         "contribution": part,
@@ -355,6 +365,8 @@ def _summed_steps(group, neighbors, n):
     graph, values, rate, l2 = group
     if isinstance(graph, BlockGraph):
         sums = _padded_vote(values, neighbors).reshape(n, -1, 2)
+    elif isinstance(graph, LeafGraph):
+        sums = values[neighbors]
     else:
         lo, hi = neighbors
         sums = values[hi] - values[lo]
@@ -369,6 +381,9 @@ def _neighborhood_rows(graph, neighbors):
     """Training positions of each query's whole neighborhood, from :func:`query_neighbors`."""
     if isinstance(graph, BlockGraph):
         return [row[row >= 0] for row in neighbors]
+    if isinstance(graph, LeafGraph):
+        members = {leaf: graph.members(leaf) for leaf in np.unique(neighbors).tolist()}
+        return [members[leaf] for leaf in neighbors.tolist()]
     lo, hi = neighbors
     return [graph.order[a:b] for a, b in zip(lo, hi, strict=True)]
 
@@ -383,6 +398,10 @@ def _neighborhoods(model, graph, X, neighbors, n_neighbors, horizon):
     if isinstance(graph, BlockGraph):
         nearest = neighbors[:, :n_neighbors]
         keys = [tuple(np.sort(r).tolist()) for r in rows]
+    elif isinstance(graph, LeafGraph):  # a leaf's patients are all equally similar: as a tie
+        hidden = size > n_neighbors  # group, none is listed unless the leaf is that small
+        nearest = [r[:n_neighbors] for r in rows]
+        keys = neighbors.tolist()
     else:
         lo, hi = neighbors
         has = size > 0
@@ -406,7 +425,7 @@ def _neighborhoods(model, graph, X, neighbors, n_neighbors, horizon):
         return out
     out["neighbor_times"] = [time[r].tolist() for r in listed]
     out["neighbor_events"] = [event[r].tolist() for r in listed]
-    if isinstance(graph, BlockGraph):
+    if isinstance(graph, BlockGraph | LeafGraph):
         counts = [int(event[r].sum()) for r in rows]
     else:  # a range of sorted positions: prefix sums, whatever its size
         cumulative = np.r_[0, np.cumsum(event[graph.order], dtype=np.int64)]
@@ -424,10 +443,21 @@ def _neighborhoods(model, graph, X, neighbors, n_neighbors, horizon):
     return out
 
 
+def _sources(model, graph, neighbors):
+    """The graph in a short phrase; a leaf graph's with the conditions of each patient's leaf."""
+    if not isinstance(graph, LeafGraph):
+        return _source_name(graph.spec)
+    names = model._column_names()
+    rules = {leaf: graph.rule(leaf, names) for leaf in np.unique(neighbors).tolist()}
+    return [f"{_source_name(graph.spec)} ({rules[leaf]})" for leaf in neighbors.tolist()]
+
+
 def _source_name(spec):
     """A graph as a short phrase: what links a patient to training patients in it."""
     if spec.is_block:
         return f"{spec.name} ({len(spec.columns)} columns): {spec.n_neighbors} most similar"
+    if spec.rule == "leaf":
+        return f"{spec.name}: same leaf"
     if spec.rule == "knn":
         return f"{spec.name}: {spec.n_neighbors} nearest"
     return f"{spec.name}: within {spec.threshold:.3g} (model scale)"

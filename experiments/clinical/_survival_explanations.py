@@ -21,6 +21,7 @@ classifier); :func:`survival_explanation_text` lays a patient out (a gbsg patien
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -45,6 +46,8 @@ class _SurvivalWords(_ValueNames):
     def who(self, row):
         """The training patients linked in the graph, as a phrase."""
         size = int(row.neighborhood_size)
+        if str(row.rule).startswith("GraphSpec(leaf"):
+            return f"the {size} training patients in the same subgroup ({self.leaf(row.source)})"
         if row.graph in self.groups:
             return f"the {size} training patients with the most similar {self._block(row.graph)}"
         tie = int(getattr(row, "tie_group_size", 0) or 0)
@@ -59,6 +62,34 @@ class _SurvivalWords(_ValueNames):
                 self.condition(row.graph, v) for v in (row.value_low, row.value_high)
             )
         return f"the {size} training patients most similar on {row.graph} ({span})"
+
+    def leaf(self, source):
+        """A leaf graph's conditions (the end of its ``source``, on the model's scale) in the
+        table's units; as they are where they cannot be read."""
+        found = re.search(r": same leaf \((.*)\)$", str(source))
+        if found is None:
+            return str(source)
+        return ", ".join(self._bound(part) for part in found.group(1).split(", "))
+
+    def _bound(self, condition):
+        """One condition (``name <= v``, ``name > v`` or ``low < name <= high``) in words."""
+        both = re.fullmatch(r"(\S+) < (.+) <= (\S+)", condition)
+        one = re.fullmatch(r"(.+) (<=|>) (\S+)", condition)
+        try:
+            if both is not None:
+                low, column, high = both.group(1), both.group(2), both.group(3)
+                if self.is_numeric(column):
+                    values = [_number(self.raw(column, float(v))) for v in (low, high)]
+                    return f"{values[0]} < {column} <= {values[1]}"
+            elif one is not None:
+                column, sign, value = one.group(1), one.group(2), float(one.group(3))
+                if self.is_numeric(column):
+                    return f"{column} {sign} {_number(self.raw(column, value))}"
+                if 0 <= value < 1:  # a 0/1 column split between its values
+                    return self.condition(column, 0.0 if sign == "<=" else 1.0)
+        except ValueError:
+            pass
+        return condition
 
     def sentence(self, row):
         if row.step == 0 or row.graph == "init":

@@ -276,3 +276,41 @@ def test_survival_folder_with_groups_and_ids(gbsg_csv, tmp_path):
     assert named and named <= ids
     with pytest.raises(InputError, match=r"holds a survival model.*predict_survival"):
         workflows.predict(out, table)
+
+
+def test_leaf_graphs_are_explained_as_subgroups_in_the_tables_units(gbsg_csv, tmp_path, capsys):
+    """With interaction_depth, a leaf graph's sentence names the patient's subgroup by its
+    conditions on the table's columns, in their units (the model sees them standardized)."""
+    model = tmp_path / "model"
+    argv = ["fit", "--data", str(gbsg_csv), *FIT, "--param", "n_estimators=15"]
+    argv += ["--param", "interaction_depth=2", "--param", "boost_scale=1", "--output", str(model)]
+    code, _, err = _run(argv, capsys)
+    assert code == 0, err
+    out = tmp_path / "expl.csv"
+    argv = ["explain", "--model", str(model), "--data", str(gbsg_csv), "--horizon", "1826"]
+    code, _, err = _run([*argv, "--output", str(out)], capsys)
+    assert code == 0, err
+    expl = pd.read_csv(out, dtype={"patient_id": str})
+    leaves = expl[expl["rule"].str.startswith("GraphSpec(leaf")]
+    assert len(leaves) > 0
+    assert leaves["source"].str.contains(r": same leaf \(.+\)$").all()
+    assert leaves["text"].str.startswith("of the ").all()
+    assert leaves["text"].str.contains(r"training patients in the same subgroup \(").all()
+    folder = load_model_folder(model)
+    table = pd.read_csv(gbsg_csv, dtype={"patient_id": str}).set_index("patient_id")
+    row = leaves.iloc[0]
+    patient = table.loc[[row["patient_id"]]]
+    (graph,) = {e.graph for e in folder.model[-1].estimators_ if e.spec.name == row["graph"]}
+    Xt = folder.model[:-1].transform(folder.features(patient))
+    leaf = int(graph.leaves(np.asarray(Xt, dtype=float))[0])
+    # every stated bound holds for the patient's own values, in the table's units
+    conditions = row["text"].split("same subgroup (", 1)[1].split("), ", 1)[0].split(", ")
+    assert len(conditions) == len(graph.rule(leaf, list(Xt.columns)).split(", "))
+    for condition in conditions:
+        parts = condition.split(" ")
+        if len(parts) == 5:
+            low, column, high = float(parts[0]), parts[2], float(parts[4])
+            assert low < float(patient[column].iloc[0]) <= high
+        elif parts[1] in ("<=", ">"):
+            value, bound = float(patient[parts[0]].iloc[0]), float(parts[2])
+            assert value <= bound if parts[1] == "<=" else value > bound
