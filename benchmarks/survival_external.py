@@ -37,6 +37,7 @@ OPTIONS = {
         "neighborhood sizes of GraphBoostSurvivalAnalysis, comma-separated",
     ),
     "--boost-scale": ("auto", "'auto' (the out-of-fold guard) or a number"),
+    "--interaction-depth": (0, "depth of each round's leaf graph (0: none, the additive model)"),
     "--output": (None, "also write the results folder (external.md, external.json)"),
 }
 
@@ -48,6 +49,7 @@ def main(argv=None):
         "learning_rate": args.learning_rate,
         "n_neighbors": tuple(int(k) for k in args.n_neighbors.split(",")),
         "boost_scale": args.boost_scale if args.boost_scale == "auto" else float(args.boost_scale),
+        "interaction_depth": args.interaction_depth,
     }
     res = run_external_validation(
         "rotterdam:gbsg",
@@ -60,10 +62,11 @@ def main(argv=None):
     print(format_external_table(res))
     if "graphboost" in res.models:
         model = res.models["graphboost"][-1]
-        graphs = sorted({spec.name for spec in model.selected_graphs_})
+        graphs = sorted({spec.name for spec in model.selected_graphs_ if spec.rule != "leaf"})
+        leaves = sum(spec.rule == "leaf" for spec in model.selected_graphs_)
         print(
             f"graphboost: {len(model.estimators_)} rounds, boost_scale {model.boost_scale_}, "
-            f"graphs {graphs}"
+            f"graphs {graphs}, leaf graphs in {leaves} rounds"
         )
     table = res.table.astype(object).where(res.table.notna(), None)
     print(json.dumps(_rounded(table.to_dict(orient="index"))))
