@@ -48,7 +48,8 @@ DEFAULT_SCAN_EMBEDDER = "self-supervised"
 """The default scan embedder, chosen by measurement on the cohorts with scans
 (``benchmarks/scan_embedders.py``, docs/results.md, "Which scan embedder"): the supervised block
 did not beat the self-supervised one (demo, 10 folds: -0.014, 95% CI -0.059 to +0.027; the
-texture-only cohort: both dropped by the guard in 5 of 5 folds), so the default stays."""
+texture-only cohort and AdrenalMNIST3D at 400 patients: the supervised block dropped by the guard
+in 5 of 5 folds, +0.000), so the default stays."""
 
 SCAN_FILE_COLUMN = "scans:file"
 """The column of a supervised scans task that holds each patient's scan (its path, or a missing
