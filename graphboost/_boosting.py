@@ -26,6 +26,7 @@ from ._boost_scale import (
     AUTO_SCALES,
     BOOST_SCALES,
     ValidationLosses,
+    boost_offset,
     guard_scale,
     stratified_split,
     training_scale_scores,
@@ -233,6 +234,13 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
     boost_scale_ : float
         Weight of the boosted score added to the init score: ``boost_scale``, or the scale it
         chose.
+    boost_offset_ : ndarray of shape (n_classes,)
+        Per-class intercept of the scaled boosted score, fitted after ``boost_scale_`` so that
+        the whole score is calibrated again: the weighted log-loss of the training patients'
+        out-of-fold init score plus their leave-self-out boosted score (zeros when
+        ``boost_scale_`` is 0). SAMME votes lean to the larger class, so without it the boosted
+        score lowers every risk on an imbalanced cohort. Each round carries the share of it
+        that its weight has of the rounds' total, in ``staged_*`` and in ``explain``.
     boost_scale_guard_ : dict or None
         With ``boost_scale="guarded"`` and no early stopping, where the training side chose a
         positive scale: the out-of-fold guard's figures (``training_scale``, the held-out
@@ -436,6 +444,7 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
         self._fit_boosting(X, y_codes, sample_weight, n_rounds, rng)
         if chosen and not self.early_stopping:
             self._choose_scale(X, y_codes, sample_weight, rng)
+        self.boost_offset_ = boost_offset(self, X, y_codes, sample_weight)
         return n_rounds
 
     def _block_guard_seed(self, rng):

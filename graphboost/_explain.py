@@ -189,14 +189,20 @@ def _source_name(spec):
 
 
 def _scores_by_graph(model, X):
-    """Per selected graph: the summed class scores of its rounds, their number, a learner."""
+    """Per selected graph: the summed class scores of its rounds (each with its share of
+    ``boost_offset_``), their number, a learner."""
     by_graph = {}
-    for learner, weight, spec in zip(
-        model.estimators_, model.estimator_weights_, model.selected_graphs_, strict=True
-    ):
+    rounds = zip(
+        model.estimators_,
+        model.estimator_weights_,
+        model._round_offsets(),
+        model.selected_graphs_,
+        strict=True,
+    )
+    for learner, weight, offset, spec in rounds:
         codes = samme_codes(learner._predict_codes(X), model.n_classes_)
         entry = by_graph.setdefault(spec, {"scores": 0.0, "rounds": 0, "learner": learner})
-        entry["scores"] = entry["scores"] + model.boost_scale_ * weight * codes
+        entry["scores"] = entry["scores"] + model.boost_scale_ * weight * codes + offset
         entry["rounds"] += 1
     return by_graph
 

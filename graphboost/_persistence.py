@@ -115,6 +115,7 @@ def _fitted_attributes(model):
         "device": model.device_,
         "boost_scale": model.boost_scale_,
         "boost_scale_guard": getattr(model, "boost_scale_guard_", None),
+        "boost_offset": model.boost_offset_.tolist(),
         "block_guard": getattr(model, "block_guard_", None),
         "estimator_weights": model.estimator_weights_.tolist(),
         "estimator_errors": model.estimator_errors_.tolist(),
@@ -304,6 +305,9 @@ def _restore_attributes(model, meta):
     model.device_ = meta["device"]
     model.boost_scale_ = float(meta["boost_scale"])
     model.boost_scale_guard_ = meta.get("boost_scale_guard")  # absent before issue 19
+    # Absent before the boosted score was recalibrated: such a model predicts as it was saved.
+    offset = meta.get("boost_offset", [0.0] * model.n_classes_)
+    model.boost_offset_ = np.asarray(offset, dtype=np.float64)
     model._drop_blocks(meta.get("block_guard"))  # absent before issue 19's block guard
     model.estimator_weights_ = np.asarray(meta["estimator_weights"], dtype=np.float64)
     model.estimator_errors_ = np.asarray(meta["estimator_errors"], dtype=np.float64)

@@ -32,10 +32,21 @@ class BoostedPrediction:
     def _staged_logits(self, X):
         logits = self.init_.log_proba(X)
         yield logits
-        for learner, weight in zip(self.estimators_, self.estimator_weights_, strict=True):
+        rounds = zip(self.estimators_, self.estimator_weights_, self._round_offsets(), strict=True)
+        for learner, weight, offset in rounds:
             codes = learner._predict_codes(X)
-            logits = logits + self.boost_scale_ * weight * samme_codes(codes, self.n_classes_)
+            vote = self.boost_scale_ * weight * samme_codes(codes, self.n_classes_)
+            logits = logits + vote + offset
             yield logits
+
+    def _round_offsets(self):
+        """Each round's share of ``boost_offset_``, by its share of the rounds' total weight:
+        an array of shape (n_rounds, n_classes) whose rows sum to ``boost_offset_``."""
+        weights = self.estimator_weights_
+        total = weights.sum()
+        if not total:
+            return np.zeros((weights.size, self.n_classes_))
+        return np.outer(weights / total, self.boost_offset_)
 
     def _logits(self, X):
         *_, logits = self._staged_logits(X)

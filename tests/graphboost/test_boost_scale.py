@@ -76,11 +76,13 @@ def test_a_fixed_scale_multiplies_the_boosted_score():
     whole = GraphBoostClassifier(n_estimators=10, boost_scale=1.0, random_state=0).fit(X, y)
     half = GraphBoostClassifier(n_estimators=10, boost_scale=0.5, random_state=0).fit(X, y)
     assert half.boost_scale_ == 0.5
-    start = whole.init_.log_proba(X.to_numpy())
-    start = start[:, 1] - start[:, 0]
-    np.testing.assert_allclose(
-        half.decision_function(X) - start, 0.5 * (whole.decision_function(X) - start)
-    )
+
+    def votes(model):  # the boosted score without its calibrating intercept
+        start = model.init_.log_proba(X.to_numpy())
+        offset = model.boost_offset_[1] - model.boost_offset_[0]
+        return model.decision_function(X) - (start[:, 1] - start[:, 0]) - offset
+
+    np.testing.assert_allclose(votes(half), 0.5 * votes(whole))
     contributions = half.explain(X[:3]).groupby("patient")["contribution"].sum()
     np.testing.assert_allclose(contributions, half.decision_function(X[:3]))
 
@@ -185,3 +187,38 @@ def test_bad_scale_or_scoring_names_the_parameter(params, message):
     X, y = _linear_cohort(seed=0, n=60)
     with pytest.raises(InvalidParameterError, match=message):
         GraphBoostClassifier(**params).fit(X, y)
+
+
+def _imbalanced_cohort(seed, n=900):
+    """About one patient in seven positive, the label in the neighborhoods of 'signal'."""
+    X, y = similarity_cohort(n=n, seed=seed)
+    y = (
+        (np.sin(2.5 * X["signal"].to_numpy()) > 0.8)
+        ^ (np.random.default_rng(seed).uniform(size=n) < 0.05)
+    ).astype(int)
+    return X, y
+
+
+def test_the_boosted_score_is_recalibrated_so_the_mean_risk_matches_the_cohort():
+    X, y = _imbalanced_cohort(seed=0)
+    X_new, y_new = _imbalanced_cohort(seed=1)
+    clf = GraphBoostClassifier(n_estimators=20, boost_scale=0.5, random_state=0).fit(X, y)
+    risk = clf.predict_proba(X_new)[:, 1]
+    # SAMME votes lean to the larger class: the uncalibrated sum lowers every risk.
+    offset = clf.boost_offset_[1] - clf.boost_offset_[0]
+    uncalibrated = 1 / (1 + np.exp(-(clf.decision_function(X_new) - offset)))
+    assert abs(uncalibrated.mean() - y_new.mean()) > 0.04
+    assert abs(risk.mean() - y_new.mean()) < 0.02
+    # The intercept moves no ranking, and each round carries its share of it.
+    assert roc_auc_score(y_new, risk) == pytest.approx(roc_auc_score(y_new, uncalibrated))
+    *_, last = clf.staged_decision_function(X_new)
+    np.testing.assert_allclose(last, clf.decision_function(X_new))
+    parts = clf.explain(X_new.iloc[:4]).groupby("patient")["contribution"].sum()
+    np.testing.assert_allclose(parts, clf.decision_function(X_new.iloc[:4]))
+
+
+def test_a_model_without_boosted_weight_has_no_intercept():
+    X, y = _linear_cohort(seed=1)
+    clf = GraphBoostClassifier(random_state=0).fit(X, y)
+    assert clf.boost_scale_ == 0.0
+    np.testing.assert_array_equal(clf.boost_offset_, np.zeros(2))

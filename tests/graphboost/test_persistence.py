@@ -140,3 +140,17 @@ def test_a_folder_of_format_version_1_gets_the_version_error(saved):
     (saved / "manifest.json").unlink()
     with pytest.raises(ValueError, match=r"version 1 by graphboost .* reads format version 2"):
         load(saved)
+
+
+def test_a_folder_saved_before_the_boosted_intercept_predicts_as_it_was_saved(saved):
+    """Folders written before ``boost_offset_`` existed load with a zero intercept."""
+    from graphboost._persistence import _sha256
+
+    meta = json.loads((saved / "model.json").read_text())
+    del meta["boost_offset"]
+    (saved / "model.json").write_text(json.dumps(meta, indent=1))
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["sha256"]["model.json"] = _sha256(saved / "model.json")
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load(saved)
+    np.testing.assert_array_equal(loaded.boost_offset_, np.zeros(loaded.n_classes_))

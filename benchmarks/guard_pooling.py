@@ -1,0 +1,103 @@
+"""Why the guarded default lost on the design suite's pooled AUROC, and what the boosted
+score's intercept (``boost_offset_``) gives back (issue 19).
+
+On the folds of ``graphboost benchmark --suite design`` (5 x 5 repeated stratified CV, seed 0,
+the suite's preprocessing), each outer fit of the default ``GraphBoostClassifier`` is scored on
+its test patients as five models that differ only after the boosting:
+
+- ``start``: the init model alone (scale 0);
+- ``auto``: the training-side scale (``boost_scale="auto"``, the former default);
+- ``guarded``: the scale the out-of-fold guard kept (the default as shipped);
+- each of ``auto`` and ``guarded`` with and without the calibrating intercept of the boosted
+  score (``boost_offset_``, refitted at that scale from the training patients as ``fit`` does).
+
+Logistic regression (the suite's baseline) is fitted on the same folds. Per task it prints the
+mean over repeats of the pooled out-of-fold AUROC (the suite's figure) and the mean of the fold
+AUROCs, and how many outer fits the guard kept.
+
+Run::
+
+    python benchmarks/guard_pooling.py --tasks indo_rct,duke-pcr,duke-tnbc-imaging
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import LabelEncoder
+
+ARMS = ("logistic", "start", "auto", "auto_no_offset", "guarded", "guarded_no_offset")
+
+
+def _fold(ds, y, train, test):
+    from experiments import make_pipeline
+    from graphboost._boost_scale import boost_offset
+
+    pipe = make_pipeline("graphboost", {}, ds.feature_groups, 0, preprocessor=ds.preprocessor).fit(
+        ds.X.iloc[train], y[train]
+    )
+    model = pipe[-1]
+    X_train = np.asarray(pipe[:-1].transform(ds.X.iloc[train]), dtype=float)
+    X_test = pipe[:-1].transform(ds.X.iloc[test])
+    guard = model.boost_scale_guard_
+    scales = {"guarded": model.boost_scale_, "start": 0.0}
+    scales["auto"] = model.boost_scale_ if guard is None else guard["training_scale"]
+    scores = {}
+    for arm, scale in scales.items():
+        model.boost_scale_ = scale
+        model.boost_offset_ = boost_offset(model, X_train, y[train], np.ones(len(train)))
+        scores[arm] = model.decision_function(X_test)
+        offset = model.boost_offset_[1] - model.boost_offset_[0]
+        scores[arm + "_no_offset"] = scores[arm] - offset
+    logistic = make_pipeline("logistic", {}, ds.feature_groups, 0, preprocessor=ds.preprocessor)
+    logistic.fit(ds.X.iloc[train], y[train])
+    scores["logistic"] = logistic.predict_proba(ds.X.iloc[test])[:, 1]
+    return test, scores, bool(guard is not None and guard["kept"])
+
+
+def run_task(task, n_repeats, n_jobs):
+    from experiments.benchmark._config import load_config
+    from experiments.evaluation._cv import make_splits
+    from experiments.evaluation._dataset import load_dataset
+
+    ds = load_dataset(load_config(task)["dataset"], 5)
+    y = LabelEncoder().fit_transform(ds.y)
+    splits, _ = make_splits(ds, y, 5, n_repeats, 0)
+    jobs = [(r, tr, te) for r, folds in enumerate(splits) for tr, te in folds]
+    fits = Parallel(n_jobs=n_jobs)(delayed(_fold)(ds, y, tr, te) for _, tr, te in jobs)
+    row = {"kept": sum(kept for *_, kept in fits), "fits": len(fits)}
+    for arm in ARMS:
+        pooled = []
+        for r in range(n_repeats):
+            score = np.empty(y.size)
+            for (rep, _, _), (test, scores, _) in zip(jobs, fits, strict=True):
+                if rep == r:
+                    score[test] = scores[arm]
+            pooled.append(roc_auc_score(y, score))
+        folds = [roc_auc_score(y[test], scores[arm]) for test, scores, _ in fits]
+        row[arm] = {"pooled": float(np.mean(pooled)), "fold_mean": float(np.mean(folds))}
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", required=True, help="design-suite tasks, comma-separated")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    out = {}
+    for task in args.tasks.split(","):
+        out[task] = row = run_task(task, args.repeats, args.n_jobs)
+        print(f"{task}: guard kept {row['kept']}/{row['fits']}")
+        for arm in ARMS:
+            pooled, fold_mean = row[arm]["pooled"], row[arm]["fold_mean"]
+            print(f"  {arm:18s} pooled {pooled:.4f}  fold mean {fold_mean:.4f}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
