@@ -20,7 +20,7 @@ from ..benchmark._survival_suite import run_survival_suite
 from ..clinical._block_report import block_guard_summary
 from ..evaluation._summary import format_table
 from ..modelfolder._extras import check_cv_folds
-from ..tuning._checks import check_search_data, check_search_options
+from ..tuning._checks import check_fixed_params, check_search_data, check_search_options
 from ..tuning._search import (
     check_storage_url,
     open_storage,
@@ -29,6 +29,7 @@ from ..tuning._search import (
     tune_report,
     tuning_record,
 )
+from ..tuning._survival_search import check_fixed_survival_params
 from ..workflows._cv import _cv_name
 from ._outputs import check_file_output, check_folder_output, write_csv_atomic, write_skipped
 from ._parser import PROG, _split_list, build_parser, cohort_options
@@ -223,6 +224,19 @@ def cmd_embed(args):
     return 0
 
 
+def _graphboost_params(args, survival):
+    """``--param KEY=VALUE`` of ``benchmark`` as the runners' ``params`` (for the graphboost
+    method), checked against the estimator's parameters first; None when none was given."""
+    if not args.param:
+        return None
+    fixed = dict(args.param)
+    if survival:
+        check_fixed_survival_params(fixed)
+    else:
+        check_fixed_params(fixed, option="--param")
+    return {"graphboost": fixed}
+
+
 def _run_suite(args):
     """``benchmark --suite``: every task of the suite, one results folder."""
     if args.suite == "survival":
@@ -234,6 +248,7 @@ def _run_suite(args):
         n_splits=args.folds or 5,
         n_repeats=args.repeats or (1 if args.quick else 5),
         n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
+        params=_graphboost_params(args, survival=False),
         n_jobs=args.n_jobs,
         output=args.output or f"runs/suite-{args.suite}-{{timestamp}}",
         overwrite=args.overwrite,
@@ -252,6 +267,7 @@ def _run_survival_suite(args):
         n_splits=args.folds or 5,
         n_repeats=args.repeats or (1 if args.quick else 5),
         n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
+        params=_graphboost_params(args, survival=True),
         n_jobs=args.n_jobs or 1,
         output=args.output or "runs/suite-survival-{timestamp}",
         overwrite=args.overwrite,
@@ -314,11 +330,12 @@ def _run_external(args):
     if given:
         raise InputError(
             f"{', '.join(given)} does not go with --external, which takes --methods, "
-            "--bootstrap, --output and --overwrite."
+            "--param, --bootstrap, --output and --overwrite."
         )
     res = run_external_validation(
         args.external,
         _split_list([args.methods]) if args.methods else None,
+        params=_graphboost_params(args, survival=True),
         n_bootstrap=args.bootstrap if args.bootstrap is not None else 1000,
         output=args.output or f"runs/external-{args.external.replace(':', '-')}-{{timestamp}}",
         overwrite=args.overwrite,
@@ -329,6 +346,11 @@ def _run_external(args):
 
 
 def cmd_benchmark(args):
+    if args.param and args.config:
+        raise InputError(
+            "--param goes with --suite or --external; a --config sets parameters in its "
+            "[params] table."
+        )
     if args.external:
         return _run_external(args)
     if args.suite:

@@ -431,6 +431,16 @@ def _add_benchmark(sub):
     p.add_argument("--methods", help="override the methods (comma-separated)")
     p.add_argument("--bootstrap", type=int, help="override [metrics] n_bootstrap")
     p.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --suite or --external: a parameter (JSON value) of the graphboost method "
+        "(GraphBoostClassifier in a classification suite, GraphBoostSurvivalAnalysis in the "
+        "survival suite and --external), e.g. interaction_depth=3",
+    )
+    p.add_argument(
         "--n-jobs",
         type=int,
         help="folds fitted at once (joblib processes, one thread each); the results do not "

@@ -151,3 +151,24 @@ def test_table_holds_every_model_with_the_difference_to_ridge_cox():
     assert np.allclose([f(ext.HORIZON) for f in survival], res.survival["ridge_cox"][:3])
     assert isinstance(res.development.X, pd.DataFrame) and res.output is None
     assert "ridge Cox, 8 shared columns" in ext.format_external_table(res)
+
+
+@pytest.mark.slow
+def test_cli_passes_graphboost_parameters(tmp_path, capsys):
+    """``--param interaction_depth=3`` fits the leaf-graph model of the results page (0.687)."""
+    from experiments.cli import main
+
+    out = tmp_path / "ext"
+    argv = ["benchmark", "--external", "rotterdam:gbsg", "--methods", "graphboost"]
+    argv += ["--param", "interaction_depth=3", "--bootstrap", "0", "--output", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    report = json.loads((out / "external.json").read_text())
+    assert report["params"] == {"graphboost": {"interaction_depth": 3}}
+    assert report["results"]["graphboost"]["harrell_c"] == pytest.approx(0.687, abs=0.001)
+    bad = ["benchmark", "--external", "rotterdam:gbsg", "--param", "interaction_dept=3"]
+    assert main([*bad, "--output", str(tmp_path / "bad")]) == 2
+    assert "--param interaction_dept: GraphBoostSurvivalAnalysis has no parameter" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "bad").exists()

@@ -3,6 +3,7 @@ tuned method without leakage, and the ``benchmark --suite`` command."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -291,6 +292,16 @@ def test_suite_rejects_unknown_names():
         (["--config", "gbsg", "--quick"], "--tasks and --quick go with --suite"),
         (["--config", "gbsg", "--suite", "design"], "not allowed with argument"),
         ([], "one of the arguments --config --suite( --external)? is required"),
+        (["--config", "gbsg", "--param", "n_estimators=5"], "--param goes with --suite or"),
+        (
+            ["--suite", "design", "--param", "n_estimator=5"],
+            "--param n_estimator: GraphBoostClassifier has no parameter 'n_estimator'; did you "
+            "mean 'n_estimators'",
+        ),
+        (
+            ["--suite", "survival", "--param", "interaction_depth=-1"],
+            "--param: The 'interaction_depth' parameter of GraphBoostSurvivalAnalysis",
+        ),
     ],
 )
 def test_benchmark_suite_command_errors(argv, match, capsys, tmp_path):
@@ -316,3 +327,22 @@ def test_benchmark_suite_command(capsys, tmp_path):
     assert (out / "critical_difference.png").is_file()
     folds = pd.read_csv(out / "fold_scores.csv")
     assert set(folds.repeat) == {0} and folds.fold.nunique() == 3  # --quick: one repeat
+
+
+@pytest.mark.slow
+def test_benchmark_suite_command_passes_graphboost_parameters(capsys, tmp_path):
+    """``--param`` reaches the graphboost method of every fold, and the run records it."""
+    from experiments.cli import main
+
+    argv = ["benchmark", "--suite", "design", "--tasks", "gbsg", "--quick", "--folds", "3"]
+    argv += ["--methods", "logistic,graphboost", "--bootstrap", "20"]
+    runs = {}
+    for name, params in (("default", []), ("fixed", ["--param", "boost_scale=0"])):
+        assert main([*argv, *params, "--output", str(tmp_path / name)]) == 0
+        runs[name] = pd.read_csv(tmp_path / name / "suite.csv", index_col="task")
+    capsys.readouterr()
+    meta = json.loads((tmp_path / "fixed" / "run.json").read_text())
+    assert meta["params"] == {"graphboost": {"boost_scale": 0}}
+    # boost_scale=0 is the linear start alone: another model than the default's on gbsg.
+    assert runs["fixed"].loc["gbsg", "logistic"] == runs["default"].loc["gbsg", "logistic"]
+    assert runs["fixed"].loc["gbsg", "graphboost"] != runs["default"].loc["gbsg", "graphboost"]
