@@ -31,7 +31,7 @@ from ._boost_scale import (
     stratified_split,
     training_scale_scores,
 )
-from ._candidates import candidate_graphs, check_neighbors, resolve_groups
+from ._candidates import GRAPH_CONSTRAINTS, candidate_graphs, check_neighbors, resolve_groups
 from ._device import resolve_device
 from ._init_model import INIT_SCORINGS, make_init
 from ._persistence import read_model
@@ -295,15 +295,10 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **GRAPH_CONSTRAINTS,
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "conv": [StrOptions(set(WEAK_LEARNERS))],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left"), "array-like"],
-        "threshold_quantiles": ["array-like"],
-        "feature_groups": [dict, None],
-        "metric": [StrOptions({"euclidean", "cosine"})],
         "n_screen": [Interval(Integral, 1, None, closed="left")],
-        "reuse_features": ["boolean"],
         "init": [StrOptions({"logistic"}), None, HasMethods(["fit", "predict_proba"])],
         "init_scoring": [StrOptions(set(INIT_SCORINGS))],
         "boost_scale": [StrOptions({"auto", "guarded"}), Interval(Real, 0, None, closed="left")],
@@ -320,8 +315,6 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 1, None, closed="left")],
         "max_degree": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],  # the value is checked by resolve_device
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(

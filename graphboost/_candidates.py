@@ -6,13 +6,27 @@ boosting screens each round.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._graphs import GraphSpec, threshold_from_differences
 from ._neighborhoods import Candidate, block_indicator
 from ._validation import format_names
+
+#: Parameter constraints shared by both boosted estimators (the candidate graphs, the rounds'
+#: shrinkage, the seed and the printing); each adds its own.
+GRAPH_CONSTRAINTS = {
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "n_neighbors": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    "threshold_quantiles": ["array-like"],
+    "feature_groups": [dict, None],
+    "metric": [StrOptions({"euclidean", "cosine"})],
+    "reuse_features": ["boolean"],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
 
 
 def check_neighbors(n_neighbors, threshold_quantiles, n_samples):

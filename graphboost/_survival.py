@@ -17,7 +17,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from ._candidates import candidate_graphs, resolve_groups
+from ._candidates import GRAPH_CONSTRAINTS, candidate_graphs, resolve_groups
 from ._cox import RIDGE_ALPHAS, TIES, RidgeCox, RiskSets, ZeroStart
 from ._survival_boost import (
     SURVIVAL_SCALES,
@@ -178,13 +178,8 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **GRAPH_CONSTRAINTS,
         "n_estimators": [Interval(Integral, 0, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left"), "array-like"],
-        "threshold_quantiles": ["array-like"],
-        "feature_groups": [dict, None],
-        "metric": [StrOptions({"euclidean", "cosine"})],
-        "reuse_features": ["boolean"],
         "l2_regularization": [Interval(Real, 0, None, closed="left")],
         "interaction_depth": [Interval(Integral, 0, None, closed="left")],
         "init": [StrOptions({"ridge"}), None],
@@ -192,8 +187,6 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         "ties": [StrOptions(set(TIES))],
         "boost_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
