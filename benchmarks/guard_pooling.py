@@ -9,7 +9,8 @@ its test patients as five models that differ only after the boosting:
 - ``auto``: the training-side scale (``boost_scale="auto"``, the former default);
 - ``guarded``: the scale the out-of-fold guard kept (the default as shipped);
 - each of ``auto`` and ``guarded`` with and without the calibrating intercept of the boosted
-  score (``boost_offset_``, refitted at that scale from the training patients as ``fit`` does).
+  score (``boost_offset_``); ``auto`` is a second fit with ``boost_scale="auto"`` and the same
+  seed, whose boosting is the guarded fit's (its scale is the guard's ``training_scale``).
 
 Logistic regression (the suite's baseline) is fitted on the same folds. Per task it prints the
 mean over repeats of the pooled out-of-fold AUROC (the suite's figure) and the mean of the fold
@@ -35,34 +36,38 @@ ARMS = ("logistic", "start", "auto", "auto_no_offset", "guarded", "guarded_no_of
 
 def _fold(ds, y, train, test):
     from experiments import make_pipeline
-    from graphboost._boost_scale import boost_offset
 
-    pipe = make_pipeline("graphboost", {}, ds.feature_groups, 0, preprocessor=ds.preprocessor).fit(
-        ds.X.iloc[train], y[train]
-    )
-    model = pipe[-1]
-    X_train = np.asarray(pipe[:-1].transform(ds.X.iloc[train]), dtype=float)
-    X_test = pipe[:-1].transform(ds.X.iloc[test])
-    guard = model.boost_scale_guard_
-    scales = {"guarded": model.boost_scale_, "start": 0.0}
-    scales["auto"] = model.boost_scale_ if guard is None else guard["training_scale"]
-    scores = {}
-    for arm, scale in scales.items():
-        model.boost_scale_ = scale
-        model.boost_offset_ = boost_offset(model, X_train, y[train], np.ones(len(train)))
-        scores[arm] = model.decision_function(X_test)
-        offset = model.boost_offset_[1] - model.boost_offset_[0]
-        scores[arm + "_no_offset"] = scores[arm] - offset
+    def fit(params):
+        pipe = make_pipeline(
+            "graphboost", params, ds.feature_groups, 0, preprocessor=ds.preprocessor
+        )
+        return pipe.fit(ds.X.iloc[train], y[train])
+
+    def scores(pipe):
+        model = pipe[-1]
+        score = pipe.decision_function(ds.X.iloc[test])
+        return score, score - (model.boost_offset_[1] - model.boost_offset_[0])
+
+    guarded = fit({})  # the default; the same seed gives "auto" the same boosting fit
+    auto = fit({"boost_scale": "auto"})
+    guard = guarded[-1].boost_scale_guard_
+    if guard is not None:
+        assert auto[-1].boost_scale_ == guard["training_scale"]
+    out = {}
+    out["guarded"], out["guarded_no_offset"] = scores(guarded)
+    out["auto"], out["auto_no_offset"] = scores(auto)
+    model = guarded[-1]
+    model.boost_scale_, model.boost_offset_ = 0.0, 0.0 * model.boost_offset_
+    out["start"], _ = scores(guarded)  # the init model alone
     logistic = make_pipeline("logistic", {}, ds.feature_groups, 0, preprocessor=ds.preprocessor)
     logistic.fit(ds.X.iloc[train], y[train])
-    scores["logistic"] = logistic.predict_proba(ds.X.iloc[test])[:, 1]
-    return test, scores, bool(guard is not None and guard["kept"])
+    out["logistic"] = logistic.predict_proba(ds.X.iloc[test])[:, 1]
+    return test, out, bool(guard is not None and guard["kept"])
 
 
 def run_task(task, n_repeats, n_jobs):
-    from experiments.benchmark._config import load_config
-    from experiments.evaluation._cv import make_splits
-    from experiments.evaluation._dataset import load_dataset
+    from experiments import load_config, load_dataset
+    from experiments.evaluation import make_splits
 
     ds = load_dataset(load_config(task)["dataset"], 5)
     y = LabelEncoder().fit_transform(ds.y)

@@ -21,18 +21,27 @@ import json
 
 import pandas as pd
 
-from experiments.benchmark._suite import SUITE_BASELINES, rank_summary
+from experiments import critical_difference, friedman_test
+
+#: Columns of ``suite.csv`` that are not a method's AUROC.
+NOT_METHODS = ("n_patients", "n_positive", "best_baseline")
+
+
+def methods_of(table):
+    """The method columns of a ``suite.csv`` table, graphboost last."""
+    names = [c for c in table if c not in NOT_METHODS and not c.startswith("delta_")]
+    return [c for c in names if c != "graphboost"] + ["graphboost"]
 
 
 def merge(new, old, added, tolerance):
     """The new run's table with the ``added`` columns of the old one; shared methods checked."""
-    shared = [m for m in SUITE_BASELINES if m in new and m in old]
+    shared = [m for m in methods_of(new) if m in old and m != "graphboost"]
     gap = (new[shared] - old.loc[new.index, shared]).abs().to_numpy().max() if shared else 0.0
     if gap > tolerance:
         raise SystemExit(f"the runs disagree on {shared} by up to {gap:.2g}: not the same folds?")
     table = new.copy()
     for method in added:
-        table[method] = old.loc[new.index, method]
+        table.insert(table.columns.get_loc("graphboost"), method, old.loc[new.index, method])
     return table, shared, gap
 
 
@@ -47,20 +56,31 @@ def main(argv=None):
     new = pd.read_csv(args.new, index_col="task")
     old = pd.read_csv(args.old, index_col="task")
     table, shared, gap = merge(new, old, args.add.split(","), args.tolerance)
-    methods = [m for m in SUITE_BASELINES if m in table] + ["graphboost"]
-    rows = {task: row.to_dict() for task, row in table.iterrows()}
-    table, ranks, friedman, cd = rank_summary(rows, methods)
+    methods = methods_of(table)
+    friedman = friedman_test(table[methods].to_numpy(dtype=float))
+    ranks = pd.Series(friedman["mean_ranks"], index=methods)
+    cd = critical_difference(len(methods), len(table))
     print(f"shared baselines {shared} agree within {gap:.1g}")
     print(pd.DataFrame({"mean AUROC": table[methods].mean(), "mean rank": ranks}).round(4))
     print(f"Friedman chi2 {friedman['statistic']:.2f}, p {friedman['p_value']:.2g}; CD {cd:.2f}")
     if args.figure:
-        from experiments.plots import plot_critical_difference
-        from experiments.plots._files import _agg, _save
-
-        _agg()
-        title = f"Mean rank over {len(table)} tasks (Nemenyi, alpha = 0.05)"
-        _save(plot_critical_difference(ranks.to_dict(), cd, title=title), args.figure)
+        _figure(ranks, cd, len(table), args.figure)
     print(json.dumps({"mean_auroc": table[methods].mean().to_dict(), "mean_rank": ranks.to_dict()}))
+
+
+def _figure(ranks, cd, n_tasks, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import plot_critical_difference
+
+    title = f"Mean rank over {n_tasks} tasks (Nemenyi, alpha = 0.05)"
+    ax = plot_critical_difference(ranks.to_dict(), cd, title=title)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
 
 
 if __name__ == "__main__":
