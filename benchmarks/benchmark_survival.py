@@ -18,6 +18,7 @@ Run::
     python benchmarks/benchmark_survival.py                       # 10k, 100k, 1M
     python benchmarks/benchmark_survival.py --sizes 10000 --repeats 3
     python benchmarks/benchmark_survival.py --output survival_speed.json
+    python benchmarks/benchmark_survival.py --sizes 10000,100000 --interaction-depth 3
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _latency_ms(predict, X, n_calls):
     return 1000 * statistics.median(times)
 
 
-def run_one(n, repeats=1, batch=10_000, n_calls=200, seed=0):
+def run_one(n, repeats=1, batch=10_000, n_calls=200, seed=0, interaction_depth=0):
     """Measure one size (inside the subprocess); returns a dict."""
     from sksurv.linear_model import CoxPHSurvivalAnalysis
     from sksurv.metrics import concordance_index_censored
@@ -105,7 +106,7 @@ def run_one(n, repeats=1, batch=10_000, n_calls=200, seed=0):
     rss_before = _rss_mb()
     gb_times = []
     for _ in range(repeats):
-        model = GraphBoostSurvivalAnalysis(random_state=0)
+        model = GraphBoostSurvivalAnalysis(random_state=0, interaction_depth=interaction_depth)
         gb_times.append(_timed(lambda m=model: m.fit(X_train, y)))
     gb_peak = _peak_mb()
     gb_one = _latency_ms(model.predict, X_test, n_calls)
@@ -132,6 +133,7 @@ def run_one(n, repeats=1, batch=10_000, n_calls=200, seed=0):
         "ratio_cpu": gb_cpu / cox_cpu,
         "boost_scale": float(model.boost_scale_),
         "rounds": len(model.estimators_),
+        "interaction_depth": interaction_depth,
         "fit_added_mb": gb_peak - rss_before,
         "bytes_per_patient": (gb_peak - rss_before) * 2**20 / n,
         "peak_rss_mb": gb_peak,
@@ -150,6 +152,7 @@ OPTIONS = {
     "--batch": (10_000, "new patients predicted at once"),
     "--calls": (200, "single-patient predictions timed (their median is reported)"),
     "--output": (None, "also write the results to this JSON file"),
+    "--interaction-depth": (0, "GraphBoostSurvivalAnalysis's interaction_depth (leaf graphs)"),
     "--child": (0, argparse.SUPPRESS),  # the size a child process measures
 }
 
@@ -166,8 +169,8 @@ def _sizes(text):
 def _measure_in_child(n, args):
     """Run one size in a fresh interpreter, so that its peak memory is its own."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n)]
-    for flag in ("--repeats", "--batch", "--calls"):
-        command += [flag, str(getattr(args, flag[2:]))]
+    for flag in ("--repeats", "--batch", "--calls", "--interaction-depth"):
+        command += [flag, str(getattr(args, flag[2:].replace("-", "_")))]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -194,7 +197,14 @@ def main(argv=None):
     """Print the table (or, with the hidden ``--child``, one size as JSON)."""
     args = parse_script_args(__doc__, OPTIONS, argv)
     if args.child:
-        print(json.dumps(run_one(args.child, args.repeats, args.batch, args.calls)))
+        result = run_one(
+            args.child,
+            args.repeats,
+            args.batch,
+            args.calls,
+            interaction_depth=args.interaction_depth,
+        )
+        print(json.dumps(result))
         return
     sizes = _sizes(args.sizes)
     print(HEADER.format(batch=args.batch), flush=True)
