@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from graphboost import GraphBoostClassifier, load
-from graphboost._boost_scale import GUARD_SPLITS, guard_scale
+from graphboost._boost_scale import GUARD_SPLITS, boost_offset, guard_scale
 
 
 def _noise_cohort(seed, n=300):
@@ -62,7 +62,11 @@ def test_guard_only_decides_between_zero_and_the_training_side_scale():
     assert auto.boost_scale_guard_ is None
     assert guarded.selected_graphs_ == auto.selected_graphs_
     np.testing.assert_array_equal(guarded.estimator_weights_, auto.estimator_weights_)
+    assert guarded.boost_scale_ == 0.0  # noise: the guard dropped the graphs, and their intercept
+    np.testing.assert_array_equal(guarded.boost_offset_, np.zeros(2))
     guarded.boost_scale_ = guarded.boost_scale_guard_["training_scale"]
+    guarded.boost_offset_ = boost_offset(guarded, X, y, np.ones(len(y)))  # as fit computes it
+    np.testing.assert_array_equal(guarded.boost_offset_, auto.boost_offset_)
     np.testing.assert_array_equal(guarded.predict_proba(X), auto.predict_proba(X))
 
 
