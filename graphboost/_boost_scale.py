@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_random_state
 
-from ._samme import log_loss, samme_codes, softmax
+from ._samme import log_loss, samme_codes, softmax, weighted_log_loss
 from ._validation import check_class_counts
 from ._weak import _stratified_mask
 
@@ -69,24 +69,27 @@ class ValidationLosses:
         return np.asarray(self.rows)
 
 
-def training_scale_scores(model, X, y_codes, sample_weight):
-    """Training AUROC of the out-of-fold init score plus each scale of ``AUTO_SCALES`` times
-    the leave-self-out boosted score of the fitted ``model``; None when there is nothing to
-    weigh.
-
-    The boosted score of a training patient sums, over the rounds, the learner's vote without
-    the patient itself (``train_predictions_``).
-    """
+def left_out_scores(model, X, y_codes, sample_weight):
+    """The training patients' out-of-fold init score (None for a constant start, whose score
+    ranks nobody) and their boosted score at scale 1, each patient left out of its own votes
+    (``train_predictions_``); None when the model has no rounds."""
     if not model.estimators_:
         return None
-    init = model.init_.cross_val_log_proba(X, y_codes, sample_weight)
+    return model.init_.cross_val_log_proba(X, y_codes, sample_weight), _left_out_boost(model)
+
+
+def training_scale_scores(model, X, y_codes, sample_weight, scores=None):
+    """Training AUROC of the out-of-fold init score plus each scale of ``AUTO_SCALES`` times
+    the leave-self-out boosted score of the fitted ``model``; None when there is nothing to
+    weigh. ``scores`` are :func:`left_out_scores`, computed here when not given.
+    """
+    init, boost = scores or left_out_scores(model, X, y_codes, sample_weight) or (None, None)
     if init is None:
         return None
-    boost = _left_out_boost(model)
     return np.array([auroc(y_codes, init + s * boost, sample_weight) for s in AUTO_SCALES])
 
 
-def boost_offset(model, X, y_codes, sample_weight):
+def boost_offset(model, X, y_codes, sample_weight, scores=None):
     """Per-class intercept of the scaled boosted score that calibrates the whole score.
 
     SAMME votes are not centred: on an imbalanced cohort most rounds vote for the larger class,
@@ -96,7 +99,8 @@ def boost_offset(model, X, y_codes, sample_weight):
     times their leave-self-out boosted score plus ``b`` (``b[0] = 0``); the init model is
     calibrated on its own, so the sum is again. Rankings within one model do not move (binary),
     but models whose scales differ (folds of a cross-validation, a guard that drops the graphs
-    in some of them) then score patients on one scale.
+    in some of them) then score patients on one scale. ``scores`` are
+    :func:`left_out_scores`, computed here when not given.
 
     Returns
     -------
@@ -106,19 +110,16 @@ def boost_offset(model, X, y_codes, sample_weight):
     offset = np.zeros(model.n_classes_)
     if not model.estimators_ or model.boost_scale_ == 0:
         return offset
-    init = model.init_.cross_val_log_proba(X, y_codes, sample_weight)
+    init, boost = scores or left_out_scores(model, X, y_codes, sample_weight)
     if init is None:  # a constant start: its training score is its out-of-fold score
         init = model.init_.log_proba(X)
-    logits = init + model.boost_scale_ * _left_out_boost(model)
+    logits = init + model.boost_scale_ * boost
     weights = sample_weight / sample_weight.sum()
     onehot = np.eye(model.n_classes_)[y_codes]
 
     def loss(b):
-        z = logits + np.r_[0.0, b]
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        grad = weights @ (np.exp(log_p) - onehot)
-        return -float(weights @ (log_p * onehot).sum(axis=1)), grad[1:]
+        value, residual = weighted_log_loss(logits + np.r_[0.0, b], onehot, weights)
+        return value, residual.sum(axis=0)[1:]
 
     found = minimize(loss, np.zeros(model.n_classes_ - 1), jac=True, method="L-BFGS-B")
     offset[1:] = found.x

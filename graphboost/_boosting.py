@@ -28,6 +28,7 @@ from ._boost_scale import (
     ValidationLosses,
     boost_offset,
     guard_scale,
+    left_out_scores,
     stratified_split,
     training_scale_scores,
 )
@@ -435,9 +436,10 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             n_rounds = self._early_stopping(X, y_codes, sample_weight, rng)
         self._fit_boosting(X, y_codes, sample_weight, n_rounds, rng)
+        scores = None  # the left-out training scores, computed once for the scale and intercept
         if chosen and not self.early_stopping:
-            self._choose_scale(X, y_codes, sample_weight, rng)
-        self.boost_offset_ = boost_offset(self, X, y_codes, sample_weight)
+            scores = self._choose_scale(X, y_codes, sample_weight, rng)
+        self.boost_offset_ = boost_offset(self, X, y_codes, sample_weight, scores)
         return n_rounds
 
     def _block_guard_seed(self, rng):
@@ -506,20 +508,23 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
 
     def _choose_scale(self, X, y_codes, sample_weight, rng):
         """``boost_scale_`` without early stopping: the training-side choice, then, with
-        ``boost_scale="guarded"``, the out-of-fold guard's decision between it and 0."""
-        scores = self._scale_scores(X, y_codes, sample_weight)
-        if scores is None:
-            return
-        self.boost_scale_ = float(AUTO_SCALES[int(np.argmax(scores))])
+        ``boost_scale="guarded"``, the out-of-fold guard's decision between it and 0. Returns
+        the left-out training scores it weighed (``_boost_scale.left_out_scores``)."""
+        scores = left_out_scores(self, X, y_codes, sample_weight)
+        aurocs = self._scale_scores(X, y_codes, sample_weight, scores)
+        if aurocs is None:
+            return scores
+        self.boost_scale_ = float(AUTO_SCALES[int(np.argmax(aurocs))])
         if self.boost_scale == "guarded" and self.boost_scale_ > 0:
             self.boost_scale_, self.boost_scale_guard_ = guard_scale(
                 self, X, y_codes, sample_weight, self.boost_scale_, rng.randint(2**31 - 1)
             )
+        return scores
 
-    def _scale_scores(self, X, y_codes, sample_weight):
+    def _scale_scores(self, X, y_codes, sample_weight, scores=None):
         """Training AUROC of each scale of ``AUTO_SCALES``; see
         :func:`graphboost._boost_scale.training_scale_scores`."""
-        return training_scale_scores(self, X, y_codes, sample_weight)
+        return training_scale_scores(self, X, y_codes, sample_weight, scores)
 
     def _fit_boosting(self, X, y_codes, sample_weight, n_rounds, rng, monitor=None):
         """SAMME: fit the init model, then call :meth:`_boost` for at most ``n_rounds`` rounds.

@@ -16,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
+from ._samme import weighted_log_loss
 from ._validation import check_class_counts
 
 #: Inverse regularization strengths searched by ``init="logistic"``.
@@ -186,12 +187,8 @@ def _recalibrate(linear, y_codes, sample_weight):
     w = sample_weight / sample_weight.sum()
 
     def loss_and_grad(params):
-        z = params[0] * linear + params[1:]
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        residual = w[:, None] * (np.exp(log_p) - onehot)
-        grad = np.concatenate([[np.sum(residual * linear)], residual.sum(axis=0)])
-        return -float(np.sum(w[:, None] * onehot * log_p)), grad
+        loss, residual = weighted_log_loss(params[0] * linear + params[1:], onehot, w)
+        return loss, np.concatenate([[np.sum(residual * linear)], residual.sum(axis=0)])
 
     spread = float(np.std(linear - linear.mean(axis=0)))
     start = np.concatenate([[1.0 / spread if spread > 0 else 1.0], np.zeros(n_classes)])

@@ -57,8 +57,22 @@ def softmax(logits):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def log_softmax(logits):
+    """Row-wise log of :func:`softmax`, computed stably."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
 def log_loss(logits, y_codes):
     """Mean negative log-likelihood of the class codes ``y_codes`` under ``softmax(logits)``."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    log_p = log_softmax(logits)
     return float(-log_p[np.arange(y_codes.shape[0]), y_codes].mean())
+
+
+def weighted_log_loss(logits, onehot, weights):
+    """Weighted negative log-likelihood of the one-hot classes ``onehot`` under
+    ``softmax(logits)`` (``weights`` summing to 1), and its gradient with respect to the
+    logits, shape (n_samples, n_classes): what the recalibrations fit by L-BFGS."""
+    log_p = log_softmax(logits)
+    loss = -float(np.sum(weights[:, None] * onehot * log_p))
+    return loss, weights[:, None] * (np.exp(log_p) - onehot)
