@@ -9,18 +9,21 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import json
+
+from _scripts import parse_script_args
 
 from experiments import run_suite
 
+OPTIONS = {
+    "--tasks": ("indo_rct,duke-pcr", "design-suite tasks, comma-separated"),
+    "--repeats": (5, "repeats of the suite's 5-fold CV (its folds: seed 0)"),
+    "--n-jobs": (2, "folds fitted at once"),
+}
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", required=True, help="design-suite tasks, comma-separated")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--n-jobs", type=int, default=2)
-    args = parser.parse_args(argv)
+    args = parse_script_args(__doc__, OPTIONS, argv)
     tasks = args.tasks.split(",")
     out = {}
     for scale in ("auto", "guarded"):

@@ -100,6 +100,13 @@ def _add_quiet(p):
     )
 
 
+def _add_param(p, help_text):
+    """``--param KEY=VALUE``, repeatable, JSON values (:func:`_param`)."""
+    p.add_argument(
+        "--param", action="append", type=_param, default=[], metavar="KEY=VALUE", help=help_text
+    )
+
+
 def _add_cohort_args(p):
     p.add_argument("--data", required=True, help="cohort table: .csv, .tsv, .parquet or .xlsx")
     p.add_argument(
@@ -193,14 +200,7 @@ def _add_cohort_args(p):
     )
     _add_on_error(p)
     _add_quiet(p)
-    p.add_argument(
-        "--param",
-        action="append",
-        type=_param,
-        default=[],
-        metavar="KEY=VALUE",
-        help="GraphBoostClassifier parameter (JSON value), e.g. n_estimators=30",
-    )
+    _add_param(p, "GraphBoostClassifier parameter (JSON value), e.g. n_estimators=30")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -430,13 +430,9 @@ def _add_benchmark(sub):
     p.add_argument("--folds", type=int, help="override [cv] n_splits")
     p.add_argument("--methods", help="override the methods (comma-separated)")
     p.add_argument("--bootstrap", type=int, help="override [metrics] n_bootstrap")
-    p.add_argument(
-        "--param",
-        action="append",
-        type=_param,
-        default=[],
-        metavar="KEY=VALUE",
-        help="with --suite or --external: a parameter (JSON value) of the graphboost method "
+    _add_param(
+        p,
+        "with --suite or --external: a parameter (JSON value) of the graphboost method "
         "(GraphBoostClassifier in a classification suite, GraphBoostSurvivalAnalysis in the "
         "survival suite and --external), e.g. interaction_depth=3",
     )
