@@ -63,7 +63,14 @@ class ValidationLosses:
         return len(self.rows) - 1 - best_round >= self.n_iter_no_change
 
     def _losses(self):
-        return [log_loss(self.init_logits + s * self.boost, self.y_val) for s in self.scales]
+        # Each scale with its own intercept (as the fitted model gets one, ``boost_offset``):
+        # SAMME votes shift every patient's log-odds toward the larger class, and scored
+        # without it a scale would be judged by that shift, which favours the smaller scales.
+        losses = []
+        for s in self.scales:
+            logits = self.init_logits + s * self.boost
+            losses.append(log_loss(logits + fit_offset(logits, self.y_val), self.y_val))
+        return losses
 
     def scores(self):
         return np.asarray(self.rows)
@@ -107,23 +114,28 @@ def boost_offset(model, X, y_codes, sample_weight, scores=None):
     offset : ndarray of shape (n_classes,)
         Zeros where the model has no rounds or a boosted scale of 0.
     """
-    offset = np.zeros(model.n_classes_)
     if not model.estimators_ or model.boost_scale_ == 0:
-        return offset
+        return np.zeros(model.n_classes_)
     init, boost = scores or left_out_scores(model, X, y_codes, sample_weight)
     if init is None:  # a constant start: its training score is its out-of-fold score
         init = model.init_.log_proba(X)
-    logits = init + model.boost_scale_ * boost
-    weights = sample_weight / sample_weight.sum()
-    onehot = np.eye(model.n_classes_)[y_codes]
+    return fit_offset(init + model.boost_scale_ * boost, y_codes, sample_weight)
+
+
+def fit_offset(logits, y_codes, sample_weight=None):
+    """The per-class intercept ``b`` (``b[0] = 0``) that minimises the (weighted) log-loss of
+    ``softmax(logits + b)`` for the classes ``y_codes``; shape (n_classes,)."""
+    n_classes = logits.shape[1]
+    weights = np.ones(y_codes.shape[0]) if sample_weight is None else sample_weight
+    weights = weights / weights.sum()
+    onehot = np.eye(n_classes)[y_codes]
 
     def loss(b):
         value, residual = weighted_log_loss(logits + np.r_[0.0, b], onehot, weights)
         return value, residual.sum(axis=0)[1:]
 
-    found = minimize(loss, np.zeros(model.n_classes_ - 1), jac=True, method="L-BFGS-B")
-    offset[1:] = found.x
-    return offset
+    found = minimize(loss, np.zeros(n_classes - 1), jac=True, method="L-BFGS-B")
+    return np.r_[0.0, found.x]
 
 
 def _left_out_boost(model):

@@ -231,7 +231,9 @@ class GraphBoostClassifier(BoostedPrediction, ClassifierMixin, BaseEstimator):
     validation_scores_ : ndarray of shape (n_rounds + 1, n_scales) or None
         With ``early_stopping``, the validation log-loss after the init model and after each
         round (rows), for each scale of the boosted score (columns: ``BOOST_SCALES`` with
-        ``boost_scale="auto"``, else the one fixed scale).
+        ``boost_scale="auto"``, else the one fixed scale), each with the per-class intercept
+        that fits the validation patients best (as the fitted model's ``boost_offset_`` does
+        on the training patients).
     boost_scale_ : float
         Weight of the boosted score added to the init score: ``boost_scale``, or the scale it
         chose.

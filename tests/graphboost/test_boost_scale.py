@@ -7,8 +7,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
 
 from graphboost import GraphBoostClassifier, load
-from graphboost._boost_scale import AUTO_SCALES
-from graphboost._samme import samme_codes, softmax
+from graphboost._boost_scale import AUTO_SCALES, ValidationLosses
+from graphboost._samme import log_loss, samme_codes, softmax
 
 from .conftest import similarity_cohort
 
@@ -222,3 +222,39 @@ def test_a_model_without_boosted_weight_has_no_intercept():
     clf = GraphBoostClassifier(random_state=0).fit(X, y)
     assert clf.boost_scale_ == 0.0
     np.testing.assert_array_equal(clf.boost_offset_, np.zeros(2))
+
+
+class _FixedInit:
+    def __init__(self, logits):
+        self.logits = logits
+
+    def log_proba(self, X):
+        return self.logits
+
+
+class _FixedLearner:
+    def __init__(self, codes):
+        self.codes = codes
+
+    def _predict_codes(self, X):
+        return self.codes
+
+
+def test_early_stopping_scores_each_scale_with_its_own_intercept():
+    rng = np.random.default_rng(0)
+    y_val = (rng.random(200) < 0.2).astype(int)
+    init = np.c_[np.zeros(200), rng.normal(-1.4, 1.0, 200)]
+    votes = np.where(rng.random(200) < 0.8, 0, 1)  # SAMME votes lean to the larger class
+    monitor = ValidationLosses(None, y_val, n_iter_no_change=5, scales=(0.0, 0.5, 1.0))
+    monitor.start(_FixedInit(init))
+    monitor(_FixedLearner(votes), estimator_weight=1.0)
+    boost = samme_codes(votes, 2)
+    for scale, loss in zip((0.0, 0.5, 1.0), monitor.scores()[1], strict=True):
+        # The loss at the best intercept: no intercept on a fine grid does better.
+        grid = [log_loss(init + scale * boost + [0.0, b], y_val) for b in np.linspace(-3, 3, 601)]
+        assert loss == pytest.approx(min(grid), abs=1e-4)
+    # A vote that only shifts every patient's log-odds costs nothing at any scale.
+    shifted = ValidationLosses(None, y_val, n_iter_no_change=5, scales=(0.0, 0.5, 1.0))
+    shifted.start(_FixedInit(init))
+    shifted(_FixedLearner(np.zeros(200, dtype=int)), estimator_weight=1.0)
+    np.testing.assert_allclose(shifted.scores()[1], shifted.scores()[0], atol=1e-6)
