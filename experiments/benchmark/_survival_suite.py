@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -303,6 +304,15 @@ def _subsample(ds, max_patients, seed):
     return replace(ds, X=ds.X.iloc[keep], y=ds.y[keep], patient_ids=ds.patient_ids.iloc[keep])
 
 
+def _check_max_patients(max_patients):
+    if max_patients is None:
+        return
+    if isinstance(max_patients, bool) or not isinstance(max_patients, Integral):
+        raise InputError(f"max_patients must be a positive integer; got {max_patients!r}.")
+    if max_patients < 1:
+        raise InputError(f"max_patients must be a positive integer; got {max_patients}.")
+
+
 def _load_tasks(tasks, datasets, max_patients, seed):
     from features import load_survival_cohort
 
@@ -384,6 +394,7 @@ def run_survival_suite(
     """
     methods = list(available_survival_methods() if methods is None else methods)
     check_survival_methods(methods)
+    _check_max_patients(max_patients)
     params = {m: dict(v) for m, v in (params or {}).items()}
     params.setdefault("random_survival_forest", {}).setdefault("low_memory", True)
     folder = RunFolder(output, overwrite=overwrite) if output is not None else None

@@ -269,6 +269,7 @@ def _run_survival_suite(args):
         n_bootstrap=args.bootstrap if args.bootstrap is not None else (200 if args.quick else 1000),
         params=_graphboost_params(args, survival=True),
         n_jobs=args.n_jobs or 1,
+        max_patients=args.max_patients,
         output=args.output or "runs/suite-survival-{timestamp}",
         overwrite=args.overwrite,
     )
@@ -351,6 +352,8 @@ def cmd_benchmark(args):
             "--param goes with --suite or --external; a --config sets parameters in its "
             "[params] table."
         )
+    if args.max_patients is not None and args.suite != "survival":
+        raise InputError("--max-patients goes with --suite survival.")
     if args.external:
         return _run_external(args)
     if args.suite:

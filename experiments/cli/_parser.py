@@ -430,6 +430,13 @@ def _add_benchmark(sub):
     p.add_argument("--folds", type=int, help="override [cv] n_splits")
     p.add_argument("--methods", help="override the methods (comma-separated)")
     p.add_argument("--bootstrap", type=int, help="override [metrics] n_bootstrap")
+    p.add_argument(
+        "--max-patients",
+        type=int,
+        metavar="N",
+        help="with --suite survival: cut larger tasks to N patients (stratified on the event, "
+        "seeded; the report says which), as the documented suite runs do with 1000",
+    )
     _add_param(
         p,
         "with --suite or --external: a parameter (JSON value) of the graphboost method "

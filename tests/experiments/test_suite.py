@@ -302,6 +302,9 @@ def test_suite_rejects_unknown_names():
             ["--suite", "survival", "--param", "interaction_depth=-1"],
             "--param: The 'interaction_depth' parameter of GraphBoostSurvivalAnalysis",
         ),
+        (["--suite", "survival", "--max-patients", "0"], "max_patients must be a positive"),
+        (["--suite", "design", "--max-patients", "100"], "--max-patients goes with --suite surv"),
+        (["--config", "gbsg", "--max-patients", "100"], "--max-patients goes with --suite surv"),
     ],
 )
 def test_benchmark_suite_command_errors(argv, match, capsys, tmp_path):

@@ -3,6 +3,8 @@ exact paired bootstrap of Harrell's C, and a run on a synthetic and on a real ce
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -246,6 +248,8 @@ def test_unknown_task_and_subsampling(data):
     assert small.y.size == 80 and small.X.index.equals(small.patient_ids.index)
     assert abs(small.y["event"].mean() - data.y["event"].mean()) < 0.02
     assert _subsample(data, None, 0) is data
+    with pytest.raises(InputError, match="max_patients must be a positive integer; got True"):
+        run_survival_suite(["veterans_lung_cancer"], ["ridge_cox"], max_patients=True)
 
 
 def test_a_real_cohort_veterans_lung_cancer():
@@ -286,3 +290,17 @@ def test_cli_runs_the_survival_suite(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "veterans_lung_cancer" in printed and "ridge_cox" in printed
     assert (out / "survival_suite.md").is_file()
+
+
+def test_cli_cuts_the_survival_tasks_to_max_patients(tmp_path, capsys):
+    """``--max-patients`` subsamples the survival suite's tasks, as the documented runs do."""
+    from experiments.cli import main
+
+    out = tmp_path / "run"
+    argv = ["benchmark", "--suite", "survival", "--tasks", "veterans_lung_cancer"]
+    argv += ["--methods", "ridge_cox", "--folds", "2", "--repeats", "1", "--bootstrap", "0"]
+    argv += ["--max-patients", "100", "--output", str(out)]
+    assert main(argv) == 0
+    assert "100 patients drawn of 137" in capsys.readouterr().out
+    assert json.loads((out / "run.json").read_text())["max_patients"] == 100
+
