@@ -303,4 +303,3 @@ def test_cli_cuts_the_survival_tasks_to_max_patients(tmp_path, capsys):
     assert main(argv) == 0
     assert "100 patients drawn of 137" in capsys.readouterr().out
     assert json.loads((out / "run.json").read_text())["max_patients"] == 100
-
