@@ -77,8 +77,9 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         Whether a selected candidate may be selected again in a later round.
     l2_regularization : float, default=1.0
         Added to the neighbors' Hessian sum in each step, as in XGBoost's leaf values.
-    interaction_depth : int, default=0
-        Depth of the leaf graph each round proposes besides the fixed candidates; 0 for none.
+    interaction_depth : int, default=3
+        Depth of the leaf graph each round proposes besides the fixed candidates; 0 for none
+        (the additive model: each column's steps add up to a smooth of that column).
         A regression tree of this depth, fitted on a random half of the patients to the round's
         Newton working response (``-g / h`` weighted by ``h``; each leaf at least
         ``min(n_neighbors)`` patients of that half), links each patient to the training
@@ -86,6 +87,9 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         through which the boosting learns interactions between columns. The round takes it
         when, on the other half (patients that did not shape its splits), its leave-self-out
         step lowers the loss more than the best fixed graph's step does on the same patients.
+        Depth 3 gained 0.005-0.007 in Harrell's C on two of the seven survival-suite tasks and
+        lost at most 0.0003 on the others, for about twice the fit time of large cohorts (the
+        docs' results page).
     init : {"ridge"} or None, default="ridge"
         The start: an L2-penalized Cox model on the centered columns, each divided by its
         standard deviation (a two-valued column by the gap between its values), its penalty chosen
@@ -200,7 +204,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         metric="euclidean",
         reuse_features=True,
         l2_regularization=1.0,
-        interaction_depth=0,
+        interaction_depth=3,
         init="ridge",
         alphas=None,
         ties="breslow",

@@ -114,6 +114,7 @@ def read_survival_model(path, estimator_class):
 
 def _restore(estimator_class, meta, tensors):
     params = dict(meta["params"])
+    params.setdefault("interaction_depth", 0)  # written before the parameter: the additive model
     for key in ("n_neighbors", "threshold_quantiles"):
         if isinstance(params[key], list):
             params[key] = tuple(params[key])

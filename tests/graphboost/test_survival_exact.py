@@ -103,7 +103,9 @@ def test_binary_column_candidates_with_equal_neighborhoods_are_one_graph():
 
 def test_guard_scores_are_those_of_the_inner_folds_refitted_one_by_one():
     X, y = mixed_cohort(n=200, seed=3)
+    # The additive model (test_survival_leaf.py checks the guard's scores with leaf graphs).
     params = {"n_estimators": 20, "n_neighbors": (10, 30), "cv": 3, "random_state": 0}
+    params["interaction_depth"] = 0
     model = GraphBoostSurvivalAnalysis(**params).fit(X, y)
     folds = model._folds(X, y["event"])
     for f, (train, test) in enumerate(folds):
@@ -140,6 +142,7 @@ def test_predictions_are_those_recorded_before_the_speedups():
         threshold_quantiles=(0.1,),
         alphas=[0.01],
         boost_scale=1.0,
+        interaction_depth=0,  # the additive model of the recording (the default since has leaves)
         random_state=0,
     ).fit(X[:200], y[:200])
     np.testing.assert_allclose(model.predict(X[200:205]), FROZEN_RISK, rtol=0, atol=1e-10)

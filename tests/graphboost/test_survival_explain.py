@@ -49,7 +49,12 @@ def data():
 def model(data):
     X, y = data
     return GraphBoostSurvivalAnalysis(
-        n_estimators=30, n_neighbors=(10, 30), boost_scale=1.0, random_state=0
+        # The fixed candidate graphs' explanations (leaf graphs': test_survival_leaf.py).
+        n_estimators=30,
+        n_neighbors=(10, 30),
+        boost_scale=1.0,
+        interaction_depth=0,
+        random_state=0,
     ).fit(X.iloc[:200], y[:200])
 
 
@@ -185,7 +190,12 @@ def test_neighborhood_columns(model, table, data):
 def test_tie_group_larger_than_listed_is_not_listed(data):
     X, y = data
     model = GraphBoostSurvivalAnalysis(
-        n_estimators=3, n_neighbors=10, boost_scale=1.0, init=None, random_state=0
+        n_estimators=3,
+        n_neighbors=10,
+        boost_scale=1.0,
+        init=None,
+        interaction_depth=0,
+        random_state=0,
     ).fit(X[["binary"]].iloc[:200], y[:200])
     table = model.explain(X[["binary"]].iloc[200:210], n_neighbors=5)
     graph = table[table["step"] == 1]
@@ -204,6 +214,7 @@ def test_block_graph(data):
         n_neighbors=10,
         boost_scale=1.0,
         feature_groups={"both": ["early", "bands"]},
+        interaction_depth=0,
         random_state=0,
     ).fit(X.iloc[:200], y[:200])
     table = model.explain(X.iloc[200:205])

@@ -3,6 +3,7 @@
 judged on the other half). What a leaf round computes, that it finds an interaction the
 additive model cannot, batch invariance, saving, explanations and the parameter's checks."""
 
+import json
 import pickle
 
 import numpy as np
@@ -51,7 +52,7 @@ def leaf_learners(model):
 def test_leaf_graphs_find_an_interaction_the_additive_model_misses(cohort, fitted):
     X, y = cohort
     additive = GraphBoostSurvivalAnalysis(
-        n_estimators=40, n_neighbors=(20, 50), random_state=0
+        n_estimators=40, n_neighbors=(20, 50), interaction_depth=0, random_state=0
     ).fit(X[:400], y[:400])
     assert not leaf_learners(additive)
     leaves = leaf_learners(fitted)
@@ -198,11 +199,32 @@ def test_bad_interaction_depth_is_refused(cohort, depth):
         GraphBoostSurvivalAnalysis(interaction_depth=depth).fit(X, y)
 
 
-def test_no_leaf_graph_by_default_and_the_random_state_is_left_alone(cohort):
+def test_depth_0_is_the_additive_model_and_leaves_the_random_state_alone(cohort):
     X, y = cohort
+    assert GraphBoostSurvivalAnalysis().interaction_depth == 3  # the default has leaf graphs
     rng = np.random.RandomState(5)
-    model = GraphBoostSurvivalAnalysis(n_estimators=5, random_state=rng).fit(X, y)
-    assert model.interaction_depth == 0 and not leaf_learners(model)
+    model = GraphBoostSurvivalAnalysis(n_estimators=5, interaction_depth=0, random_state=rng)
+    model.fit(X, y)
+    assert not leaf_learners(model)
     reference = np.random.RandomState(5)
     reference.randint(2**31 - 1)  # the inner folds' seed, the one draw of a fit
     assert rng.randint(1000) == reference.randint(1000)
+
+
+def test_a_folder_saved_before_interaction_depth_loads_as_the_additive_model(cohort, tmp_path):
+    """Folders written before the parameter existed hold an additive model: they load with
+    ``interaction_depth=0``, not with the later default, and predict as they were saved."""
+    from graphboost._persistence import _sha256
+
+    X, y = cohort
+    model = GraphBoostSurvivalAnalysis(n_estimators=5, interaction_depth=0, random_state=0)
+    model.fit(X[:300], y[:300]).save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    del meta["params"]["interaction_depth"]
+    (tmp_path / "model" / "model.json").write_text(json.dumps(meta))
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    manifest["sha256"]["model.json"] = _sha256(tmp_path / "model" / "model.json")
+    (tmp_path / "model" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = load(tmp_path / "model")
+    assert loaded.interaction_depth == 0
+    np.testing.assert_array_equal(loaded.predict(X[300:]), model.predict(X[300:]))
