@@ -88,7 +88,7 @@ class GraphBoostSurvivalAnalysis(SurvivalExplanations, BaseEstimator):
         when, on the other half (patients that did not shape its splits), its leave-self-out
         step lowers the loss more than the best fixed graph's step does on the same patients.
         Depth 3 gained 0.005-0.007 in Harrell's C on two of the seven survival-suite tasks and
-        lost at most 0.0003 on the others, for about twice the fit time of large cohorts (the
+        lost at most 0.0005 on the others, for about twice the fit time of large cohorts (the
         docs' results page).
     init : {"ridge"} or None, default="ridge"
         The start: an L2-penalized Cox model on the centered columns, each divided by its
