@@ -37,7 +37,10 @@ OPTIONS = {
         "neighborhood sizes of GraphBoostSurvivalAnalysis, comma-separated",
     ),
     "--boost-scale": ("auto", "'auto' (the out-of-fold guard) or a number"),
-    "--interaction-depth": (0, "depth of each round's leaf graph (0: none, the additive model)"),
+    "--interaction-depth": (
+        3,
+        "depth of each round's leaf graph (the estimator's default; 0: none, the additive model)",
+    ),
     "--output": (None, "also write the results folder (external.md, external.json)"),
 }
 
