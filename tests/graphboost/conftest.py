@@ -1,5 +1,7 @@
 """Small synthetic cohorts shared by the estimator tests."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,3 +32,16 @@ def cohort():
 def small_cohort():
     X, y = similarity_cohort(n=60, n_noise=4, seed=1)
     return X, y
+
+
+def rewrite_model_json(folder, edit):
+    """Apply ``edit`` to the ``model.json`` of a saved model folder and sign the new file in
+    ``manifest.json``, as a folder written by an earlier version of the library would be."""
+    from graphboost._persistence import _sha256
+
+    meta = json.loads((folder / "model.json").read_text())
+    edit(meta)
+    (folder / "model.json").write_text(json.dumps(meta, indent=1))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["sha256"]["model.json"] = _sha256(folder / "model.json")
+    (folder / "manifest.json").write_text(json.dumps(manifest))

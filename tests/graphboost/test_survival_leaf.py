@@ -3,7 +3,6 @@
 judged on the other half). What a leaf round computes, that it finds an interaction the
 additive model cannot, batch invariance, saving, explanations and the parameter's checks."""
 
-import json
 import pickle
 
 import numpy as np
@@ -16,6 +15,8 @@ from graphboost._candidates import candidate_graphs
 from graphboost._cox import RiskSets
 from graphboost._leaf_graphs import LeafGraph
 from graphboost._survival_boost import SurvivalBoosting, boosted_score
+
+from .conftest import rewrite_model_json
 
 SURV_DTYPE = [("event", bool), ("time", np.float64)]
 
@@ -214,17 +215,10 @@ def test_depth_0_is_the_additive_model_and_leaves_the_random_state_alone(cohort)
 def test_a_folder_saved_before_interaction_depth_loads_as_the_additive_model(cohort, tmp_path):
     """Folders written before the parameter existed hold an additive model: they load with
     ``interaction_depth=0``, not with the later default, and predict as they were saved."""
-    from graphboost._persistence import _sha256
-
     X, y = cohort
     model = GraphBoostSurvivalAnalysis(n_estimators=5, interaction_depth=0, random_state=0)
     model.fit(X[:300], y[:300]).save(tmp_path / "model")
-    meta = json.loads((tmp_path / "model" / "model.json").read_text())
-    del meta["params"]["interaction_depth"]
-    (tmp_path / "model" / "model.json").write_text(json.dumps(meta))
-    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
-    manifest["sha256"]["model.json"] = _sha256(tmp_path / "model" / "model.json")
-    (tmp_path / "model" / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_model_json(tmp_path / "model", lambda meta: meta["params"].pop("interaction_depth"))
     loaded = load(tmp_path / "model")
     assert loaded.interaction_depth == 0
     np.testing.assert_array_equal(loaded.predict(X[300:]), model.predict(X[300:]))
